@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* Scheduling checks and turning what their run() returns into a condition update. */
+#include <lauxlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "duration.h"
+#include "log.h"
+#include "lua-api.h"
+
+struct CheckRunner {
+        sd_event *event;
+        CheckDecl *decl;
+        sd_event_source *timer;
+        LuaRun *run;
+        uint64_t started;
+        check_result_t cb;
+        void *userdata;
+};
+
+static int schedule(CheckRunner *c, uint64_t when);
+
+static void deliver(CheckRunner *c, int state, const char *message, const char *details) {
+        uint64_t duration = now_monotonic() - c->started;
+        c->cb(c->decl, state, message, details, duration, c->userdata);
+}
+
+static void on_done(LuaRun *run, int status, const char *error, int nresults, void *userdata) {
+        CheckRunner *c = userdata;
+        lua_State *co = lua_run_thread(run);
+
+        c->run = NULL;
+        if (status == -ENOMEM) {
+                _cleanup_free_ char *msg = strprintf("not enough memory: check '%s' exceeded lua_memory_limit", c->decl->name);
+                log_event(LOG_WARNING, MEDIC_MSG_CHECK_FAILED,
+                          LOG_FIELDS({ "MEDIC_CHECK", c->decl->name }, { "MEDIC_REASON", "memory" }),
+                          "Check %s (%s:%d) ran out of memory: %s", c->decl->name, c->decl->file->path,
+                          c->decl->line, error ? error : "");
+                return deliver(c, COND_UNKNOWN, msg ? msg : "not enough memory", NULL);
+        }
+        if (status < 0) {
+                log_event(LOG_WARNING, MEDIC_MSG_CHECK_FAILED,
+                          LOG_FIELDS({ "MEDIC_CHECK", c->decl->name }, { "MEDIC_REASON", error }),
+                          "Check %s (%s:%d) failed: %s", c->decl->name, c->decl->file->path, c->decl->line,
+                          error ? error : "error");
+                return deliver(c, COND_UNKNOWN, error ? error : "error", NULL);
+        }
+
+        int idx = lua_gettop(co) - nresults + 1;
+        const char *state = NULL, *message = NULL;
+        _cleanup_free_ char *details = NULL, *err = NULL, *why = NULL;
+
+        if (nresults >= 1 && lua_type(co, idx) == LUA_TTABLE && lua_checkstack(co, 8)) {
+                lua_getfield(co, idx, "state");
+                state = lua_tostring(co, -1);
+                lua_getfield(co, idx, "message");
+                message = lua_tostring(co, -1);
+                if (lua_getfield(co, idx, "details") != LUA_TNIL)
+                        details = lua_to_json(co, -1, &err);
+        }
+        int s = state ? (strcmp(state, "skip") == 0 ? CHECK_SKIP : cond_state_from_string(state)) : -EINVAL;
+        if (s < 0) {
+                why = strprintf("%s:%d: check '%s' returned %s; expected ok(), problem(), unknown() or skip()",
+                                c->decl->file->path, c->decl->line, c->decl->name,
+                                nresults >= 1 ? luaL_typename(co, idx) : "nothing");
+                log_event(LOG_WARNING, MEDIC_MSG_CHECK_FAILED, LOG_FIELDS({ "MEDIC_CHECK", c->decl->name }), "%s", why);
+                return deliver(c, COND_UNKNOWN, why, NULL);
+        }
+        if (err) {
+                why = strprintf("%s:%d: check '%s': details: %s", c->decl->file->path, c->decl->line,
+                                c->decl->name, err);
+                log_event(LOG_WARNING, MEDIC_MSG_CHECK_FAILED, LOG_FIELDS({ "MEDIC_CHECK", c->decl->name }), "%s", why);
+                return deliver(c, COND_UNKNOWN, why, NULL);
+        }
+        deliver(c, s, message ? message : "", details);
+}
+
+static int start_run(CheckRunner *c) {
+        int r;
+
+        if (c->run)
+                return 0;
+        c->started = now_monotonic();
+        r = lua_run_start(c->decl->file, c->decl->fn_ref, c->decl->timeout, c->decl->name, on_done, c, &c->run);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start check %s: %m", c->decl->name);
+        return 1;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        CheckRunner *c = userdata;
+
+        if (c->run)
+                log_debug("Check %s is still running, skipping this turn", c->decl->name);
+        else
+                (void) start_run(c);
+        /* The next run is due every after this one was due: no drift. */
+        return schedule(c, usec + c->decl->every);
+}
+
+static int schedule(CheckRunner *c, uint64_t when) {
+        uint64_t now = now_monotonic();
+
+        if (when < now)
+                when = now; /* fell behind (suspend, a stall): run now, do not catch up */
+        if (c->timer)
+                return sd_event_source_set_time(c->timer, when);
+        return sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, when, USEC_PER_MSEC, on_timer, c);
+}
+
+int checkrunner_new(sd_event *e, CheckDecl *d, check_result_t cb, void *userdata, CheckRunner **ret) {
+        CheckRunner *c = calloc(1, sizeof(*c));
+        uint64_t spread = 0;
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->event = e;
+        c->decl = d;
+        c->cb = cb;
+        c->userdata = userdata;
+        for (const char *p = d->name; *p; p++)
+                spread = spread * 31 + (unsigned char) *p;
+        r = schedule(c, now_monotonic() + (spread % 1000) * USEC_PER_MSEC);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ON);
+        (void) sd_event_source_set_description(c->timer, "check-timer");
+        *ret = c;
+        return 0;
+}
+
+int checkrunner_run_now(CheckRunner *c) {
+        return start_run(c);
+}
+
+bool checkrunner_busy(const CheckRunner *c) {
+        return c->run != NULL;
+}
+
+const CheckDecl *checkrunner_decl(const CheckRunner *c) {
+        return c->decl;
+}
+
+CheckRunner *checkrunner_free(CheckRunner *c) {
+        if (!c)
+                return NULL;
+        lua_run_cancel(c->run);
+        sd_event_source_disable_unref(c->timer);
+        free(c);
+        return NULL;
+}

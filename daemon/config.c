@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "duration.h"
+
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/share/medic"
+#endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+
+#define NAME_MAX_LEN 253
+#define HISTORY_SIZE_MAX 1000000u
+#define LUA_MEMORY_MIN (UINT64_C(1) << 20)
+
+int parse_bool(const char *s) {
+        static const char *const yes[] = { "yes", "true", "on", "1" };
+        static const char *const no[] = { "no", "false", "off", "0" };
+
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(s, yes[i]) == 0)
+                        return 1;
+                if (strcasecmp(s, no[i]) == 0)
+                        return 0;
+        }
+        return -EINVAL;
+}
+
+int parse_log_level(const char *s) {
+        static const struct {
+                const char *name;
+                int level;
+        } levels[] = {
+                { "debug",   LOG_DEBUG },
+                { "info",    LOG_INFO },
+                { "notice",  LOG_NOTICE },
+                { "warning", LOG_WARNING },
+                { "warn",    LOG_WARNING },
+                { "error",   LOG_ERR },
+                { "err",     LOG_ERR },
+                { "crit",    LOG_CRIT },
+                { "alert",   LOG_ALERT },
+                { "emerg",   LOG_EMERG },
+        };
+
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
+                if (strcasecmp(s, levels[i].name) == 0)
+                        return levels[i].level;
+        return -EINVAL;
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->node);
+        free(c->group);
+        strlist_clear(&c->check_dirs);
+        strlist_clear(&c->rule_dirs);
+        free(c->state_dir);
+        free(c->socket_path);
+        free(c->stop_file);
+        free(c->coordinator);
+        free(c);
+        return NULL;
+}
+
+static inline void config_freep(Config **c) {
+        config_free(*c);
+}
+
+static char *default_node(void) {
+        char buf[HOST_NAME_MAX + 1] = {};
+
+        if (gethostname(buf, sizeof(buf) - 1) < 0 || !buf[0])
+                return strdup("localhost");
+        return strdup(buf);
+}
+
+int config_new_default(Config **ret) {
+        _cleanup_(config_freep) Config *c = NULL;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->node = default_node();
+        c->group = strdup("default");
+        c->state_dir = strdup(LOCALSTATEDIR "/lib/medic");
+        c->socket_path = strdup(RUNSTATEDIR "/medic/medicd.sock");
+        c->stop_file = strdup(SYSCONFDIR "/medic/stop");
+        c->coordinator = strdup("local");
+        if (!c->node || !c->group || !c->state_dir || !c->socket_path || !c->stop_file || !c->coordinator)
+                return -ENOMEM;
+        if (strlist_add(&c->check_dirs, PKGDATADIR "/checks") < 0 ||
+            strlist_add(&c->check_dirs, SYSCONFDIR "/medic/checks.d") < 0 ||
+            strlist_add(&c->rule_dirs, PKGDATADIR "/rules") < 0 ||
+            strlist_add(&c->rule_dirs, SYSCONFDIR "/medic/rules.d") < 0)
+                return -ENOMEM;
+        c->log_level = LOG_INFO;
+        c->dry_run = true;
+        c->verify_owner = true;
+        c->lua_memory_limit = UINT64_C(64) << 20;
+        c->check_timeout = 30 * USEC_PER_SEC;
+        c->flapping = (RateSpec) { .count = 5, .window_usec = 10 * 60 * USEC_PER_SEC };
+        c->history_size = 1000;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* ---- parsing ---------------------------------------------------------------------------- */
+
+typedef enum LineKind {
+        LINE_COMMENT,
+        LINE_SECTION,
+        LINE_KEY,
+        LINE_CONTINUATION,
+        LINE_BAD,
+} LineKind;
+
+typedef struct Parser Parser;
+typedef void (*Setter)(Parser *p, const char *key, const char *value);
+
+typedef struct Key {
+        const char *section;
+        const char *name;
+        Setter set;
+        bool list;      /* whitespace-separated list; indented lines continue it */
+} Key;
+
+struct Parser {
+        const char *path;
+        char *dir;              /* absolute directory of the file, for relative paths */
+        FILE *f;
+        Config *c;
+        StrList *errors;
+        unsigned n_errors;
+        bool oom;
+
+        char *buf;              /* getline buffer */
+        size_t buf_size;
+        unsigned lineno;
+        LineKind kind;
+        bool prev_key;          /* mirrors inih's prev_name: a key line was seen in this section */
+        unsigned first_syntax_error;
+
+        const Key *last_key;    /* key of the last accepted key line, for continuations */
+        unsigned *seen;         /* per key: line it was set on, 0 if not */
+};
+
+static void perr(Parser *p, unsigned line, const char *fmt, ...) _printf_(3, 4);
+static void perr(Parser *p, unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        p->n_errors++;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (!msg) {
+                p->oom = true;
+                return;
+        }
+        if (p->errors && strlist_addf(p->errors, "%s:%u: %s", p->path, line, msg) < 0)
+                p->oom = true;
+}
+
+static char *resolve_path(Parser *p, const char *value) {
+        if (value[0] == '/')
+                return strdup(value);
+        return strprintf("%s/%s", p->dir, value);
+}
+
+static bool has_space(const char *s) {
+        for (; *s; s++)
+                if (!isgraph((unsigned char) *s))
+                        return true;
+        return false;
+}
+
+static void set_string(Parser *p, char **dst, char *v) {
+        if (!v) {
+                p->oom = true;
+                return;
+        }
+        free(*dst);
+        *dst = v;
+}
+
+static void set_name(Parser *p, const char *key, const char *value) {
+        char **dst = strcmp(key, "node") == 0 ? &p->c->node : &p->c->group;
+
+        if (!*value || has_space(value) || strlen(value) > NAME_MAX_LEN) {
+                perr(p, p->lineno, "invalid %s '%s' (expected a name without spaces, at most %d characters)",
+                     key, value, NAME_MAX_LEN);
+                return;
+        }
+        set_string(p, dst, strdup(value));
+}
+
+static void set_path(Parser *p, const char *key, const char *value) {
+        char **dst;
+        char *v;
+
+        if (strcmp(key, "state_dir") == 0)
+                dst = &p->c->state_dir;
+        else if (strcmp(key, "socket") == 0)
+                dst = &p->c->socket_path;
+        else
+                dst = &p->c->stop_file;
+
+        if (!*value) {
+                perr(p, p->lineno, "empty value for '%s' (expected a path)", key);
+                return;
+        }
+        v = resolve_path(p, value);
+        if (v && dst == &p->c->socket_path && strlen(v) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
+                perr(p, p->lineno, "socket path '%s' is too long (at most %zu bytes)", v,
+                     sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+                free(v);
+                return;
+        }
+        set_string(p, dst, v);
+}
+
+/* Appends the whitespace-separated words of value to the list, resolved as paths. */
+static void set_dirs(Parser *p, const char *key, const char *value) {
+        StrList *l = strcmp(key, "checks") == 0 ? &p->c->check_dirs : &p->c->rule_dirs;
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+
+        if (!copy) {
+                p->oom = true;
+                return;
+        }
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                _cleanup_free_ char *path = resolve_path(p, w);
+                if (!path || strlist_add(l, path) < 0) {
+                        p->oom = true;
+                        return;
+                }
+        }
+}
+
+static void set_log_level(Parser *p, const char *key, const char *value) {
+        int l = parse_log_level(value);
+
+        if (l < 0) {
+                perr(p, p->lineno, "invalid log_level '%s' (expected debug, info, notice, warning or error)", value);
+                return;
+        }
+        p->c->log_level = l;
+}
+
+static void set_bool(Parser *p, const char *key, const char *value) {
+        int b = parse_bool(value);
+
+        if (b < 0) {
+                perr(p, p->lineno, "invalid boolean '%s' for %s (expected yes or no)", value, key);
+                return;
+        }
+        if (strcmp(key, "dry_run") == 0)
+                p->c->dry_run = b;
+        else
+                p->c->verify_owner = b;
+}
+
+static void set_memory(Parser *p, const char *key, const char *value) {
+        uint64_t v;
+
+        if (size_parse(value, &v) < 0) {
+                perr(p, p->lineno, "invalid size '%s' for %s (expected e.g. 64M)", value, key);
+                return;
+        }
+        if (v < LUA_MEMORY_MIN) {
+                perr(p, p->lineno, "%s '%s' is too small (at least 1M)", key, value);
+                return;
+        }
+        p->c->lua_memory_limit = v;
+}
+
+static void set_timeout(Parser *p, const char *key, const char *value) {
+        uint64_t v;
+
+        if (duration_parse(value, &v) < 0 || v == 0) {
+                perr(p, p->lineno, "invalid duration '%s' for %s (expected e.g. 30s, 5m)", value, key);
+                return;
+        }
+        p->c->check_timeout = v;
+}
+
+static void set_flapping(Parser *p, const char *key, const char *value) {
+        RateSpec r;
+
+        if (ratespec_parse(value, &r) < 0) {
+                perr(p, p->lineno, "invalid rate '%s' for %s (expected N/DURATION, e.g. 5/10m)", value, key);
+                return;
+        }
+        p->c->flapping = r;
+}
+
+static void set_history_size(Parser *p, const char *key, const char *value) {
+        unsigned long v = 0;
+        const char *s = value;
+
+        for (; isdigit((unsigned char) *s) && v <= HISTORY_SIZE_MAX; s++)
+                v = v * 10 + (unsigned long) (*s - '0');
+        if (s == value || *s || v > HISTORY_SIZE_MAX) {
+                perr(p, p->lineno, "invalid %s '%s' (expected a number from 0 to %u)", key, value,
+                     HISTORY_SIZE_MAX);
+                return;
+        }
+        p->c->history_size = (unsigned) v;
+}
+
+static void set_backend(Parser *p, const char *key, const char *value) {
+        if (strcmp(value, "local") == 0) {
+                set_string(p, &p->c->coordinator, strdup(value));
+                return;
+        }
+        if (strcmp(value, "etcd") == 0 || strcmp(value, "fleetlock") == 0)
+                perr(p, p->lineno, "coordinator backend '%s' is not supported by this version", value);
+        else
+                perr(p, p->lineno, "unknown coordinator backend '%s' (expected local)", value);
+}
+
+static const Key keys[] = {
+        { "medic",       "node",             set_name,         false },
+        { "medic",       "group",            set_name,         false },
+        { "medic",       "checks",           set_dirs,         true  },
+        { "medic",       "rules",            set_dirs,         true  },
+        { "medic",       "state_dir",        set_path,         false },
+        { "medic",       "socket",           set_path,         false },
+        { "medic",       "stop_file",        set_path,         false },
+        { "medic",       "log_level",        set_log_level,    false },
+        { "medic",       "dry_run",          set_bool,         false },
+        { "medic",       "verify_owner",     set_bool,         false },
+        { "medic",       "lua_memory_limit", set_memory,       false },
+        { "medic",       "check_timeout",    set_timeout,      false },
+        { "medic",       "flapping",         set_flapping,     false },
+        { "medic",       "history_size",     set_history_size, false },
+        { "coordinator", "backend",          set_backend,      false },
+};
+
+static bool section_known(const char *s, size_t len) {
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strlen(keys[i].section) == len && strncmp(keys[i].section, s, len) == 0)
+                        return true;
+        return false;
+}
+
+/* The same scan as inih's find_chars_or_comment() with inline ';' comments. */
+static const char *find_chars_or_comment(const char *s, const char *chars) {
+        bool was_space = false;
+
+        while (*s && (!chars || !strchr(chars, *s)) && !(was_space && *s == ';')) {
+                was_space = isspace((unsigned char) *s);
+                s++;
+        }
+        return s;
+}
+
+/* Classifies a raw line the way inih will, to report every syntax error with its line (inih
+ * only returns the first) and to know which key lines are continuations. */
+static void classify_line(Parser *p, const char *line) {
+        const char *start = line, *end;
+        size_t len = strlen(line);
+
+        while (len > 0 && isspace((unsigned char) line[len - 1]))
+                len--;
+        while (start < line + len && isspace((unsigned char) *start))
+                start++;
+
+        if (start == line + len || *start == ';' || *start == '#') {
+                p->kind = LINE_COMMENT;
+                return;
+        }
+        if (p->prev_key && start > line) {
+                p->kind = LINE_CONTINUATION;
+                return;
+        }
+        if (*start == '[') {
+                end = find_chars_or_comment(start + 1, "]");
+                if (*end != ']') {
+                        p->kind = LINE_BAD;
+                        perr(p, p->lineno, "missing ']' in section header");
+                        goto bad;
+                }
+                p->kind = LINE_SECTION;
+                p->prev_key = false;
+                p->last_key = NULL;
+                if (!section_known(start + 1, (size_t) (end - start - 1)))
+                        perr(p, p->lineno, "unknown section [%.*s] (expected [medic] or [coordinator])",
+                             (int) (end - start - 1), start + 1);
+                return;
+        }
+        end = find_chars_or_comment(start, "=:");
+        if (*end != '=' && *end != ':') {
+                p->kind = LINE_BAD;
+                perr(p, p->lineno, "expected 'key = value' or '[section]'");
+                goto bad;
+        }
+        p->kind = LINE_KEY;
+        p->prev_key = true;
+        p->last_key = NULL;
+        return;
+bad:
+        if (p->first_syntax_error == 0)
+                p->first_syntax_error = p->lineno;
+}
+
+static char *reader(char *str, int num, void *stream) {
+        Parser *p = stream;
+        char *line;
+        ssize_t k;
+
+        k = getline(&p->buf, &p->buf_size, p->f);
+        if (k < 0)
+                return NULL;
+        p->lineno++;
+        line = p->buf;
+        if (p->lineno == 1 && k >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+                line += 3;
+                k -= 3;
+        }
+        if (memchr(line, '\0', (size_t) k)) {
+                perr(p, p->lineno, "line contains a NUL byte");
+                k = 0;
+        } else if (k + 1 > num) {
+                /* inih would split it into several lines; refuse it as a whole instead. */
+                perr(p, p->lineno, "line too long (at most %d characters)", num - 3);
+                k = 0;
+        }
+        if (k == 0) {
+                p->kind = LINE_BAD;
+                strcpy(str, "\n");
+                return str;
+        }
+        memcpy(str, line, (size_t) k + 1);
+        classify_line(p, line);
+        return str;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value) {
+        Parser *p = user;
+        const Key *key = NULL;
+
+        if (p->kind != LINE_KEY && p->kind != LINE_CONTINUATION)
+                return 1; /* cannot happen: inih and classify_line() agree */
+
+        if (!*section) {
+                if (p->kind == LINE_KEY)
+                        perr(p, p->lineno, "key '%s' outside of a section (expected [medic] first)", name);
+                return 1;
+        }
+        if (!section_known(section, strlen(section)))
+                return 1; /* reported at the section header */
+
+        if (p->kind == LINE_CONTINUATION) {
+                if (!p->last_key)
+                        return 1; /* the key line had an error, already reported */
+                if (!p->last_key->list) {
+                        perr(p, p->lineno, "unexpected indented line: '%s' takes a single value", name);
+                        return 1;
+                }
+                p->last_key->set(p, name, value);
+                return 1;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+                        key = &keys[i];
+                        break;
+                }
+        if (!key) {
+                perr(p, p->lineno, "unknown key '%s' in section [%s]", name, section);
+                return 1;
+        }
+        if (p->seen[key - keys]) {
+                perr(p, p->lineno, "duplicate key '%s' (already set on line %u)", name, p->seen[key - keys]);
+                return 1;
+        }
+        p->seen[key - keys] = p->lineno;
+        p->last_key = key;
+
+        if (key->list)  /* the file's list replaces the default one */
+                strlist_clear(strcmp(name, "checks") == 0 ? &p->c->check_dirs : &p->c->rule_dirs);
+        key->set(p, name, value);
+        return 1;
+}
+
+static char *config_dir(const char *path) {
+        _cleanup_free_ char *cwd = NULL, *dir = NULL;
+        const char *slash = strrchr(path, '/');
+
+        if (slash == path)
+                return strdup("/");
+        if (slash) {
+                dir = strndup(path, (size_t) (slash - path));
+                if (!dir)
+                        return NULL;
+                if (dir[0] == '/')
+                        return TAKE_PTR(dir);
+        }
+        cwd = getcwd(NULL, 0);
+        if (!cwd)
+                return NULL;
+        if (!dir || strcmp(dir, ".") == 0)
+                return TAKE_PTR(cwd);
+        return strprintf("%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, dir);
+}
+
+int config_load(const char *path, Config **ret, StrList *errors) {
+        _cleanup_(config_freep) Config *c = NULL;
+        unsigned seen[ELEMENTSOF(keys)] = {};
+        Parser p = {
+                .path = path,
+                .errors = errors,
+                .seen = seen,
+        };
+        struct stat st;
+        int r;
+
+        if (!path)
+                return -EINVAL;
+
+        p.f = fopen(path, "re");
+        if (!p.f || fstat(fileno(p.f), &st) < 0 || S_ISDIR(st.st_mode)) {
+                int e = !p.f ? errno : S_ISDIR(st.st_mode) ? EISDIR : errno;
+                if (p.f)
+                        fclose(p.f);
+                if (errors && strlist_addf(errors, "%s: %s", path, strerror(e)) < 0)
+                        return -ENOMEM;
+                return -EINVAL;
+        }
+
+        r = config_new_default(&c);
+        if (r < 0)
+                goto finish;
+        c->path = strdup(path);
+        p.dir = config_dir(path);
+        if (!c->path || !p.dir) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        p.c = c;
+
+        r = ini_parse_stream(reader, &p, handler, &p);
+        if (r < 0) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        if (r > 0 && (unsigned) r != p.first_syntax_error)
+                /* inih found a problem that classify_line() did not: still report it. */
+                perr(&p, (unsigned) r, "syntax error");
+        if (ferror(p.f))
+                perr(&p, p.lineno, "read error: %s", strerror(errno));
+
+        if (p.oom)
+                r = -ENOMEM;
+        else if (p.n_errors > 0)
+                r = -EINVAL;
+        else {
+                *ret = TAKE_PTR(c);
+                r = 0;
+        }
+finish:
+        fclose(p.f);
+        free(p.buf);
+        free(p.dir);
+        return r;
+}

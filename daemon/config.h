@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ratelimit.h"
+#include "util.h"
+
+#define MEDIC_DEFAULT_CONFIG "/etc/medic/medic.conf"
+
+typedef struct Config {
+        char *path;                 /* file it was read from */
+
+        /* [medic] */
+        char *node;                 /* node = ; default: gethostname() */
+        char *group;                /* group = ; default "default" */
+        StrList check_dirs;         /* checks = DIR [DIR...] ; default /usr/share/medic/checks /etc/medic/checks.d */
+        StrList rule_dirs;          /* rules = DIR [DIR...] ; default /usr/share/medic/rules /etc/medic/rules.d */
+        char *state_dir;            /* state_dir = ; default /var/lib/medic */
+        char *socket_path;          /* socket = ; default /run/medic/medicd.sock */
+        char *stop_file;            /* stop_file = ; default /etc/medic/stop */
+        int log_level;              /* log_level = debug|info|notice|warning|error ; syslog LOG_*; default LOG_INFO */
+        bool dry_run;               /* dry_run = yes|no ; default yes */
+        bool verify_owner;          /* verify_owner = yes|no ; default yes; "no" is for tests only */
+        uint64_t lua_memory_limit;  /* lua_memory_limit = SIZE ; default 64M ; per Lua state */
+        uint64_t check_timeout;     /* check_timeout = DURATION ; default 30s ; checks without their own */
+        RateSpec flapping;          /* flapping = N/DURATION ; default 5/10m */
+        unsigned history_size;      /* history_size = N ; default 1000 ; entries kept */
+
+        /* [coordinator] */
+        char *coordinator;          /* backend = local ; only "local" in this version */
+} Config;
+
+/* Parses the file with inih. On success returns 0 and *ret. On any error returns -EINVAL and
+ * appends one "file:line: message" per problem to errors (all problems, not just the first);
+ * *ret is not set. A missing file is an error ("file: No such file or directory"). Unknown
+ * sections and keys, malformed values, and duplicate keys are errors. Relative paths in the
+ * file are taken relative to the directory of the config file. */
+int config_load(const char *path, Config **ret, StrList *errors);
+
+/* Defaults only (used with no file). */
+int config_new_default(Config **ret);
+
+Config *config_free(Config *c);
+
+/* Parses "yes/no/true/false/on/off/1/0". Returns 1, 0, or -EINVAL. */
+int parse_bool(const char *s);
+
+/* Parses a log level name into LOG_*; returns -EINVAL if unknown. */
+int parse_log_level(const char *s);

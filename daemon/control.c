@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "util.h"
+
+#define REQUEST_MAX (64 * 1024)
+#define CONN_TIMEOUT (30 * USEC_PER_SEC)
+
+struct Control {
+        sd_event *event;
+        int fd;
+        char *path;
+        sd_event_source *source;
+        control_handler_t handler;
+        void *userdata;
+        ControlConn *conns;
+};
+
+struct ControlConn {
+        Control *control;
+        int fd;
+        uid_t uid;
+        sd_event_source *io, *timer;
+        char *in;
+        size_t in_size;
+        char *out;
+        size_t out_size, out_done;
+        bool answered;
+        bool handed;    /* the handler owns it until it answers */
+        ControlConn *next, *prev;
+};
+
+static void conn_free(ControlConn *c) {
+        if (!c)
+                return;
+        if (c->prev)
+                c->prev->next = c->next;
+        else if (c->control)
+                c->control->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c->in);
+        free(c->out);
+        free(c);
+}
+
+struct json_object *control_error(const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+        struct json_object *o = json_object_new_object();
+
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        json_object_object_add(o, "ok", json_object_new_boolean(0));
+        json_object_object_add(o, "error", json_object_new_string(buf));
+        return o;
+}
+
+static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static void conn_write_some(ControlConn *c) {
+        while (c->out_done < c->out_size) {
+                ssize_t n = write(c->fd, c->out + c->out_done, c->out_size - c->out_done);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return;
+                        break;
+                }
+                c->out_done += (size_t) n;
+        }
+        conn_free(c);
+}
+
+void control_reply(ControlConn *c, struct json_object *reply) {
+        const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+
+        c->answered = true;
+        c->out = strprintf("%s\n", text);
+        c->out_size = c->out ? strlen(c->out) : 0;
+        json_object_put(reply);
+        if (!c->out) {
+                conn_free(c);
+                return;
+        }
+        sd_event_source_disable_unref(c->io);
+        c->io = NULL;
+        if (sd_event_add_io(c->control->event, &c->io, c->fd, EPOLLOUT, on_conn_io, c) < 0) {
+                conn_free(c);
+                return;
+        }
+        conn_write_some(c);
+}
+
+static void conn_handle(ControlConn *c) {
+        struct json_object *req, *reply;
+
+        c->io = sd_event_source_disable_unref(c->io);
+        req = json_tokener_parse(c->in);
+        if (!req || !json_object_is_type(req, json_type_object)) {
+                json_object_put(req);
+                return control_reply(c, control_error("request is not a JSON object"));
+        }
+        c->handed = true;
+        reply = c->control->handler(c, req, c->uid, c->control->userdata);
+        json_object_put(req);
+        if (reply)
+                control_reply(c, reply);
+}
+
+static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ControlConn *c = userdata;
+
+        if (c->answered) {
+                conn_write_some(c);
+                return 0;
+        }
+        for (;;) {
+                char buf[4096];
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return 0;
+                        conn_free(c);
+                        return 0;
+                }
+                if (n == 0) {
+                        if (c->in_size > 0)
+                                conn_handle(c);
+                        else
+                                conn_free(c);
+                        return 0;
+                }
+                if (c->in_size + (size_t) n > REQUEST_MAX) {
+                        control_reply(c, control_error("request too large"));
+                        return 0;
+                }
+                char *in = realloc(c->in, c->in_size + (size_t) n + 1);
+                if (!in) {
+                        conn_free(c);
+                        return 0;
+                }
+                c->in = in;
+                memcpy(c->in + c->in_size, buf, (size_t) n);
+                c->in_size += (size_t) n;
+                c->in[c->in_size] = 0;
+                char *nl = memchr(c->in, '\n', c->in_size);
+                if (nl) {
+                        *nl = 0;
+                        conn_handle(c);
+                        return 0;
+                }
+        }
+}
+
+static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        ControlConn *c = userdata;
+        if (c->handed && !c->answered)
+                return 0; /* the handler answers when its work is done */
+        if (!c->answered)
+                log_debug("Control connection timed out");
+        conn_free(c);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Control *ctl = userdata;
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        ControlConn *c;
+        int cfd;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return 0;
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                close(cfd);
+                return 0;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(cfd);
+                return 0;
+        }
+        c->control = ctl;
+        c->fd = cfd;
+        c->uid = cred.uid;
+        c->next = ctl->conns;
+        if (ctl->conns)
+                ctl->conns->prev = c;
+        ctl->conns = c;
+        if (sd_event_add_io(ctl->event, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
+            sd_event_add_time_relative(ctl->event, &c->timer, CLOCK_MONOTONIC, CONN_TIMEOUT, USEC_PER_SEC,
+                                       on_conn_timeout, c) < 0)
+                conn_free(c);
+        return 0;
+}
+
+int control_new(sd_event *e, const char *path, control_handler_t handler, void *userdata, Control **ret) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_free_ char *dir = strdup(path);
+        Control *c;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        if (strlen(path) >= sizeof sa.sun_path)
+                return log_error_errno(ENAMETOOLONG, "Socket path %s is too long", path);
+        strcpy(sa.sun_path, path);
+        r = mkdir_p(dirname(dir), 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the directory of %s: %m", path);
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->event = e;
+        c->handler = handler;
+        c->userdata = userdata;
+        c->path = strdup(path);
+        c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        (void) unlink(path);
+        if (bind(c->fd, (struct sockaddr *) &sa, sizeof sa) < 0 || chmod(path, 0666) < 0 || listen(c->fd, 64) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = sd_event_add_io(e, &c->source, c->fd, EPOLLIN, on_accept, c);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_description(c->source, "control-socket");
+        *ret = c;
+        return 0;
+fail:
+        log_error_errno(r, "Cannot listen on %s: %m", path);
+        control_free(c);
+        return r;
+}
+
+Control *control_free(Control *c) {
+        if (!c)
+                return NULL;
+        while (c->conns)
+                conn_free(c->conns);
+        sd_event_source_disable_unref(c->source);
+        if (c->fd >= 0) {
+                close(c->fd);
+                if (c->path)
+                        (void) unlink(c->path);
+        }
+        free(c->path);
+        free(c);
+        return NULL;
+}

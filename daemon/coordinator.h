@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+
+/* Permission for disruptive remedies. Every backend answers granted, denied (with a reason)
+ * or unknown (could not tell: treated as "not granted" by every caller). */
+typedef enum CoordAnswer {
+        COORD_GRANTED,
+        COORD_DENIED,
+        COORD_UNKNOWN,
+} CoordAnswer;
+
+const char *coord_answer_to_string(CoordAnswer a);
+
+typedef struct Coordinator Coordinator;
+typedef void (*coord_answer_t)(CoordAnswer a, const char *reason, void *userdata);
+
+typedef struct CoordinatorOps {
+        const char *name;
+        int (*init)(Coordinator *c);
+        /* Asks for the slot for holder (a rule name); answers through cb, from the event loop. */
+        int (*request)(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata);
+        int (*release)(Coordinator *c, const char *holder);
+        /* A JSON object describing the backend's view: holder, since, stopped, … */
+        struct json_object *(*status)(Coordinator *c);
+        void (*done)(Coordinator *c);
+} CoordinatorOps;
+
+struct Coordinator {
+        const CoordinatorOps *ops;
+        sd_event *event;
+        char *state_dir;
+        char *stop_file;
+        char *node, *group;
+        void *data;  /* the backend's */
+};
+
+extern const CoordinatorOps coord_local_ops;
+
+int coordinator_new(const Config *c, sd_event *e, Coordinator **ret);
+Coordinator *coordinator_free(Coordinator *c);
+int coordinator_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata);
+int coordinator_release(Coordinator *c, const char *holder);
+struct json_object *coordinator_status(Coordinator *c);
+/* The local stop file: present = this node grants itself nothing. */
+bool coordinator_stopped_locally(const Coordinator *c);

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "lua-sandbox.h"
+
+/* Installs the global table `medic` (helpers for checks and rules) into f's state. */
+void lua_api_open(LuaFile *f);
+
+/* Pushes a JSON text as a Lua value (tables for objects/arrays), or nil when json is NULL. */
+void lua_push_json(lua_State *L, const char *json);
+/* Serialises the Lua value at idx to JSON text (tables with only 1..n keys become arrays).
+ * Returns a malloc'ed string, or NULL with *ret_error set (functions, cycles, depth > 32). */
+char *lua_to_json(lua_State *L, int idx, char **ret_error);

@@ -1,0 +1,643 @@
+/* SPDX-License-Identifier: MIT */
+/* check{} / rule{} declarations and remedy constructors: Lua tables become C structs, with
+ * every mistake reported as file:line. Also: finding the files and loading the whole set. */
+#include <dirent.h>
+#include <lauxlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "duration.h"
+#include "log.h"
+#include "lua-api.h"
+#include "lua-decl.h"
+#include "trust.h"
+
+#define REMEDY_MT "medic.remedy"
+#define RESULT_MT "medic.result"
+
+static const char *const remedy_names[_REMEDY_KIND_MAX] = {
+        [REMEDY_COMMAND] = "command", [REMEDY_RESTART] = "restart", [REMEDY_START] = "start",
+        [REMEDY_STOP] = "stop", [REMEDY_CALL] = "call", [REMEDY_REBOOT] = "reboot",
+        [REMEDY_MAINTENANCE] = "maintenance",
+};
+
+static int decl_line(lua_State *L) {
+        lua_Debug ar;
+        if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
+                return ar.currentline;
+        return 0;
+}
+
+static bool valid_name(const char *s) {
+        if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= '0' && s[0] <= '9')))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p))
+                        return false;
+        return strlen(s) <= 128;
+}
+
+/* Raises an error unless every key of the table at idx is in allowed. */
+static void check_fields(lua_State *L, int idx, const char *what, const char *name, const char *const *allowed) {
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+                bool ok = false;
+                if (lua_type(L, -2) == LUA_TSTRING)
+                        for (size_t i = 0; allowed[i]; i++)
+                                if (strcmp(allowed[i], lua_tostring(L, -2)) == 0)
+                                        ok = true;
+                if (!ok && !(lua_type(L, -2) == LUA_TNUMBER && strcmp(what, "command") == 0)) {
+                        lua_pushvalue(L, -2);
+                        luaL_error(L, "unknown field '%s' in %s '%s'", luaL_tolstring(L, -1, NULL), what, name);
+                }
+                lua_pop(L, 1);
+        }
+}
+
+static bool opt_duration(lua_State *L, int idx, const char *field, const char *what, const char *name, uint64_t *ret) {
+        int t = lua_getfield(L, idx, field);
+        if (t == LUA_TNIL) {
+                lua_pop(L, 1);
+                return false;
+        }
+        if (t == LUA_TNUMBER) {
+                lua_Number n = lua_tonumber(L, -1);
+                if (n < 0 || n > 1e9)
+                        luaL_error(L, "%s '%s': %s out of range", what, name, field);
+                *ret = (uint64_t) (n * 1e6);
+        } else {
+                const char *s = lua_tostring(L, -1);
+                if (t != LUA_TSTRING || duration_parse(s, ret) < 0)
+                        luaL_error(L, "%s '%s': invalid duration for %s: '%s' (expected e.g. \"30s\", \"5m\", \"1h\")",
+                                   what, name, field, s ? s : luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+        return true;
+}
+
+static void opt_ratespec(lua_State *L, int idx, const char *field, const char *what, const char *name, RateSpec *ret) {
+        if (lua_getfield(L, idx, field) != LUA_TNIL) {
+                const char *s = lua_tostring(L, -1);
+                if (lua_type(L, -1) != LUA_TSTRING || ratespec_parse(s, ret) < 0)
+                        luaL_error(L, "%s '%s': invalid %s '%s' (expected COUNT/DURATION, e.g. \"3/1h\")",
+                                   what, name, field, s ? s : luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+}
+
+/* Reads a string or a list of strings at field into l. */
+static void opt_strings(lua_State *L, int idx, const char *field, const char *what, const char *name, StrList *l) {
+        int t = lua_getfield(L, idx, field);
+        if (t == LUA_TSTRING)
+                strlist_add(l, lua_tostring(L, -1));
+        else if (t == LUA_TTABLE) {
+                for (lua_Integer i = 1; i <= (lua_Integer) lua_rawlen(L, -1); i++) {
+                        lua_rawgeti(L, -1, i);
+                        if (lua_type(L, -1) != LUA_TSTRING)
+                                luaL_error(L, "%s '%s': %s must be a string or a list of strings", what, name, field);
+                        strlist_add(l, lua_tostring(L, -1));
+                        lua_pop(L, 1);
+                }
+        } else if (t != LUA_TNIL)
+                luaL_error(L, "%s '%s': %s must be a string or a list of strings", what, name, field);
+        lua_pop(L, 1);
+}
+
+/* ---- results: ok() problem() unknown() skip() ---------------------------------------- */
+
+static int push_result(lua_State *L, const char *state, bool message_required) {
+        if (message_required)
+                luaL_checkstring(L, 1);
+        if (!lua_isnoneornil(L, 2))
+                luaL_checktype(L, 2, LUA_TTABLE);
+        lua_settop(L, 2);
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, state);
+        lua_setfield(L, 3, "state");
+        if (lua_isstring(L, 1)) {
+                lua_pushvalue(L, 1);
+                lua_setfield(L, 3, "message");
+        }
+        if (!lua_isnil(L, 2)) {
+                lua_pushvalue(L, 2);
+                lua_setfield(L, 3, "details");
+        }
+        luaL_setmetatable(L, RESULT_MT);
+        return 1;
+}
+
+static int l_ok(lua_State *L) { return push_result(L, "ok", false); }
+static int l_problem(lua_State *L) { return push_result(L, "problem", true); }
+static int l_unknown(lua_State *L) { return push_result(L, "unknown", true); }
+static int l_skip(lua_State *L) { return push_result(L, "skip", false); }
+
+/* ---- remedies ------------------------------------------------------------------------ */
+
+static int new_remedy(lua_State *L, RemedyKind kind) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, remedy_names[kind]);
+        lua_setfield(L, -2, "kind");
+        lua_pushvalue(L, 1);
+        lua_setfield(L, -2, "spec");
+        luaL_setmetatable(L, REMEDY_MT);
+        return 1;
+}
+
+static int l_command(lua_State *L) {
+        static const char *const fields[] = { "timeout", NULL };
+        luaL_checktype(L, 1, LUA_TTABLE);
+        if (lua_rawlen(L, 1) == 0)
+                return luaL_error(L, "command: the argument vector is empty (expected command { \"prog\", \"arg\", ... })");
+        check_fields(L, 1, "command", "remedy", fields);
+        return new_remedy(L, REMEDY_COMMAND);
+}
+static int l_unit(lua_State *L, RemedyKind k) {
+        const char *u = luaL_checkstring(L, 1);
+        if (!*u || strchr(u, '/') || strlen(u) > 255)
+                return luaL_error(L, "%s: invalid unit name '%s'", remedy_names[k], u);
+        return new_remedy(L, k);
+}
+static int l_restart(lua_State *L) { return l_unit(L, REMEDY_RESTART); }
+static int l_start(lua_State *L) { return l_unit(L, REMEDY_START); }
+static int l_stop(lua_State *L) { return l_unit(L, REMEDY_STOP); }
+static int l_call(lua_State *L) {
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+        return new_remedy(L, REMEDY_CALL);
+}
+static int l_reboot(lua_State *L) {
+        static const char *const fields[] = { "methods", "grace", NULL };
+        if (lua_isnoneornil(L, 1)) {
+                lua_settop(L, 0);
+                lua_newtable(L);
+        }
+        luaL_checktype(L, 1, LUA_TTABLE);
+        check_fields(L, 1, "reboot", "remedy", fields);
+        return new_remedy(L, REMEDY_REBOOT);
+}
+static int l_maintenance(lua_State *L) {
+        static const char *const fields[] = { "drain", "undrain", NULL };
+        luaL_checktype(L, 1, LUA_TTABLE);
+        check_fields(L, 1, "maintenance", "remedy", fields);
+        return new_remedy(L, REMEDY_MAINTENANCE);
+}
+
+static void remedy_clear(RemedyDecl *r, lua_State *L) {
+        strlist_clear(&r->argv);
+        strlist_clear(&r->methods);
+        free(r->unit);
+        free(r->drain);
+        free(r->undrain);
+        free(r->text);
+        if (L && r->fn_ref != LUA_NOREF)
+                luaL_unref(L, LUA_REGISTRYINDEX, r->fn_ref);
+}
+
+/* Parses the remedy table at idx into r (a Lua error on mistakes). */
+static void parse_remedy(lua_State *L, int idx, const char *rule, RemedyDecl *r) {
+        const char *kind;
+        int k;
+
+        bool is_remedy = false;
+        if (lua_type(L, idx) == LUA_TTABLE && lua_getmetatable(L, idx)) {
+                luaL_getmetatable(L, REMEDY_MT);
+                is_remedy = lua_rawequal(L, -1, -2);
+                lua_pop(L, 2);
+        }
+        if (!is_remedy)
+                luaL_error(L, "rule '%s': remedy must be made with command{}, restart \"unit\", start, stop, call(function), reboot{} or maintenance{}", rule);
+        lua_getfield(L, idx, "kind");
+        kind = lua_tostring(L, -1);
+        for (k = 0; k < _REMEDY_KIND_MAX; k++)
+                if (kind && strcmp(kind, remedy_names[k]) == 0)
+                        break;
+        lua_pop(L, 1);
+        r->kind = (RemedyKind) k;
+        r->fn_ref = LUA_NOREF;
+        lua_getfield(L, idx, "spec");
+        int spec = lua_gettop(L);
+        switch (r->kind) {
+        case REMEDY_COMMAND: {
+                size_t n = lua_rawlen(L, spec);
+                for (size_t i = 1; i <= n; i++) {
+                        lua_rawgeti(L, spec, (lua_Integer) i);
+                        if (!lua_isstring(L, -1))
+                                luaL_error(L, "rule '%s': command argument %d is not a string", rule, (int) i);
+                        strlist_add(&r->argv, lua_tostring(L, -1));
+                        lua_pop(L, 1);
+                }
+                r->timeout = 5 * 60 * USEC_PER_SEC;
+                opt_duration(L, spec, "timeout", "rule", rule, &r->timeout);
+                r->text = strprintf("command %s%s", r->argv.v[0], r->argv.n > 1 ? " ..." : "");
+                break;
+        }
+        case REMEDY_RESTART:
+        case REMEDY_START:
+        case REMEDY_STOP:
+                r->unit = strdup(lua_tostring(L, spec));
+                r->text = strprintf("%s %s", remedy_names[r->kind], r->unit);
+                break;
+        case REMEDY_CALL:
+                lua_pushvalue(L, spec);
+                r->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+                r->timeout = 5 * 60 * USEC_PER_SEC;
+                r->text = strdup("call (Lua function)");
+                break;
+        case REMEDY_REBOOT:
+                opt_strings(L, spec, "methods", "rule", rule, &r->methods);
+                if (r->methods.n == 0) {
+                        strlist_add(&r->methods, "systemd");
+                        strlist_add(&r->methods, "sysrq");
+                        strlist_add(&r->methods, "watchdog");
+                }
+                for (size_t i = 0; i < r->methods.n; i++)
+                        if (!strlist_contains(&(StrList) { (char *[]) { "systemd", "sysrq", "watchdog", NULL }, 3 },
+                                              r->methods.v[i]))
+                                luaL_error(L, "rule '%s': unknown reboot method '%s' (expected systemd, sysrq, watchdog)",
+                                           rule, r->methods.v[i]);
+                r->grace = 10 * 60 * USEC_PER_SEC;
+                opt_duration(L, spec, "grace", "rule", rule, &r->grace);
+                r->text = strdup("reboot");
+                break;
+        case REMEDY_MAINTENANCE:
+                if (lua_getfield(L, spec, "drain") == LUA_TSTRING)
+                        r->drain = strdup(lua_tostring(L, -1));
+                if (lua_getfield(L, spec, "undrain") == LUA_TSTRING)
+                        r->undrain = strdup(lua_tostring(L, -1));
+                lua_pop(L, 2);
+                r->text = strdup("maintenance");
+                break;
+        default:
+                luaL_error(L, "rule '%s': unknown remedy kind", rule);
+        }
+        lua_pop(L, 1);
+}
+
+/* ---- check "name" { ... } ------------------------------------------------------------ */
+
+static void set_add(void ***arr, size_t *n, void *item) {
+        void **a = realloc(*arr, (*n + 1) * sizeof(void *));
+        if (!a)
+                abort();
+        a[(*n)++] = item;
+        *arr = a;
+}
+
+static CheckDecl *checkdecl_free(CheckDecl *c) {
+        if (!c)
+                return NULL;
+        free(c->name);
+        free(c);
+        return NULL;
+}
+
+static int check_body(lua_State *L) {
+        static const char *const fields[] = { "every", "timeout", "flapping", "run", NULL };
+        LuaFile *f = luafile_from_state(L);
+        const char *name = lua_tostring(L, lua_upvalueindex(1));
+        CheckDecl *c;
+
+        luaL_checktype(L, 1, LUA_TTABLE);
+        check_fields(L, 1, "check", name, fields);
+        if (luaset_find_check(f->set, name))
+                return luaL_error(L, "check '%s' is declared twice (also in %s:%d)", name,
+                                  luaset_find_check(f->set, name)->file->path, luaset_find_check(f->set, name)->line);
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return luaL_error(L, "out of memory");
+        c->name = strdup(name);
+        c->file = f;
+        c->line = decl_line(L);
+        c->timeout = f->host->config->check_timeout;
+        c->flapping = f->host->config->flapping;
+        c->fn_ref = LUA_NOREF;
+        set_add((void ***) &f->set->checks, &f->set->n_checks, c);   /* owned by the set from here on */
+
+        if (!opt_duration(L, 1, "every", "check", name, &c->every))
+                return luaL_error(L, "check '%s': 'every' is required (e.g. every = \"1m\")", name);
+        if (c->every < USEC_PER_SEC / 10)
+                return luaL_error(L, "check '%s': 'every' must be at least 100ms", name);
+        opt_duration(L, 1, "timeout", "check", name, &c->timeout);
+        if (c->timeout == 0)
+                return luaL_error(L, "check '%s': 'timeout' must be positive", name);
+        opt_ratespec(L, 1, "flapping", "check", name, &c->flapping);
+        if (lua_getfield(L, 1, "run") != LUA_TFUNCTION)
+                return luaL_error(L, "check '%s': 'run' must be a function", name);
+        c->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        return 0;
+}
+
+static int l_check(lua_State *L) {
+        LuaFile *f = luafile_from_state(L);
+        const char *name = luaL_checkstring(L, 1);
+
+        if (f->kind != LUA_FILE_CHECK)
+                return luaL_error(L, "check() can only be used in check files, not in rule files");
+        if (!valid_name(name))
+                return luaL_error(L, "invalid check name '%s' (letters, digits, '.', '_', '-')", name);
+        lua_pushvalue(L, 1);
+        lua_pushcclosure(L, check_body, 1);
+        return 1;
+}
+
+/* ---- rule "name" { ... } ------------------------------------------------------------- */
+
+static RuleDecl *ruledecl_free(RuleDecl *r) {
+        if (!r)
+                return NULL;
+        free(r->name);
+        free(r->when);
+        remedy_clear(&r->remedy, NULL);
+        strlist_clear(&r->unless);
+        for (size_t i = 0; i < r->n_windows; i++)
+                window_free(r->windows[i]);
+        free(r->windows);
+        free(r->escalate);
+        free(r);
+        return NULL;
+}
+
+static int rule_body(lua_State *L) {
+        static const char *const fields[] = { "when", "holds", "remedy", "unless", "window", "limit",
+                                              "retry", "escalate", NULL };
+        LuaFile *f = luafile_from_state(L);
+        const char *name = lua_tostring(L, lua_upvalueindex(1));
+        StrList windows = {};
+        RuleDecl *r;
+        int t;
+
+        luaL_checktype(L, 1, LUA_TTABLE);
+        check_fields(L, 1, "rule", name, fields);
+        if (luaset_find_rule(f->set, name))
+                return luaL_error(L, "rule '%s' is declared twice (also in %s:%d)", name,
+                                  luaset_find_rule(f->set, name)->file->path, luaset_find_rule(f->set, name)->line);
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return luaL_error(L, "out of memory");
+        r->name = strdup(name);
+        r->file = f;
+        r->line = decl_line(L);
+        r->when_ref = LUA_NOREF;
+        r->remedy.fn_ref = LUA_NOREF;
+        r->retry = 5 * 60 * USEC_PER_SEC;
+        r->limit = (RateSpec) { .count = 3, .window_usec = 3600 * USEC_PER_SEC };
+        set_add((void ***) &f->set->rules, &f->set->n_rules, r);
+
+        t = lua_getfield(L, 1, "when");
+        if (t == LUA_TSTRING)
+                r->when = strdup(lua_tostring(L, -1));
+        else if (t == LUA_TFUNCTION) {
+                lua_pushvalue(L, -1);
+                r->when_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        } else if (t != LUA_TNIL)
+                return luaL_error(L, "rule '%s': 'when' must be a condition name or a function", name);
+        lua_pop(L, 1);
+
+        opt_duration(L, 1, "holds", "rule", name, &r->holds);
+        opt_duration(L, 1, "retry", "rule", name, &r->retry);
+        opt_ratespec(L, 1, "limit", "rule", name, &r->limit);
+        opt_strings(L, 1, "unless", "rule", name, &r->unless);
+
+        opt_strings(L, 1, "window", "rule", name, &windows);
+        for (size_t i = 0; i < windows.n; i++) {
+                _cleanup_free_ char *err = NULL;
+                Window *w;
+                if (window_parse(windows.v[i], &w, &err) < 0) {
+                        lua_pushfstring(L, "rule '%s': invalid window '%s': %s", name, windows.v[i], err ? err : "?");
+                        strlist_clear(&windows);
+                        return luaL_error(L, "%s", lua_tostring(L, -1));
+                }
+                set_add((void ***) &r->windows, &r->n_windows, w);
+        }
+        strlist_clear(&windows);
+
+        if (lua_getfield(L, 1, "escalate") != LUA_TNIL) {
+                if (lua_type(L, -1) != LUA_TSTRING)
+                        return luaL_error(L, "rule '%s': 'escalate' must be a rule name", name);
+                r->escalate = strdup(lua_tostring(L, -1));
+        }
+        lua_pop(L, 1);
+
+        if (lua_getfield(L, 1, "remedy") == LUA_TNIL)
+                return luaL_error(L, "rule '%s': 'remedy' is required", name);
+        parse_remedy(L, lua_gettop(L), name, &r->remedy);
+        lua_pop(L, 1);
+        return 0;
+}
+
+static int l_rule(lua_State *L) {
+        LuaFile *f = luafile_from_state(L);
+        const char *name = luaL_checkstring(L, 1);
+
+        if (f->kind != LUA_FILE_RULE)
+                return luaL_error(L, "rule() can only be used in rule files, not in check files");
+        if (!valid_name(name))
+                return luaL_error(L, "invalid rule name '%s' (letters, digits, '.', '_', '-')", name);
+        lua_pushvalue(L, 1);
+        lua_pushcclosure(L, rule_body, 1);
+        return 1;
+}
+
+static void decl_open(LuaFile *f) {
+        static const luaL_Reg globals[] = {
+                { "check", l_check }, { "rule", l_rule },
+                { "ok", l_ok }, { "problem", l_problem }, { "unknown", l_unknown }, { "skip", l_skip },
+                { "command", l_command }, { "restart", l_restart }, { "start", l_start }, { "stop", l_stop },
+                { "call", l_call }, { "reboot", l_reboot }, { "maintenance", l_maintenance },
+                { NULL, NULL },
+        };
+        lua_State *L = f->L;
+
+        luaL_newmetatable(L, REMEDY_MT);
+        lua_pop(L, 1);
+        luaL_newmetatable(L, RESULT_MT);
+        lua_pop(L, 1);
+        lua_pushglobaltable(L);
+        luaL_setfuncs(L, globals, 0);
+        lua_pop(L, 1);
+}
+
+/* ---- the set ------------------------------------------------------------------------- */
+
+CheckDecl *luaset_find_check(const LuaSet *s, const char *name) {
+        for (size_t i = 0; s && i < s->n_checks; i++)
+                if (strcmp(s->checks[i]->name, name) == 0)
+                        return s->checks[i];
+        return NULL;
+}
+
+RuleDecl *luaset_find_rule(const LuaSet *s, const char *name) {
+        for (size_t i = 0; s && i < s->n_rules; i++)
+                if (strcmp(s->rules[i]->name, name) == 0)
+                        return s->rules[i];
+        return NULL;
+}
+
+LuaSet *luaset_free(LuaSet *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_checks; i++)
+                checkdecl_free(s->checks[i]);
+        for (size_t i = 0; i < s->n_rules; i++)
+                ruledecl_free(s->rules[i]);
+        for (size_t i = 0; i < s->n_files; i++)
+                luafile_free(s->files[i]);
+        free(s->checks);
+        free(s->rules);
+        free(s->files);
+        free(s);
+        return NULL;
+}
+
+static int cmp_base(const void *a, const void *b) {
+        const char *x = strrchr(*(char *const *) a, '/'), *y = strrchr(*(char *const *) b, '/');
+        return strcmp(x ? x + 1 : *(char *const *) a, y ? y + 1 : *(char *const *) b);
+}
+
+/* The *.lua files of dirs, later directories overriding earlier ones by base name, an empty
+ * file or a link to /dev/null masking, sorted by base name. */
+static int list_files(const StrList *dirs, StrList *ret) {
+        StrList files = {};
+
+        for (size_t d = 0; d < dirs->n; d++) {
+                DIR *dir = opendir(dirs->v[d]);
+                struct dirent *de;
+                if (!dir) {
+                        if (errno != ENOENT)
+                                log_warning_errno(errno, "Cannot read %s, ignoring: %m", dirs->v[d]);
+                        continue;
+                }
+                while ((de = readdir(dir))) {
+                        size_t len = strlen(de->d_name);
+                        if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".lua") != 0)
+                                continue;
+                        for (size_t i = 0; i < files.n; i++) {
+                                const char *b = strrchr(files.v[i], '/') + 1;
+                                if (strcmp(b, de->d_name) == 0) {
+                                        free(files.v[i]);
+                                        files.v[i] = files.v[--files.n];
+                                        files.v[files.n] = NULL;
+                                        break;
+                                }
+                        }
+                        strlist_addf(&files, "%s/%s", dirs->v[d], de->d_name);
+                }
+                closedir(dir);
+        }
+        qsort(files.v, files.n, sizeof(char *), cmp_base);
+        /* Drop masks only now, after they replaced what they mask. */
+        for (size_t i = 0; i < files.n;) {
+                struct stat st;
+                if (stat(files.v[i], &st) == 0 && (st.st_size == 0 || S_ISCHR(st.st_mode))) {
+                        log_debug("%s masks the file of the same name", files.v[i]);
+                        free(files.v[i]);
+                        memmove(files.v + i, files.v + i + 1, (files.n - i) * sizeof(char *));
+                        files.n--;
+                } else
+                        i++;
+        }
+        *ret = files;
+        return 0;
+}
+
+static int load_dir_set(LuaSet *s, const StrList *dirs, LuaFileKind kind, const LuaHost *host, StrList *errors) {
+        StrList files = {};
+        int r = 0;
+
+        list_files(dirs, &files);
+        for (size_t i = 0; i < files.n; i++) {
+                LuaFile *f;
+                if (s->config->verify_owner) {
+                        _cleanup_free_ char *why = NULL;
+                        int k = trust_verify_file(files.v[i], &why);
+                        if (k < 0) {
+                                if (why)
+                                        strlist_addf(errors, "%s: refusing to load: %s", files.v[i], why);
+                                else
+                                        strlist_addf(errors, "%s: %s", files.v[i], strerror(-k));
+                                r = -EPERM;
+                                continue;
+                        }
+                }
+                if (luafile_new(files.v[i], kind, host, s->config->lua_memory_limit, &f) < 0) {
+                        strlist_addf(errors, "%s: cannot create a Lua state", files.v[i]);
+                        r = -ENOMEM;
+                        continue;
+                }
+                set_add((void ***) &s->files, &s->n_files, f);
+                f->set = s;
+                lua_api_open(f);
+                decl_open(f);
+                if (luafile_load(f, errors) < 0)
+                        r = -EINVAL;
+        }
+        strlist_clear(&files);
+        return r;
+}
+
+/* Cross-file checks: escalation targets exist and do not loop. */
+static int validate(LuaSet *s, StrList *errors) {
+        int r = 0;
+
+        for (size_t i = 0; i < s->n_rules; i++) {
+                RuleDecl *rule = s->rules[i], *t = rule;
+                size_t steps = 0;
+
+                if (!rule->when && rule->when_ref == LUA_NOREF) {
+                        bool reached = false;
+                        for (size_t j = 0; j < s->n_rules; j++)
+                                if (streq_ptr(s->rules[j]->escalate, rule->name))
+                                        reached = true;
+                        if (!reached) {
+                                strlist_addf(errors, "%s:%d: rule '%s' has no 'when' and no rule escalates to it",
+                                             rule->file->path, rule->line, rule->name);
+                                r = -EINVAL;
+                        }
+                }
+                while (t && t->escalate) {
+                        RuleDecl *next = luaset_find_rule(s, t->escalate);
+                        if (!next) {
+                                if (t == rule) {
+                                        strlist_addf(errors, "%s:%d: rule '%s' escalates to unknown rule '%s'",
+                                                     rule->file->path, rule->line, rule->name, rule->escalate);
+                                        r = -EINVAL;
+                                }
+                                break;
+                        }
+                        if (next == rule || ++steps > s->n_rules) {
+                                strlist_addf(errors, "%s:%d: rule '%s' escalates in a loop",
+                                             rule->file->path, rule->line, rule->name);
+                                r = -EINVAL;
+                                break;
+                        }
+                        t = next;
+                }
+                if (rule->when && !luaset_find_check(s, rule->when))
+                        log_warning("%s:%d: rule '%s' waits for condition '%s', which no check declares",
+                                    rule->file->path, rule->line, rule->name, rule->when);
+                for (size_t k = 0; k < rule->unless.n; k++)
+                        if (!luaset_find_check(s, rule->unless.v[k]))
+                                log_warning("%s:%d: rule '%s' is blocked by condition '%s', which no check declares",
+                                            rule->file->path, rule->line, rule->name, rule->unless.v[k]);
+        }
+        return r;
+}
+
+int luaset_load(const Config *c, const LuaHost *host, LuaSet **ret, StrList *errors) {
+        LuaSet *s = calloc(1, sizeof(*s));
+        int r1, r2, r3;
+
+        if (!s)
+                return -ENOMEM;
+        s->config = c;
+        r1 = load_dir_set(s, &c->check_dirs, LUA_FILE_CHECK, host, errors);
+        r2 = load_dir_set(s, &c->rule_dirs, LUA_FILE_RULE, host, errors);
+        r3 = validate(s, errors);
+        for (size_t i = 0; i < s->n_files; i++)
+                s->files[i]->set = NULL;
+        if (r1 < 0 || r2 < 0 || r3 < 0) {
+                luaset_free(s);
+                return -EINVAL;
+        }
+        *ret = s;
+        return 0;
+}

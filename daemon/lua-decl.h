@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "lua-sandbox.h"
+#include "ratelimit.h"
+#include "window.h"
+
+typedef enum RemedyKind {
+        REMEDY_COMMAND,
+        REMEDY_RESTART,
+        REMEDY_START,
+        REMEDY_STOP,
+        REMEDY_CALL,
+        REMEDY_REBOOT,
+        REMEDY_MAINTENANCE,
+        _REMEDY_KIND_MAX,
+} RemedyKind;
+
+typedef struct RemedyDecl {
+        RemedyKind kind;
+        StrList argv;            /* command */
+        char *unit;              /* restart/start/stop */
+        int fn_ref;              /* call */
+        uint64_t timeout;
+        StrList methods;         /* reboot */
+        uint64_t grace;          /* reboot */
+        char *drain, *undrain;   /* maintenance */
+        char *text;              /* one-line description: "command /bin/true", "restart foo.service" */
+} RemedyDecl;
+
+static inline bool remedy_is_disruptive(const RemedyDecl *r) {
+        return r->kind == REMEDY_REBOOT || r->kind == REMEDY_MAINTENANCE;
+}
+
+typedef struct CheckDecl {
+        char *name;
+        LuaFile *file;
+        int line;
+        int fn_ref;
+        uint64_t every, timeout;
+        RateSpec flapping;
+} CheckDecl;
+
+typedef struct RuleDecl {
+        char *name;
+        LuaFile *file;
+        int line;
+        char *when;              /* condition name, or NULL */
+        int when_ref;            /* predicate, or LUA_NOREF */
+        uint64_t holds, retry;
+        RemedyDecl remedy;
+        StrList unless;
+        Window **windows;
+        size_t n_windows;
+        RateSpec limit;
+        char *escalate;
+} RuleDecl;
+
+/* Everything loaded from the check and rule directories: replaced as a whole on reload. */
+typedef struct LuaSet {
+        LuaFile **files;
+        size_t n_files;
+        CheckDecl **checks;
+        size_t n_checks;
+        RuleDecl **rules;
+        size_t n_rules;
+        const Config *config;
+} LuaSet;
+
+/* Loads every check and rule file of the config's directories. On any error returns -EINVAL
+ * with every problem in errors ("file:line: message") and no set. */
+int luaset_load(const Config *c, const LuaHost *host, LuaSet **ret, StrList *errors);
+LuaSet *luaset_free(LuaSet *s);
+CheckDecl *luaset_find_check(const LuaSet *s, const char *name);
+RuleDecl *luaset_find_rule(const LuaSet *s, const char *name);

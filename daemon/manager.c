@@ -1,0 +1,658 @@
+/* SPDX-License-Identifier: MIT */
+/* The manager owns the configuration, the loaded Lua set, the check runners, the conditions
+ * and rule states; it wires check results to the rule engine and answers the control socket. */
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "control.h"
+#include "duration.h"
+#include "log.h"
+#include "lua-api.h"
+#include "manager.h"
+#include "remedy.h"
+
+#define TICK_USEC USEC_PER_SEC
+
+typedef struct Waiter {
+        ControlConn *conn;
+        char *check;
+        struct Waiter *next;
+} Waiter;
+
+static Waiter *waiters;
+
+static const Condition *host_find_condition(void *userdata, const char *name) {
+        return manager_find_condition(userdata, name);
+}
+
+bool manager_dry_run(const Manager *m) {
+        return m->force_dry_run || m->config->dry_run;
+}
+
+Condition *manager_find_condition(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_conds; i++)
+                if (strcmp(m->conds[i]->name, name) == 0)
+                        return m->conds[i];
+        return NULL;
+}
+
+RuleState *manager_rule_state(Manager *m, const char *name, bool create) {
+        for (size_t i = 0; i < m->n_rstates; i++)
+                if (strcmp(m->rstates[i]->name, name) == 0)
+                        return m->rstates[i];
+        if (!create)
+                return NULL;
+        RuleState *s = calloc(1, sizeof(*s));
+        RuleState **a = realloc(m->rstates, (m->n_rstates + 1) * sizeof(*a));
+        if (!s || !a) {
+                free(s);
+                if (a)
+                        m->rstates = a;
+                return NULL;
+        }
+        s->name = strdup(name);
+        m->rstates = a;
+        m->rstates[m->n_rstates++] = s;
+        return s;
+}
+
+static void rulestate_free(RuleState *s) {
+        if (!s)
+                return;
+        remedy_cancel(s->running);
+        eventlog_free(&s->fired);
+        free(s->last_decision);
+        free(s->name);
+        free(s);
+}
+
+CheckRunner *manager_find_runner(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_runners; i++)
+                if (strcmp(checkrunner_decl(m->runners[i])->name, name) == 0)
+                        return m->runners[i];
+        return NULL;
+}
+
+void manager_history_add(Manager *m, struct json_object *entry) {
+        json_object_array_add(m->history, entry);
+        size_t n = json_object_array_length(m->history), max = m->config->history_size;
+        if (n > max)
+                json_object_array_del_idx(m->history, 0, n - max);
+        m->dirty = true;
+}
+
+void manager_save(Manager *m) {
+        if (m->dirty)
+                (void) state_save(m);
+}
+
+char *manager_summary(Manager *m) {
+        size_t problem = 0, unknown = 0;
+        for (size_t i = 0; i < m->n_conds; i++) {
+                problem += m->conds[i]->state == COND_PROBLEM;
+                unknown += m->conds[i]->state == COND_UNKNOWN;
+        }
+        return strprintf("%zu checks, %zu rules; %zu problem, %zu unknown%s", m->set ? m->set->n_checks : 0,
+                         m->set ? m->set->n_rules : 0, problem, unknown, manager_dry_run(m) ? "; dry-run" : "");
+}
+
+static void notify_status(Manager *m) {
+        _cleanup_free_ char *s = manager_summary(m);
+        if (s)
+                (void) sd_notifyf(false, "STATUS=%s", s);
+}
+
+/* ---- JSON views ------------------------------------------------------------------------ */
+
+static struct json_object *condition_json(const Condition *c, Manager *m) {
+        struct json_object *o = json_object_new_object();
+        CheckRunner *r = manager_find_runner(m, c->name);
+        json_object_object_add(o, "name", json_object_new_string(c->name));
+        json_object_object_add(o, "state", json_object_new_string(cond_state_to_string(c->state)));
+        json_object_object_add(o, "since", json_object_new_int64((int64_t) (c->since / USEC_PER_SEC)));
+        json_object_object_add(o, "message", json_object_new_string(c->message ? c->message : ""));
+        json_object_object_add(o, "details", c->details ? json_tokener_parse(c->details) : NULL);
+        json_object_object_add(o, "flapping", json_object_new_boolean(c->flapping));
+        json_object_object_add(o, "last_run", json_object_new_int64((int64_t) (c->last_run / USEC_PER_SEC)));
+        json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t) (c->duration_usec / USEC_PER_MSEC)));
+        if (r)
+                json_object_object_add(o, "check_file", json_object_new_string(checkrunner_decl(r)->file->path));
+        return o;
+}
+
+static struct json_object *rule_json(Manager *m, const RuleDecl *d) {
+        struct json_object *o = json_object_new_object(), *a;
+        RuleState *s = manager_rule_state(m, d->name, true);
+        uint64_t now = now_realtime();
+        char buf[64];
+
+        json_object_object_add(o, "name", json_object_new_string(d->name));
+        json_object_object_add(o, "file", json_object_new_string(d->file->path));
+        json_object_object_add(o, "line", json_object_new_int(d->line));
+        json_object_object_add(o, "when", json_object_new_string(d->when ? d->when
+                                                                 : d->when_ref != LUA_NOREF ? "(predicate)" : "(escalation)"));
+        json_object_object_add(o, "holds", json_object_new_int64((int64_t) (d->holds / USEC_PER_SEC)));
+        json_object_object_add(o, "retry", json_object_new_int64((int64_t) (d->retry / USEC_PER_SEC)));
+        json_object_object_add(o, "remedy", json_object_new_string(d->remedy.text ? d->remedy.text : "?"));
+        json_object_object_add(o, "disruptive", json_object_new_boolean(remedy_is_disruptive(&d->remedy)));
+        json_object_object_add(o, "limit", json_object_new_string(ratespec_format(&d->limit, buf, sizeof buf)));
+        json_object_object_add(o, "used", json_object_new_int64(s ? (int64_t) eventlog_count(&s->fired, now, d->limit.window_usec) : 0));
+        json_object_object_add(o, "escalate", d->escalate ? json_object_new_string(d->escalate) : NULL);
+        a = json_object_new_array();
+        for (size_t i = 0; i < d->unless.n; i++)
+                json_object_array_add(a, json_object_new_string(d->unless.v[i]));
+        json_object_object_add(o, "unless", a);
+        a = json_object_new_array();
+        for (size_t i = 0; i < d->n_windows; i++)
+                json_object_array_add(a, json_object_new_string(window_text(d->windows[i])));
+        json_object_object_add(o, "windows", a);
+        json_object_object_add(o, "last_fired", s && s->last_fired ? json_object_new_int64((int64_t) (s->last_fired / USEC_PER_SEC)) : NULL);
+        json_object_object_add(o, "attempts", json_object_new_int64(s ? s->attempts : 0));
+        json_object_object_add(o, "escalated", json_object_new_boolean(s && s->escalated));
+        json_object_object_add(o, "status", json_object_new_string(s && s->last_decision ? s->last_decision : "idle"));
+        return o;
+}
+
+static struct json_object *ok_reply(void) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "ok", json_object_new_boolean(1));
+        return o;
+}
+
+static struct json_object *strlist_json(const StrList *l) {
+        struct json_object *a = json_object_new_array();
+        for (size_t i = 0; i < l->n; i++)
+                json_object_array_add(a, json_object_new_string(l->v[i]));
+        return a;
+}
+
+static struct json_object *cmd_status(Manager *m) {
+        struct json_object *o = ok_reply(), *c = json_object_new_object(), *lr = json_object_new_object();
+        size_t n[_COND_STATE_MAX] = {}, flapping = 0;
+
+        for (size_t i = 0; i < m->n_conds; i++) {
+                n[m->conds[i]->state]++;
+                flapping += m->conds[i]->flapping;
+        }
+        json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
+        json_object_object_add(o, "node", json_object_new_string(m->config->node));
+        json_object_object_add(o, "group", json_object_new_string(m->config->group));
+        json_object_object_add(o, "dry_run", json_object_new_boolean(manager_dry_run(m)));
+        json_object_object_add(o, "pid", json_object_new_int((int) getpid()));
+        json_object_object_add(o, "started", json_object_new_int64((int64_t) (m->started / USEC_PER_SEC)));
+        json_object_object_add(o, "checks", json_object_new_int64(m->set ? (int64_t) m->set->n_checks : 0));
+        json_object_object_add(o, "rules", json_object_new_int64(m->set ? (int64_t) m->set->n_rules : 0));
+        json_object_object_add(c, "ok", json_object_new_int64((int64_t) n[COND_OK]));
+        json_object_object_add(c, "problem", json_object_new_int64((int64_t) n[COND_PROBLEM]));
+        json_object_object_add(c, "unknown", json_object_new_int64((int64_t) n[COND_UNKNOWN]));
+        json_object_object_add(c, "flapping", json_object_new_int64((int64_t) flapping));
+        json_object_object_add(o, "conditions", c);
+        json_object_object_add(o, "coordinator", coordinator_status(m->coord));
+        json_object_object_add(o, "parked", json_object_new_boolean(0));
+        json_object_object_add(lr, "time", json_object_new_int64((int64_t) (m->last_reload / USEC_PER_SEC)));
+        json_object_object_add(lr, "ok", json_object_new_boolean(m->last_reload_ok));
+        json_object_object_add(lr, "errors", strlist_json(&m->last_reload_errors));
+        json_object_object_add(o, "last_reload", lr);
+        _cleanup_free_ char *summary = manager_summary(m);
+        json_object_object_add(o, "summary", json_object_new_string(summary ? summary : ""));
+        return o;
+}
+
+static struct json_object *cmd_conditions(Manager *m) {
+        struct json_object *o = ok_reply(), *a = json_object_new_array();
+        for (size_t i = 0; i < m->n_conds; i++)
+                json_object_array_add(a, condition_json(m->conds[i], m));
+        json_object_object_add(o, "conditions", a);
+        return o;
+}
+
+static struct json_object *cmd_rules(Manager *m) {
+        struct json_object *o = ok_reply(), *a = json_object_new_array();
+        for (size_t i = 0; m->set && i < m->set->n_rules; i++)
+                json_object_array_add(a, rule_json(m, m->set->rules[i]));
+        json_object_object_add(o, "rules", a);
+        return o;
+}
+
+static struct json_object *cmd_history(Manager *m, struct json_object *req) {
+        struct json_object *o = ok_reply(), *a = json_object_new_array(), *v;
+        int64_t limit = 50;
+        size_t n = json_object_array_length(m->history);
+
+        if (json_object_object_get_ex(req, "limit", &v) && json_object_is_type(v, json_type_int))
+                limit = json_object_get_int64(v);
+        if (limit < 0)
+                limit = 0;
+        for (size_t i = n > (size_t) limit ? n - (size_t) limit : 0; i < n; i++)
+                json_object_array_add(a, json_object_get(json_object_array_get_idx(m->history, i)));
+        json_object_object_add(o, "history", a);
+        return o;
+}
+
+static const char *req_string(struct json_object *req, const char *key) {
+        struct json_object *v;
+        return json_object_object_get_ex(req, key, &v) && json_object_is_type(v, json_type_string)
+                ? json_object_get_string(v) : NULL;
+}
+
+static struct json_object *cmd_explain(Manager *m, struct json_object *req) {
+        const char *name = req_string(req, "rule");
+        RuleDecl *d = name ? luaset_find_rule(m->set, name) : NULL;
+        struct json_object *o, *steps;
+        _cleanup_free_ char *reason = NULL;
+        Verdict v;
+
+        if (!name)
+                return control_error("explain needs a rule name");
+        if (!d)
+                return control_error("no rule named '%s'", name);
+        steps = json_object_new_array();
+        v = rule_evaluate(m, d, manager_rule_state(m, name, true), now_realtime(), steps, &reason);
+        o = ok_reply();
+        json_object_object_add(o, "rule", json_object_new_string(name));
+        json_object_object_add(o, "would_fire", json_object_new_boolean(v == VERDICT_FIRE));
+        json_object_object_add(o, "decision", json_object_new_string(verdict_to_string(v)));
+        json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
+        json_object_object_add(o, "dry_run", json_object_new_boolean(manager_dry_run(m)));
+        json_object_object_add(o, "steps", steps);
+        return o;
+}
+
+static struct json_object *cmd_run_check(Manager *m, ControlConn *conn, struct json_object *req) {
+        const char *name = req_string(req, "check");
+        CheckRunner *r = name ? manager_find_runner(m, name) : NULL;
+        Waiter *w;
+
+        if (!name)
+                return control_error("run-check needs a check name");
+        if (!r)
+                return control_error("no check named '%s'", name);
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return control_error("out of memory");
+        w->conn = conn;
+        w->check = strdup(name);
+        w->next = waiters;
+        waiters = w;
+        (void) checkrunner_run_now(r);
+        return NULL;
+}
+
+static void answer_waiters(Manager *m, const char *check, const Condition *c, const char *error) {
+        for (Waiter **p = &waiters; *p;) {
+                Waiter *w = *p;
+                if (check && strcmp(w->check, check) != 0) {
+                        p = &w->next;
+                        continue;
+                }
+                struct json_object *o;
+                if (error)
+                        o = control_error("%s", error);
+                else {
+                        o = ok_reply();
+                        if (c)
+                                json_object_object_add(o, "condition", condition_json(c, m));
+                        else
+                                json_object_object_add(o, "skipped", json_object_new_boolean(1));
+                }
+                control_reply(w->conn, o);
+                *p = w->next;
+                free(w->check);
+                free(w);
+        }
+}
+
+static struct json_object *cmd_reload(Manager *m) {
+        StrList errors = {};
+        struct json_object *o;
+
+        if (manager_reload(m, &errors) < 0) {
+                o = control_error("reload failed; the previous configuration stays in effect");
+                json_object_object_add(o, "errors", strlist_json(&errors));
+        } else
+                o = ok_reply();
+        strlist_clear(&errors);
+        return o;
+}
+
+static struct json_object *on_request(ControlConn *conn, struct json_object *req, uid_t uid, void *userdata) {
+        Manager *m = userdata;
+        const char *cmd = req_string(req, "command");
+
+        if (!cmd)
+                return control_error("request has no \"command\"");
+        if (strcmp(cmd, "status") == 0)
+                return cmd_status(m);
+        if (strcmp(cmd, "conditions") == 0)
+                return cmd_conditions(m);
+        if (strcmp(cmd, "rules") == 0)
+                return cmd_rules(m);
+        if (strcmp(cmd, "history") == 0)
+                return cmd_history(m, req);
+        if (strcmp(cmd, "explain") == 0)
+                return cmd_explain(m, req);
+        if (strcmp(cmd, "run-check") == 0 || strcmp(cmd, "reload") == 0) {
+                if (uid != 0)
+                        return control_error("permission denied: %s needs root (you are uid %u)", cmd, (unsigned) uid);
+                return strcmp(cmd, "reload") == 0 ? cmd_reload(m) : cmd_run_check(m, conn, req);
+        }
+        return control_error("unknown command '%s'", cmd);
+}
+
+/* ---- checks → conditions → rules -------------------------------------------------------- */
+
+static void remove_condition(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_conds; i++)
+                if (strcmp(m->conds[i]->name, name) == 0) {
+                        condition_free(m->conds[i]);
+                        m->conds[i] = m->conds[--m->n_conds];
+                        m->dirty = true;
+                        return;
+                }
+}
+
+static void on_check_result(const CheckDecl *d, int state, const char *message, const char *details,
+                            uint64_t duration, void *userdata) {
+        Manager *m = userdata;
+        Condition *c = manager_find_condition(m, d->name);
+        uint64_t now = now_realtime();
+
+        if (state == CHECK_SKIP) {
+                if (c)
+                        log_info("Check %s does not apply to this node: %s", d->name, message ? message : "");
+                remove_condition(m, d->name);
+                answer_waiters(m, d->name, NULL, NULL);
+                manager_evaluate(m);
+                return;
+        }
+        if (!c) {
+                c = condition_new(d->name);
+                Condition **a = c ? realloc(m->conds, (m->n_conds + 1) * sizeof(*a)) : NULL;
+                if (!a) {
+                        condition_free(c);
+                        log_oom();
+                        return;
+                }
+                m->conds = a;
+                m->conds[m->n_conds++] = c;
+        }
+        CondState old = c->state;
+        bool had_result = c->since != 0, was_flapping = c->flapping;
+        bool message_changed = !streq_ptr(c->message, message);
+        int r = condition_update(c, (CondState) state, message, details, now, &d->flapping);
+        c->duration_usec = duration;
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        if (r > 0) {
+                char buf[32];
+                log_event(state == COND_OK ? LOG_INFO : LOG_NOTICE, MEDIC_MSG_CHECK_CHANGED,
+                          LOG_FIELDS({ "MEDIC_CHECK", d->name }, { "MEDIC_CONDITION", d->name },
+                                     { "MEDIC_STATE", cond_state_to_string(c->state) }),
+                          "Condition %s: %s -> %s: %s", d->name, had_result ? cond_state_to_string(old) : "(none)",
+                          cond_state_to_string(c->state), message ? message : "");
+                struct json_object *e = json_object_new_object();
+                json_object_object_add(e, "time", json_object_new_int64((int64_t) (now / USEC_PER_SEC)));
+                json_object_object_add(e, "kind", json_object_new_string("transition"));
+                json_object_object_add(e, "condition", json_object_new_string(d->name));
+                json_object_object_add(e, "from", json_object_new_string(had_result ? cond_state_to_string(old) : "none"));
+                json_object_object_add(e, "to", json_object_new_string(cond_state_to_string(c->state)));
+                json_object_object_add(e, "message", json_object_new_string(message ? message : ""));
+                manager_history_add(m, e);
+                (void) buf;
+        } else if (message_changed)
+                m->dirty = true;
+        if (c->flapping != was_flapping) {
+                log_event(LOG_WARNING, MEDIC_MSG_FLAPPING,
+                          LOG_FIELDS({ "MEDIC_CONDITION", d->name }, { "MEDIC_STATE", c->flapping ? "flapping" : "steady" }),
+                          "Condition %s %s", d->name, c->flapping ? "is flapping" : "stopped flapping");
+                m->dirty = true;
+        }
+        answer_waiters(m, d->name, c, NULL);
+        manager_evaluate(m);
+}
+
+void manager_evaluate(Manager *m) {
+        if (m->evaluating)
+                return;
+        m->evaluating = true;
+        uint64_t now = now_realtime();
+        for (size_t i = 0; i < m->n_conds; i++) {
+                CheckDecl *d = luaset_find_check(m->set, m->conds[i]->name);
+                if (d && m->conds[i]->flapping != condition_refresh_flapping(m->conds[i], now, &d->flapping))
+                        m->dirty = true;
+        }
+        rules_run(m);
+        manager_save(m);
+        m->evaluating = false;
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        manager_evaluate(m);
+        notify_status(m);
+        return sd_event_source_set_time(s, usec + TICK_USEC);
+}
+
+/* ---- loading ---------------------------------------------------------------------------- */
+
+static void stop_runners(Manager *m) {
+        for (size_t i = 0; i < m->n_runners; i++)
+                checkrunner_free(m->runners[i]);
+        free(m->runners);
+        m->runners = NULL;
+        m->n_runners = 0;
+        /* Lua remedies belong to the set that is going away. */
+        for (size_t i = 0; i < m->n_rstates; i++)
+                if (m->rstates[i]->running) {
+                        remedy_cancel(m->rstates[i]->running);
+                        m->rstates[i]->running = NULL;
+                }
+        answer_waiters(m, NULL, NULL, "the configuration was reloaded while the check ran");
+}
+
+static int start_runners(Manager *m) {
+        m->runners = calloc(m->set->n_checks ? m->set->n_checks : 1, sizeof(*m->runners));
+        if (!m->runners)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->set->n_checks; i++) {
+                int r = checkrunner_new(m->event, m->set->checks[i], on_check_result, m, &m->runners[m->n_runners]);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot schedule check %s: %m", m->set->checks[i]->name);
+                m->n_runners++;
+        }
+        /* Conditions whose check is gone are forgotten. */
+        for (size_t i = 0; i < m->n_conds;) {
+                if (!luaset_find_check(m->set, m->conds[i]->name)) {
+                        log_info("Forgetting condition %s: no check declares it any more", m->conds[i]->name);
+                        condition_free(m->conds[i]);
+                        m->conds[i] = m->conds[--m->n_conds];
+                        m->dirty = true;
+                } else
+                        i++;
+        }
+        return 0;
+}
+
+static LuaHost *host_new(Manager *m, const Config *c) {
+        LuaHost *h = calloc(1, sizeof(*h));
+        if (!h)
+                return NULL;
+        h->event = m->event;
+        h->config = c;
+        h->dry_run = m->force_dry_run || c->dry_run;
+        h->find_condition = host_find_condition;
+        h->userdata = m;
+        return h;
+}
+
+static int take_lock(Manager *m) {
+        _cleanup_free_ char *path = strprintf("%s/lock", m->config->state_dir);
+        int r = mkdir_p(m->config->state_dir, 0700);
+
+        if (r < 0)
+                return log_error_errno(r, "Cannot create state directory %s: %m", m->config->state_dir);
+        m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (m->lock_fd < 0)
+                return log_error_errno(errno, "Cannot open %s: %m", path);
+        if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return log_error_errno(errno, "Another medicd uses %s (%s is locked)", m->config->state_dir, path);
+        return 0;
+}
+
+int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run, Manager **ret) {
+        Manager *m = calloc(1, sizeof(*m));
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->event = sd_event_ref(e);
+        m->config = config;
+        m->config_path = strdup_or_null(config_path);
+        m->force_dry_run = force_dry_run;
+        m->history = json_object_new_array();
+        m->lock_fd = -1;
+        m->started = now_realtime();
+        r = take_lock(m);
+        if (r >= 0) {
+                r = coordinator_new(config, e, &m->coord);
+                if (r < 0)
+                        log_error_errno(r, "Cannot set up the %s coordinator: %m", config->coordinator);
+        }
+        if (r < 0) {
+                m->config = NULL; /* the caller keeps it */
+                manager_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+int manager_start(Manager *m, StrList *errors) {
+        int r;
+
+        m->host = host_new(m, m->config);
+        if (!m->host)
+                return -ENOMEM;
+        r = state_load(m);
+        if (r < 0)
+                return r;
+        r = luaset_load(m->config, m->host, &m->set, errors);
+        if (r < 0)
+                return r;
+        r = start_runners(m);
+        if (r < 0)
+                return r;
+        r = control_new(m->event, m->config->socket_path, on_request, m, &m->control);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, TICK_USEC, 10 * USEC_PER_MSEC, on_tick, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->tick, SD_EVENT_ON);
+        (void) sd_event_source_set_description(m->tick, "rule-tick");
+        m->last_reload = now_realtime();
+        m->last_reload_ok = true;
+        if (manager_dry_run(m))
+                log_notice("Dry-run: every decision is logged, no remedy runs");
+        log_event(LOG_INFO, MEDIC_MSG_STARTED, NULL, "medicd %s started on node %s (group %s): %zu checks, %zu rules",
+                  PACKAGE_VERSION, m->config->node, m->config->group, m->set->n_checks, m->set->n_rules);
+        manager_save(m);
+        return 0;
+}
+
+int manager_reload(Manager *m, StrList *errors) {
+        Config *nc = NULL;
+        LuaSet *ns = NULL;
+        LuaHost *nh = NULL;
+        int r;
+
+        (void) sd_notifyf(false, "RELOADING=1\nSTATUS=Reloading\nMONOTONIC_USEC=%llu",
+                          (unsigned long long) now_monotonic());
+        strlist_clear(&m->last_reload_errors);
+        r = m->config_path ? config_load(m->config_path, &nc, errors) : config_new_default(&nc);
+        if (r >= 0) {
+                /* These belong to the running process; changing them takes a restart. */
+                if (strcmp(nc->state_dir, m->config->state_dir) != 0 || strcmp(nc->socket_path, m->config->socket_path) != 0 ||
+                    strcmp(nc->coordinator, m->config->coordinator) != 0)
+                        log_warning("state_dir, socket and the coordinator backend change only when medicd restarts");
+                free(nc->state_dir);
+                nc->state_dir = strdup(m->config->state_dir);
+                free(nc->socket_path);
+                nc->socket_path = strdup(m->config->socket_path);
+                nh = host_new(m, nc);
+                r = nh ? luaset_load(nc, nh, &ns, errors) : -ENOMEM;
+        }
+        m->last_reload = now_realtime();
+        if (r < 0) {
+                for (size_t i = 0; i < errors->n; i++)
+                        strlist_add(&m->last_reload_errors, errors->v[i]);
+                m->last_reload_ok = false;
+                for (size_t i = 0; i < errors->n; i++)
+                        log_event(LOG_ERR, MEDIC_MSG_CONFIG_ERROR, NULL, "%s", errors->v[i]);
+                log_event(LOG_ERR, MEDIC_MSG_RELOAD_FAILED, NULL,
+                          "Reload failed with %zu error%s; the previous configuration and rules stay in effect",
+                          errors->n, errors->n == 1 ? "" : "s");
+                free(nh);
+                config_free(nc);
+                (void) sd_notify(false, "READY=1");
+                notify_status(m);
+                return -EINVAL;
+        }
+
+        stop_runners(m);
+        luaset_free(m->set);
+        config_free(m->config);
+        m->config = nc;
+        free(m->host);
+        m->host = nh;
+        m->set = ns;
+        log_set_max_level(nc->log_level);
+        r = start_runners(m);
+        m->last_reload_ok = r >= 0;
+        log_event(LOG_INFO, MEDIC_MSG_RELOADED, NULL, "Reloaded: %zu checks, %zu rules%s", ns->n_checks, ns->n_rules,
+                  manager_dry_run(m) ? " (dry-run)" : "");
+        (void) sd_notify(false, "READY=1");
+        notify_status(m);
+        manager_evaluate(m);
+        return r;
+}
+
+void manager_stop(Manager *m) {
+        stop_runners(m);
+        m->dirty = true;
+        manager_save(m);
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        stop_runners(m);
+        control_free(m->control);
+        sd_event_source_disable_unref(m->tick);
+        for (size_t i = 0; i < m->n_rstates; i++)
+                rulestate_free(m->rstates[i]);
+        free(m->rstates);
+        for (size_t i = 0; i < m->n_conds; i++)
+                condition_free(m->conds[i]);
+        free(m->conds);
+        luaset_free(m->set);
+        coordinator_free(m->coord);
+        json_object_put(m->history);
+        config_free(m->config);
+        free(m->host);
+        free(m->config_path);
+        strlist_clear(&m->last_reload_errors);
+        if (m->lock_fd >= 0)
+                close(m->lock_fd);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
+
+#include "check.h"
+#include "condition.h"
+#include "config.h"
+#include "coordinator.h"
+#include "lua-decl.h"
+#include "ratelimit.h"
+
+struct Remedy;
+struct Control;
+
+/* What the daemon remembers about a rule across reloads, restarts and reboots. */
+typedef struct RuleState {
+        char *name;
+        EventLog fired;          /* realtime usec of each firing, for the rate limit */
+        uint64_t last_fired;     /* realtime usec */
+        uint64_t episode;        /* since of the problem the rule is working on, 0 = none */
+        unsigned attempts;       /* firings in this episode */
+        bool escalated;          /* this episode was handed on to the escalation rule */
+        bool exhausted_logged;
+        uint64_t armed_since;    /* predicate rules: when the predicate became true (not persisted) */
+        char *last_decision;     /* for `medicctl rules` */
+        struct Remedy *running;  /* not persisted */
+        bool asking;             /* waiting for the coordinator */
+        bool holds_slot;         /* the coordinator granted this rule the slot */
+} RuleState;
+
+typedef struct Manager {
+        sd_event *event;
+        Config *config;
+        char *config_path;
+        bool force_dry_run;      /* --dry-run */
+        LuaHost *host;           /* what the current set's Lua files refer to */
+        LuaSet *set;
+        CheckRunner **runners;
+        size_t n_runners;
+        Condition **conds;
+        size_t n_conds;
+        RuleState **rstates;
+        size_t n_rstates;
+        struct json_object *history;  /* array, oldest first */
+        Coordinator *coord;
+        struct Control *control;
+        sd_event_source *tick;
+        bool dirty;
+        uint64_t started;         /* realtime usec */
+        uint64_t last_reload;
+        bool last_reload_ok;
+        StrList last_reload_errors;
+        int lock_fd;
+        bool evaluating;
+} Manager;
+
+int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run, Manager **ret);
+Manager *manager_free(Manager *m);
+int manager_start(Manager *m, StrList *errors);
+/* Reloads config and every Lua file; on any error keeps everything as it was. */
+int manager_reload(Manager *m, StrList *errors);
+void manager_stop(Manager *m);
+
+bool manager_dry_run(const Manager *m);
+Condition *manager_find_condition(Manager *m, const char *name);
+RuleState *manager_rule_state(Manager *m, const char *name, bool create);
+CheckRunner *manager_find_runner(Manager *m, const char *name);
+/* Appends an entry to the bounded history (takes ownership of entry) and marks state dirty. */
+void manager_history_add(Manager *m, struct json_object *entry);
+void manager_save(Manager *m);
+/* Runs the rule engine now. */
+void manager_evaluate(Manager *m);
+/* One-line summary for STATUS= and `medicctl status`. */
+char *manager_summary(Manager *m);
+
+/* rule.c */
+typedef enum Verdict {
+        VERDICT_IDLE,        /* condition not in problem */
+        VERDICT_DEBOUNCE,
+        VERDICT_FLAPPING,
+        VERDICT_RUNNING,
+        VERDICT_RETRY_WAIT,  /* fired; waiting to see whether it helped */
+        VERDICT_BLOCKED,
+        VERDICT_WINDOW,
+        VERDICT_LIMITED,     /* rate limit reached; exhausted */
+        VERDICT_ESCALATE,
+        VERDICT_ASKING,
+        VERDICT_FIRE,
+        _VERDICT_MAX,
+} Verdict;
+const char *verdict_to_string(Verdict v);
+
+/* Decides what rule d should do now. steps (may be NULL) receives one object per step
+ * {step, ok, detail} for `medicctl explain`; ret_reason (may be NULL) a one-line reason.
+ * Does not change anything. */
+Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s, uint64_t now,
+                      struct json_object *steps, char **ret_reason);
+/* Evaluates every rule and acts on the verdicts. */
+void rules_run(Manager *m);
+/* Whether the rule's trigger holds now, and since when (realtime usec). */
+bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, uint64_t *ret_since, char **ret_why);
+
+/* state.c */
+int state_load(Manager *m);
+int state_save(Manager *m);

@@ -1,0 +1,1357 @@
+/* SPDX-License-Identifier: MIT */
+/* medicctl: the command line client of medicd's control socket.
+ *
+ * One request per run: connect, send one JSON object + "\n", read one JSON object + "\n"
+ * (at most 16 MiB), print it as a table or as JSON. Everything that comes from the socket
+ * is checked for type before use; a missing or odd field prints as "-". */
+
+/* The build's medic-build.h (PACKAGE_VERSION, RUNSTATEDIR) comes in through -include. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+#ifdef RUNSTATEDIR
+#define DEFAULT_SOCKET RUNSTATEDIR "/medic/medicd.sock"
+#else
+#define DEFAULT_SOCKET "/run/medic/medicd.sock"
+#endif
+
+#define MAX_REQUEST (64U * 1024U)        /* including the "\n" */
+#define MAX_REPLY (16U * 1024U * 1024U)  /* including the "\n" */
+#define DEFAULT_TIMEOUT_SEC 60.0
+#define MAX_TIMEOUT_SEC (366.0 * 24 * 3600)
+#define DEFAULT_HISTORY_LIMIT 50
+#define MAX_HISTORY_LIMIT 1000000L
+
+enum {
+        EXIT_OK = 0,
+        EXIT_FAILED = 1,   /* medicd answered ok=false, or output could not be written */
+        EXIT_USAGE = 2,    /* bad command line */
+        EXIT_NOCONN = 3,   /* cannot talk to medicd: connect, timeout, broken or invalid reply */
+};
+
+static const char *program = "medicctl";
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static _Noreturn void die_oom(void) {
+        fprintf(stderr, "%s: out of memory\n", program);
+        exit(EXIT_FAILED);
+}
+
+static void ctl_closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+
+static void ctl_json_putp(json_object **o) {
+        json_object_put(*o);
+}
+
+static void ctl_tokener_freep(json_tokener **t) {
+        if (*t)
+                json_tokener_free(*t);
+}
+
+static uint64_t ctl_now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* A growable string; dies on allocation failure (this is a short-lived CLI). */
+typedef struct Str {
+        char *s;
+        size_t n, a;
+} Str;
+
+static void str_putn(Str *b, const char *p, size_t n) {
+        if (b->n + n + 1 > b->a) {
+                size_t a = b->a ? b->a : 64;
+                while (a < b->n + n + 1)
+                        a *= 2;
+                char *s = realloc(b->s, a);
+                if (!s)
+                        die_oom();
+                b->s = s;
+                b->a = a;
+        }
+        memcpy(b->s + b->n, p, n);
+        b->n += n;
+        b->s[b->n] = '\0';
+}
+
+static void str_puts(Str *b, const char *s) {
+        str_putn(b, s, strlen(s));
+}
+
+static _printf_(2, 3) void str_printf(Str *b, const char *fmt, ...) {
+        char small[128];
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vsnprintf(small, sizeof small, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return;
+        if ((size_t) r < sizeof small) {
+                str_putn(b, small, (size_t) r);
+                return;
+        }
+
+        _cleanup_free_ char *big = malloc((size_t) r + 1);
+        if (!big)
+                die_oom();
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t) r + 1, fmt, ap);
+        va_end(ap);
+        str_putn(b, big, (size_t) r);
+}
+
+/* Appends s with everything a terminal could act on replaced: C0/C1 controls, DEL, invalid
+ * UTF-8 and bidirectional overrides become '?'; newlines and tabs become spaces. */
+static void str_put_sanitized(Str *b, const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                unsigned char c = *p;
+                size_t len, i;
+                uint32_t cp;
+
+                if (c < 0x80) {
+                        if (c == '\n' || c == '\t' || c == '\r')
+                                str_putn(b, " ", 1);
+                        else if (c < 0x20 || c == 0x7f)
+                                str_putn(b, "?", 1);
+                        else
+                                str_putn(b, (const char *) p, 1);
+                        p++;
+                        continue;
+                }
+
+                if ((c & 0xe0) == 0xc0) {
+                        len = 2;
+                        cp = c & 0x1f;
+                } else if ((c & 0xf0) == 0xe0) {
+                        len = 3;
+                        cp = c & 0x0f;
+                } else if ((c & 0xf8) == 0xf0) {
+                        len = 4;
+                        cp = c & 0x07;
+                } else
+                        goto invalid;
+
+                for (i = 1; i < len; i++) {
+                        if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+                                goto invalid;
+                        cp = (cp << 6) | (p[i] & 0x3f);
+                }
+                if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        goto invalid;
+                if ((cp >= 0x80 && cp <= 0x9f) ||                /* C1 controls (CSI, OSC, …) */
+                    (cp >= 0x202a && cp <= 0x202e) ||            /* bidi embeddings/overrides */
+                    (cp >= 0x2066 && cp <= 0x2069))              /* bidi isolates */
+                        str_putn(b, "?", 1);
+                else
+                        str_putn(b, (const char *) p, len);
+                p += len;
+                continue;
+        invalid:
+                str_putn(b, "?", 1);
+                p++;
+        }
+}
+
+static char *str_take(Str *b) {
+        if (!b->s)
+                str_putn(b, "", 0);
+        char *s = b->s;
+        *b = (Str) {};
+        return s;
+}
+
+static char *xstrdup(const char *s) {
+        char *r = strdup(s);
+        if (!r)
+                die_oom();
+        return r;
+}
+
+static char *sanitized(const char *s) {
+        Str b = {};
+
+        str_put_sanitized(&b, s);
+        return str_take(&b);
+}
+
+/* Display width in columns, counting each code point as one (the strings are sanitized). */
+static size_t text_width(const char *s) {
+        size_t w = 0;
+
+        for (; *s; s++)
+                if (((unsigned char) *s & 0xc0) != 0x80)
+                        w++;
+        return w;
+}
+
+/* ---- typed access to the reply ------------------------------------------------------------ */
+
+static json_object *field(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        if (!o || !json_object_is_type(o, json_type_object))
+                return NULL;
+        if (!json_object_object_get_ex(o, key, &v))
+                return NULL;
+        return v; /* NULL for JSON null */
+}
+
+static const char *get_string(json_object *o, const char *key) {
+        json_object *v = field(o, key);
+
+        if (!v || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static bool get_bool(json_object *o, const char *key, bool *ret) {
+        json_object *v = field(o, key);
+
+        if (!v || !json_object_is_type(v, json_type_boolean))
+                return false;
+        *ret = json_object_get_boolean(v);
+        return true;
+}
+
+static bool value_int(json_object *v, int64_t *ret) {
+        if (!v)
+                return false;
+        if (json_object_is_type(v, json_type_int)) {
+                *ret = json_object_get_int64(v);
+                return true;
+        }
+        if (json_object_is_type(v, json_type_double)) {
+                double d = json_object_get_double(v);
+                if (!isfinite(d) || d < -9.0e18 || d > 9.0e18)
+                        return false;
+                *ret = (int64_t) d;
+                return true;
+        }
+        return false;
+}
+
+static bool get_int(json_object *o, const char *key, int64_t *ret) {
+        return value_int(field(o, key), ret);
+}
+
+static json_object *get_array(json_object *o, const char *key) {
+        json_object *v = field(o, key);
+
+        return v && json_object_is_type(v, json_type_array) ? v : NULL;
+}
+
+static json_object *get_object(json_object *o, const char *key) {
+        json_object *v = field(o, key);
+
+        return v && json_object_is_type(v, json_type_object) ? v : NULL;
+}
+
+/* ---- formatting --------------------------------------------------------------------------- */
+
+static void put_value(Str *b, json_object *v);
+
+/* Any JSON value for humans: null "-", bools yes/no, arrays joined by ", ", objects as compact
+ * JSON; strings are sanitized. */
+static void put_value(Str *b, json_object *v) {
+        switch (v ? json_object_get_type(v) : json_type_null) {
+        case json_type_null:
+                str_puts(b, "-");
+                break;
+        case json_type_boolean:
+                str_puts(b, json_object_get_boolean(v) ? "yes" : "no");
+                break;
+        case json_type_int:
+                str_printf(b, "%" PRId64, json_object_get_int64(v));
+                break;
+        case json_type_double:
+                str_printf(b, "%g", json_object_get_double(v));
+                break;
+        case json_type_string:
+                if (json_object_get_string_len(v) == 0)
+                        str_puts(b, "-");
+                else
+                        str_put_sanitized(b, json_object_get_string(v));
+                break;
+        case json_type_array: {
+                size_t n = json_object_array_length(v);
+                if (n == 0) {
+                        str_puts(b, "-");
+                        break;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        if (i > 0)
+                                str_puts(b, ", ");
+                        put_value(b, json_object_array_get_idx(v, i));
+                }
+                break;
+        }
+        case json_type_object:
+        default:
+                str_put_sanitized(b, json_object_to_json_string_ext(
+                                  v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                break;
+        }
+}
+
+static char *format_value(json_object *v) {
+        Str b = {};
+
+        put_value(&b, v);
+        return str_take(&b);
+}
+
+static char *format_field(json_object *o, const char *key) {
+        return format_value(field(o, key));
+}
+
+/* For fields the protocol defines as strings: anything else (or "") prints as "-". */
+static char *format_string(json_object *o, const char *key) {
+        const char *s = get_string(o, key);
+
+        return sanitized(s && *s ? s : "-");
+}
+
+static void put_abs_time(Str *b, int64_t t) {
+        struct tm tm;
+        char buf[64];
+        time_t tt = (time_t) t;
+
+        if (t <= 0) {
+                str_puts(b, "-");
+                return;
+        }
+        if ((int64_t) tt != t || !localtime_r(&tt, &tm) ||
+            strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm) == 0) {
+                str_printf(b, "@%" PRId64, t);
+                return;
+        }
+        str_puts(b, buf);
+}
+
+/* "5s ago", "3m ago", "2h5m ago", "3d4h ago", "now", or "in 10s" for times in the future. */
+static void put_rel_time(Str *b, int64_t t, int64_t now) {
+        uint64_t d;
+        bool future;
+
+        if (t <= 0) {
+                str_puts(b, "-");
+                return;
+        }
+        future = t > now;
+        d = future ? (uint64_t) t - (uint64_t) now : (uint64_t) now - (uint64_t) t;
+        if (d == 0) {
+                str_puts(b, "now");
+                return;
+        }
+        if (future)
+                str_puts(b, "in ");
+        if (d < 60)
+                str_printf(b, "%" PRIu64 "s", d);
+        else if (d < 3600)
+                str_printf(b, "%" PRIu64 "m", d / 60);
+        else if (d < 86400) {
+                str_printf(b, "%" PRIu64 "h", d / 3600);
+                if ((d % 3600) / 60)
+                        str_printf(b, "%" PRIu64 "m", (d % 3600) / 60);
+        } else {
+                str_printf(b, "%" PRIu64 "d", d / 86400);
+                if ((d % 86400) / 3600)
+                        str_printf(b, "%" PRIu64 "h", (d % 86400) / 3600);
+        }
+        if (!future)
+                str_puts(b, " ago");
+}
+
+/* "2024-05-01 12:00:00 (3m ago)" */
+static void put_time_both(Str *b, json_object *o, const char *key, int64_t now) {
+        int64_t t;
+
+        if (!get_int(o, key, &t) || t <= 0) {
+                str_puts(b, "-");
+                return;
+        }
+        put_abs_time(b, t);
+        str_puts(b, " (");
+        put_rel_time(b, t, now);
+        str_puts(b, ")");
+}
+
+/* ---- tables ------------------------------------------------------------------------------- */
+
+typedef struct Table {
+        size_t n_columns;
+        char **cells;           /* row-major; row 0 is the header */
+        size_t n_cells, allocated;
+} Table;
+
+static void table_add(Table *t, char *cell) {
+        if (t->n_cells == t->allocated) {
+                size_t a = t->allocated ? t->allocated * 2 : 32;
+                char **c = reallocarray(t->cells, a, sizeof *c);
+                if (!c)
+                        die_oom();
+                t->cells = c;
+                t->allocated = a;
+        }
+        t->cells[t->n_cells++] = cell;
+}
+
+static void table_header(Table *t, size_t n_columns, const char *const *names) {
+        t->n_columns = n_columns;
+        for (size_t i = 0; i < n_columns; i++)
+                table_add(t, xstrdup(names[i]));
+}
+
+static size_t table_rows(const Table *t) {
+        return t->n_columns ? t->n_cells / t->n_columns : 0;
+}
+
+static void table_print(const Table *t, FILE *f) {
+        _cleanup_free_ size_t *width = calloc(t->n_columns ? t->n_columns : 1, sizeof *width);
+        if (!width)
+                die_oom();
+
+        for (size_t i = 0; i < t->n_cells; i++) {
+                size_t w = text_width(t->cells[i]);
+                if (w > width[i % t->n_columns])
+                        width[i % t->n_columns] = w;
+        }
+
+        for (size_t r = 0; r < table_rows(t); r++)
+                for (size_t c = 0; c < t->n_columns; c++) {
+                        const char *s = t->cells[r * t->n_columns + c];
+                        fputs(s, f);
+                        if (c + 1 == t->n_columns) {
+                                fputc('\n', f);
+                                continue;
+                        }
+                        for (size_t w = text_width(s); w < width[c] + 2; w++)
+                                fputc(' ', f);
+                }
+}
+
+static void table_done(Table *t) {
+        for (size_t i = 0; i < t->n_cells; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        *t = (Table) {};
+}
+
+/* ---- the commands' output ----------------------------------------------------------------- */
+
+/* Prints each element of an "errors" array (strings, or anything else formatted) to f. */
+static void print_error_lines(json_object *reply, FILE *f) {
+        json_object *errors = get_array(reply, "errors");
+        size_t n = errors ? json_object_array_length(errors) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *s = format_value(json_object_array_get_idx(errors, i));
+                fprintf(f, "  %s\n", s);
+        }
+}
+
+static int print_status(json_object *reply, const char *arg) {
+        static const struct {
+                const char *key;
+                json_type type;
+        } simple[] = {
+                { "version", json_type_string },
+                { "node",    json_type_string },
+                { "group",   json_type_string },
+                { "dry_run", json_type_boolean },
+                { "pid",     json_type_int },
+        };
+        int64_t now = (int64_t) time(NULL);
+        Table t = {};
+        Str b = {};
+        json_object *o;
+
+        /* A two-column table without a header: "key:" then the value. */
+        t.n_columns = 2;
+        for (size_t i = 0; i < ELEMENTSOF(simple); i++) {
+                json_object *v = field(reply, simple[i].key);
+
+                str_printf(&b, "%s:", simple[i].key);
+                table_add(&t, str_take(&b));
+                table_add(&t, format_value(v && json_object_is_type(v, simple[i].type) ? v : NULL));
+        }
+
+        table_add(&t, xstrdup("started:"));
+        put_time_both(&b, reply, "started", now);
+        table_add(&t, str_take(&b));
+
+        table_add(&t, xstrdup("checks:"));
+        table_add(&t, format_field(reply, "checks"));
+        table_add(&t, xstrdup("rules:"));
+        table_add(&t, format_field(reply, "rules"));
+
+        table_add(&t, xstrdup("conditions:"));
+        o = get_object(reply, "conditions");
+        if (o) {
+                static const char *const states[] = { "ok", "problem", "unknown", "flapping" };
+                for (size_t i = 0; i < ELEMENTSOF(states); i++) {
+                        if (i > 0)
+                                str_puts(&b, ", ");
+                        put_value(&b, field(o, states[i]));
+                        str_printf(&b, " %s", states[i]);
+                }
+        } else
+                put_value(&b, field(reply, "conditions"));
+        table_add(&t, str_take(&b));
+
+        o = get_object(reply, "coordinator");
+        table_add(&t, xstrdup("coordinator:"));
+        table_add(&t, format_string(o, "backend"));
+        table_add(&t, xstrdup("coordinator holder:"));
+        put_value(&b, field(o, "holder"));
+        if (get_string(o, "holder")) {
+                int64_t since;
+                if (get_int(o, "since", &since) && since > 0) {
+                        str_puts(&b, " since ");
+                        put_abs_time(&b, since);
+                        str_puts(&b, " (");
+                        put_rel_time(&b, since, now);
+                        str_puts(&b, ")");
+                }
+        }
+        table_add(&t, str_take(&b));
+        table_add(&t, xstrdup("coordinator stopped:"));
+        table_add(&t, format_field(o, "stopped"));
+
+        table_add(&t, xstrdup("parked:"));
+        table_add(&t, format_field(reply, "parked"));
+
+        o = get_object(reply, "last_reload");
+        table_add(&t, xstrdup("last_reload:"));
+        if (o) {
+                bool ok;
+                put_time_both(&b, o, "time", now);
+                if (get_bool(o, "ok", &ok))
+                        str_puts(&b, ok ? ", ok" : ", failed");
+        } else
+                str_puts(&b, "-");
+        table_add(&t, str_take(&b));
+
+        table_print(&t, stdout);
+        table_done(&t);
+
+        /* Errors of the last reload, one per line under it. */
+        print_error_lines(o, stdout);
+        return EXIT_OK;
+}
+
+/* One condition object as a table row: NAME STATE SINCE MESSAGE. */
+static void condition_row(Table *t, json_object *c, int64_t now) {
+        Str b = {};
+        int64_t since;
+        bool flapping = false;
+
+        table_add(t, format_string(c, "name"));
+        table_add(t, format_string(c, "state"));
+
+        if (get_int(c, "since", &since) && since > 0)
+                put_rel_time(&b, since, now);
+        else
+                str_puts(&b, "-");
+        if (get_bool(c, "flapping", &flapping) && flapping)
+                str_puts(&b, ", flapping");
+        table_add(t, str_take(&b));
+
+        table_add(t, format_string(c, "message"));
+}
+
+static int print_conditions(json_object *reply, const char *arg) {
+        static const char *const header[] = { "NAME", "STATE", "SINCE", "MESSAGE" };
+        json_object *a = get_array(reply, "conditions");
+        int64_t now = (int64_t) time(NULL);
+        Table t = {};
+
+        table_header(&t, ELEMENTSOF(header), header);
+        for (size_t i = 0; a && i < json_object_array_length(a); i++)
+                condition_row(&t, json_object_array_get_idx(a, i), now);
+
+        if (table_rows(&t) > 1)
+                table_print(&t, stdout);
+        else
+                puts("no conditions");
+        table_done(&t);
+        return EXIT_OK;
+}
+
+/* "1/3 per 1h" for limit "3/1h" and used 1; "1/3" for a numeric limit; "-" without a limit. */
+static char *format_limit(json_object *r) {
+        json_object *limit = field(r, "limit");
+        const char *ls = get_string(r, "limit");
+        int64_t used, n;
+        bool have_used = get_int(r, "used", &used);
+        Str b = {};
+
+        if (!limit || (ls && !*ls)) {
+                if (have_used)
+                        str_printf(&b, "%" PRId64 "/-", used);
+                else
+                        str_puts(&b, "-");
+                return str_take(&b);
+        }
+
+        if (have_used)
+                str_printf(&b, "%" PRId64 "/", used);
+        else
+                str_puts(&b, "-/");
+
+        if (ls) {
+                const char *slash = strchr(ls, '/');
+                if (slash && slash > ls && slash[1]) {
+                        _cleanup_free_ char *count = strndup(ls, (size_t) (slash - ls));
+                        if (!count)
+                                die_oom();
+                        str_put_sanitized(&b, count);
+                        str_puts(&b, " per ");
+                        str_put_sanitized(&b, slash + 1);
+                } else
+                        str_put_sanitized(&b, ls);
+        } else if (value_int(limit, &n))
+                str_printf(&b, "%" PRId64, n);
+        else
+                put_value(&b, limit);
+
+        return str_take(&b);
+}
+
+static int print_rules(json_object *reply, const char *arg) {
+        static const char *const header[] = { "NAME", "WHEN", "REMEDY", "LIMIT", "STATUS" };
+        json_object *a = get_array(reply, "rules");
+        Table t = {};
+
+        table_header(&t, ELEMENTSOF(header), header);
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                json_object *r = json_object_array_get_idx(a, i);
+                bool disruptive = false;
+                Str b = {};
+
+                table_add(&t, format_string(r, "name"));
+                table_add(&t, format_field(r, "when"));
+
+                put_value(&b, field(r, "remedy"));
+                if (get_bool(r, "disruptive", &disruptive) && disruptive)
+                        str_puts(&b, " (disruptive)");
+                table_add(&t, str_take(&b));
+
+                table_add(&t, format_limit(r));
+                table_add(&t, format_string(r, "status"));
+        }
+
+        if (table_rows(&t) > 1)
+                table_print(&t, stdout);
+        else
+                puts("no rules");
+        table_done(&t);
+        return EXIT_OK;
+}
+
+/* What happened, from whichever fields the entry has: "ok -> problem: message",
+ * "skip (blocked by x): message". */
+static char *format_history_what(json_object *h) {
+        const char *from = get_string(h, "from"), *to = get_string(h, "to");
+        const char *decision = get_string(h, "decision"), *reason = get_string(h, "reason");
+        const char *message = get_string(h, "message");
+        Str b = {};
+
+        if (from || to) {
+                str_put_sanitized(&b, from ? from : "-");
+                str_puts(&b, " -> ");
+                str_put_sanitized(&b, to ? to : "-");
+        }
+        if (decision && *decision) {
+                if (b.n)
+                        str_puts(&b, ": ");
+                str_put_sanitized(&b, decision);
+                if (reason && *reason) {
+                        str_puts(&b, " (");
+                        str_put_sanitized(&b, reason);
+                        str_puts(&b, ")");
+                }
+        } else if (reason && *reason) {
+                if (b.n)
+                        str_puts(&b, ": ");
+                str_put_sanitized(&b, reason);
+        }
+        if (message && *message) {
+                if (b.n)
+                        str_puts(&b, ": ");
+                str_put_sanitized(&b, message);
+        }
+        if (b.n == 0)
+                str_puts(&b, "-");
+        return str_take(&b);
+}
+
+static int print_history(json_object *reply, const char *arg) {
+        static const char *const header[] = { "TIME", "KIND", "NAME", "WHAT" };
+        json_object *a = get_array(reply, "history");
+        Table t = {};
+
+        table_header(&t, ELEMENTSOF(header), header);
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                json_object *h = json_object_array_get_idx(a, i);
+                const char *name;
+                int64_t when;
+                Str b = {};
+
+                if (get_int(h, "time", &when))
+                        put_abs_time(&b, when);
+                else
+                        str_puts(&b, "-");
+                table_add(&t, str_take(&b));
+
+                table_add(&t, format_string(h, "kind"));
+
+                name = get_string(h, "rule");
+                if (!name || !*name)
+                        name = get_string(h, "condition");
+                table_add(&t, sanitized(name && *name ? name : "-"));
+
+                table_add(&t, format_history_what(h));
+        }
+
+        if (table_rows(&t) > 1)
+                table_print(&t, stdout);
+        else
+                puts("no history");
+        table_done(&t);
+        return EXIT_OK;
+}
+
+static int print_explain(json_object *reply, const char *arg) {
+        json_object *steps = get_array(reply, "steps");
+        const char *rule = get_string(reply, "rule");
+        const char *decision = get_string(reply, "decision");
+        size_t n = steps ? json_object_array_length(steps) : 0;
+        _cleanup_free_ char *name = sanitized(rule && *rule ? rule : arg);
+        bool would_fire;
+        Table t = {};
+
+        if (!get_bool(reply, "would_fire", &would_fire)) {
+                _cleanup_free_ char *d = sanitized(decision && *decision ? decision : "-");
+                printf("%s: %s\n", name, d);
+        } else if (would_fire)
+                printf("%s: would fire\n", name);
+        else {
+                /* Why not: the first step that failed says it best, else the decision. */
+                const char *why = NULL;
+                for (size_t i = 0; i < n && !why; i++) {
+                        json_object *s = json_object_array_get_idx(steps, i);
+                        bool ok;
+                        if (get_bool(s, "ok", &ok) && !ok) {
+                                why = get_string(s, "detail");
+                                if (!why || !*why)
+                                        why = get_string(s, "step");
+                        }
+                }
+                if (!why || !*why)
+                        why = decision;
+                if (why && *why) {
+                        _cleanup_free_ char *w = sanitized(why);
+                        printf("%s: not firing: %s\n", name, w);
+                } else
+                        printf("%s: not firing\n", name);
+        }
+
+        t.n_columns = 3;
+        for (size_t i = 0; i < n; i++) {
+                json_object *s = json_object_array_get_idx(steps, i);
+                bool ok;
+
+                table_add(&t, xstrdup(!get_bool(s, "ok", &ok) ? "  [--]" : ok ? "  [ok]" : "  [no]"));
+                table_add(&t, format_string(s, "step"));
+                table_add(&t, format_string(s, "detail"));
+        }
+        table_print(&t, stdout);
+        table_done(&t);
+        return EXIT_OK;
+}
+
+static int print_run_check(json_object *reply, const char *arg) {
+        json_object *c = get_object(reply, "condition");
+        int64_t now = (int64_t) time(NULL), since, ms;
+        bool flapping;
+        _cleanup_free_ char *name = NULL, *state = NULL, *message = NULL;
+        const char *sep = " (";
+        Str b = {};
+
+        if (!c) {
+                _cleanup_free_ char *a = sanitized(arg);
+                printf("%s: -\n", a);
+                return EXIT_OK;
+        }
+
+        name = format_string(c, "name");
+        state = format_string(c, "state");
+        message = format_string(c, "message");
+
+        str_printf(&b, "%s: %s", name, state);
+        if (get_int(c, "since", &since) && since > 0) {
+                str_printf(&b, "%ssince ", sep);
+                put_rel_time(&b, since, now);
+                sep = ", ";
+        }
+        if (get_bool(c, "flapping", &flapping) && flapping) {
+                str_printf(&b, "%sflapping", sep);
+                sep = ", ";
+        }
+        if (get_int(c, "duration_ms", &ms) && ms >= 0) {
+                str_printf(&b, "%stook %" PRId64 "ms", sep, ms);
+                sep = ", ";
+        }
+        if (sep[0] == ',')
+                str_puts(&b, ")");
+        str_printf(&b, ": %s", message);
+
+        _cleanup_free_ char *line = str_take(&b);
+        puts(line);
+        return EXIT_OK;
+}
+
+static int print_reload(json_object *reply, const char *arg) {
+        puts("reloaded");
+        /* ok with errors should not happen, but say so if it does. */
+        print_error_lines(reply, stderr);
+        return EXIT_OK;
+}
+
+typedef struct Command {
+        const char *name;
+        const char *arg_name;   /* shown in messages; NULL: the command takes no argument */
+        const char *arg_key;    /* the request field the argument goes into */
+        int (*print)(json_object *reply, const char *arg);
+} Command;
+
+static const Command commands[] = {
+        { "status",     NULL,   NULL,    print_status },
+        { "conditions", NULL,   NULL,    print_conditions },
+        { "rules",      NULL,   NULL,    print_rules },
+        { "history",    NULL,   NULL,    print_history },
+        { "explain",    "RULE", "rule",  print_explain },
+        { "run-check",  "NAME", "check", print_run_check },
+        { "reload",     NULL,   NULL,    print_reload },
+};
+
+static const Command *command_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (strcmp(commands[i].name, name) == 0)
+                        return &commands[i];
+        return NULL;
+}
+
+/* ---- talking to medicd -------------------------------------------------------------------- */
+
+/* Waits until fd is ready for events or the deadline (monotonic usec, UINT64_MAX: none). */
+static int wait_fd(int fd, short events, uint64_t deadline) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                int timeout_ms = -1, r;
+
+                if (deadline != UINT64_MAX) {
+                        uint64_t now = ctl_now_usec(), left;
+                        if (now >= deadline)
+                                return -ETIMEDOUT;
+                        left = (deadline - now + 999) / 1000;
+                        timeout_ms = left > INT_MAX ? INT_MAX : (int) left;
+                }
+
+                r = poll(&p, 1, timeout_ms);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (r == 0)
+                        continue; /* re-checks the deadline */
+                if (p.revents & POLLNVAL)
+                        return -EBADF;
+                return 0; /* ready, or POLLERR/POLLHUP: the next read/write says what */
+        }
+}
+
+/* Connects to path; a blocking connect bounded by SO_SNDTIMEO, then non-blocking I/O. */
+static int ctl_connect(const char *path, uint64_t deadline, int *ret_fd) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t l = strlen(path);
+        _cleanup_(ctl_closep) int fd = -EBADF;
+        int flags;
+
+        if (l == 0)
+                return -EINVAL;
+        if (l >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, l);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+
+        if (deadline != UINT64_MAX) {
+                uint64_t now = ctl_now_usec(), left = deadline > now ? deadline - now : 1;
+                struct timeval tv = {
+                        .tv_sec = (time_t) (left / USEC_PER_SEC),
+                        .tv_usec = (suseconds_t) (left % USEC_PER_SEC),
+                };
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+                        return -errno;
+        }
+
+        if (connect(fd, (const struct sockaddr *) &sa,
+                    (socklen_t) (offsetof(struct sockaddr_un, sun_path) + l + 1)) < 0) {
+                if (errno == EAGAIN || errno == EINPROGRESS)
+                        return -ETIMEDOUT; /* the listen backlog stayed full */
+                return -errno;
+        }
+
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
+
+        *ret_fd = fd;
+        fd = -EBADF;
+        return 0;
+}
+
+static int send_all(int fd, const char *buf, size_t len, uint64_t deadline) {
+        while (len > 0) {
+                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                int r = wait_fd(fd, POLLOUT, deadline);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        return -errno;
+                }
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Reads up to and including the first "\n" (or EOF). Returns the data without the newline,
+ * NUL-terminated. -EFBIG when longer than MAX_REPLY, -ENODATA when closed without a byte. */
+static int recv_line(int fd, uint64_t deadline, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, allocated = 0;
+
+        for (;;) {
+                ssize_t n;
+                char *nl;
+
+                if (len == MAX_REPLY)
+                        return -EFBIG;
+                if (allocated - len < 4096 || len == allocated) {
+                        size_t a = allocated ? allocated * 2 : 64 * 1024;
+                        if (a > MAX_REPLY + 1)
+                                a = MAX_REPLY + 1;
+                        char *p = realloc(buf, a);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = a;
+                }
+
+                /* Leave room for the terminating NUL. */
+                n = read(fd, buf + len, allocated - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                int r = wait_fd(fd, POLLIN, deadline);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        return -errno;
+                }
+                if (n == 0) {
+                        if (len == 0)
+                                return -ENODATA;
+                        break;
+                }
+
+                nl = memchr(buf + len, '\n', (size_t) n);
+                len += (size_t) n;
+                if (nl) {
+                        len = (size_t) (nl - buf);
+                        break;
+                }
+        }
+
+        buf[len] = '\0';
+        *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Parses one JSON object and nothing else but whitespace; strings must be valid UTF-8. */
+static int parse_reply(const char *buf, size_t len, json_object **ret, const char **ret_error) {
+        _cleanup_(ctl_tokener_freep) json_tokener *tok = NULL;
+        _cleanup_(ctl_json_putp) json_object *o = NULL;
+        enum json_tokener_error e;
+        size_t end;
+
+        if (len > INT_MAX)
+                return *ret_error = "reply too large", -EFBIG;
+
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+
+        o = json_tokener_parse_ex(tok, buf, (int) len);
+        e = json_tokener_get_error(tok);
+        if (e == json_tokener_continue)
+                return *ret_error = "reply is truncated", -EBADMSG;
+        if (!o || e != json_tokener_success)
+                return *ret_error = json_tokener_error_desc(e), -EBADMSG;
+
+        for (end = json_tokener_get_parse_end(tok); end < len; end++)
+                if (!strchr(" \t\r", buf[end]))
+                        return *ret_error = "trailing data after the JSON object", -EBADMSG;
+
+        if (!json_object_is_type(o, json_type_object))
+                return *ret_error = "reply is not a JSON object", -EBADMSG;
+        if (!field(o, "ok") || !json_object_is_type(field(o, "ok"), json_type_boolean))
+                return *ret_error = "\"ok\" is missing or not a boolean", -EBADMSG;
+
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* ---- command line ------------------------------------------------------------------------- */
+
+typedef struct Args {
+        const char *socket_path;
+        bool json;
+        double timeout_sec;     /* 0: wait forever */
+        long limit;             /* history; 0: not given */
+        const Command *command;
+        const char *arg;
+} Args;
+
+static void help(void) {
+        printf("Usage: %1$s [OPTIONS] COMMAND [ARGUMENT]\n"
+               "\n"
+               "Query and control medicd, the node-local healing daemon.\n"
+               "\n"
+               "Commands:\n"
+               "  status               Show the daemon's state\n"
+               "  conditions           List conditions: state, since when, message\n"
+               "  rules                List rules: condition, remedy, rate limit, status\n"
+               "  history [--limit N]  Show the last N events (default %2$d), newest last\n"
+               "  explain RULE         Say whether RULE would fire now, and why (not)\n"
+               "  run-check NAME       Run check NAME now and show its condition (root)\n"
+               "  reload               Reload configuration, checks and rules (root)\n"
+               "\n"
+               "Options:\n"
+               "  -s, --socket PATH    Control socket (default: $MEDIC_SOCKET, else\n"
+               "                       %3$s)\n"
+               "  -j, --json           Print medicd's reply as pretty-printed JSON\n"
+               "  -t, --timeout SECS   Give up after SECS seconds (default %4$g; 0: never)\n"
+               "  -n, --limit N        Number of history entries\n"
+               "  -h, --help           Show this help\n"
+               "  -V, --version        Show the version\n"
+               "\n"
+               "Exit status: 0 success, 1 medicd reported an error, 2 usage error,\n"
+               "3 medicd could not be reached or its reply was invalid.\n"
+               "See medicctl(8).\n",
+               program, DEFAULT_HISTORY_LIMIT, DEFAULT_SOCKET, DEFAULT_TIMEOUT_SEC);
+}
+
+static _printf_(1, 2) int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "%s: ", program);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry '%s --help' for more information.\n", program);
+        return -EINVAL;
+}
+
+static int parse_timeout(const char *s, double *ret) {
+        char *end;
+        double d;
+
+        if (!*s || !strchr("0123456789.", s[0]))
+                return -EINVAL;
+        errno = 0;
+        d = strtod(s, &end);
+        if (errno != 0 || *end || !isfinite(d) || d < 0 || d > MAX_TIMEOUT_SEC)
+                return -ERANGE;
+        *ret = d;
+        return 0;
+}
+
+static int parse_limit(const char *s, long *ret) {
+        char *end;
+        long l;
+
+        if (!*s || !strchr("0123456789", s[0]))
+                return -EINVAL;
+        errno = 0;
+        l = strtol(s, &end, 10);
+        if (errno != 0 || *end || l < 1 || l > MAX_HISTORY_LIMIT)
+                return -ERANGE;
+        *ret = l;
+        return 0;
+}
+
+/* Returns 1 to go on, 0 when done (--help, --version), -EINVAL on a usage error (reported). */
+static int parse_argv(int argc, char *argv[], Args *args) {
+        static const struct option options[] = {
+                { "socket",  required_argument, NULL, 's' },
+                { "json",    no_argument,       NULL, 'j' },
+                { "timeout", required_argument, NULL, 't' },
+                { "limit",   required_argument, NULL, 'n' },
+                { "help",    no_argument,       NULL, 'h' },
+                { "version", no_argument,       NULL, 'V' },
+                {}
+        };
+        const char *env = getenv("MEDIC_SOCKET");
+        int c;
+
+        *args = (Args) {
+                .socket_path = env && *env ? env : DEFAULT_SOCKET,
+                .timeout_sec = DEFAULT_TIMEOUT_SEC,
+        };
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":s:jt:n:hV", options, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        if (!*optarg)
+                                return usage_error("--socket needs a path");
+                        args->socket_path = optarg;
+                        break;
+                case 'j':
+                        args->json = true;
+                        break;
+                case 't':
+                        if (parse_timeout(optarg, &args->timeout_sec) < 0)
+                                return usage_error("invalid timeout '%s': expected seconds, 0 to %.0f",
+                                                   optarg, MAX_TIMEOUT_SEC);
+                        break;
+                case 'n':
+                        if (parse_limit(optarg, &args->limit) < 0)
+                                return usage_error("invalid limit '%s': expected a number from 1 to %ld",
+                                                   optarg, MAX_HISTORY_LIMIT);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case 'V':
+                        printf("%s %s\n", program, PACKAGE_VERSION);
+                        return 0;
+                case ':':
+                        return usage_error("option '%s' requires an argument", argv[optind - 1]);
+                case '?':
+                default:
+                        if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
+                                return usage_error("invalid option -- '%c'", optopt);
+                        return usage_error("unrecognized option '%s'", argv[optind - 1]);
+                }
+
+        if (optind >= argc)
+                return usage_error("missing command");
+
+        args->command = command_find(argv[optind]);
+        if (!args->command)
+                return usage_error("unknown command '%s'", argv[optind]);
+        optind++;
+
+        if (args->command->arg_name) {
+                if (optind >= argc)
+                        return usage_error("%s: missing %s", args->command->name, args->command->arg_name);
+                args->arg = argv[optind++];
+                if (!*args->arg)
+                        return usage_error("%s: %s must not be empty", args->command->name,
+                                           args->command->arg_name);
+        }
+        if (optind < argc)
+                return usage_error("%s: unexpected argument '%s'", args->command->name, argv[optind]);
+
+        if (args->limit && strcmp(args->command->name, "history") != 0)
+                return usage_error("--limit only applies to history");
+
+        return 1;
+}
+
+static char *build_request(const Args *args, size_t *ret_len) {
+        _cleanup_(ctl_json_putp) json_object *req = json_object_new_object();
+        const char *s;
+
+        if (!req)
+                die_oom();
+        if (json_object_object_add(req, "command", json_object_new_string(args->command->name)) < 0)
+                die_oom();
+        if (args->command->arg_key &&
+            json_object_object_add(req, args->command->arg_key, json_object_new_string(args->arg)) < 0)
+                die_oom();
+        if (strcmp(args->command->name, "history") == 0 &&
+            json_object_object_add(req, "limit",
+                                   json_object_new_int64(args->limit ? args->limit : DEFAULT_HISTORY_LIMIT)) < 0)
+                die_oom();
+
+        s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                die_oom();
+
+        Str b = {};
+        str_puts(&b, s);
+        str_puts(&b, "\n");
+        *ret_len = b.n;
+        return str_take(&b);
+}
+
+static int report_comm_error(const Args *args, int r, bool connecting) {
+        if (connecting)
+                fprintf(stderr, "%s: cannot connect to medicd at %s: %s%s\n", program, args->socket_path,
+                        strerror(-r),
+                        r == -ENOENT || r == -ECONNREFUSED ? " (is medicd running?)" : "");
+        else if (r == -ETIMEDOUT)
+                fprintf(stderr, "%s: no reply from medicd at %s within %gs (see --timeout)\n",
+                        program, args->socket_path, args->timeout_sec);
+        else if (r == -EFBIG)
+                fprintf(stderr, "%s: reply from medicd is larger than %u MiB\n", program,
+                        MAX_REPLY / 1024 / 1024);
+        else if (r == -ENODATA)
+                fprintf(stderr, "%s: medicd at %s closed the connection without replying\n",
+                        program, args->socket_path);
+        else
+                fprintf(stderr, "%s: lost connection to medicd at %s: %s\n", program, args->socket_path,
+                        strerror(-r));
+        return EXIT_NOCONN;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(ctl_closep) int fd = -EBADF;
+        _cleanup_(ctl_json_putp) json_object *reply = NULL;
+        _cleanup_free_ char *request = NULL, *buf = NULL;
+        const char *parse_error = NULL;
+        size_t request_len = 0, len = 0;
+        uint64_t deadline;
+        Args args;
+        bool ok;
+        int r;
+
+        r = parse_argv(argc, argv, &args);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : EXIT_OK;
+
+        request = build_request(&args, &request_len);
+        if (request_len > MAX_REQUEST) {
+                usage_error("request too large (more than %u KiB); is the argument too long?",
+                            MAX_REQUEST / 1024);
+                return EXIT_USAGE;
+        }
+
+        deadline = args.timeout_sec > 0 ? ctl_now_usec() + (uint64_t) (args.timeout_sec * 1e6) : UINT64_MAX;
+
+        r = ctl_connect(args.socket_path, deadline, &fd);
+        if (r < 0)
+                return report_comm_error(&args, r, r != -ETIMEDOUT);
+
+        r = send_all(fd, request, request_len, deadline);
+        if (r >= 0)
+                r = recv_line(fd, deadline, &buf, &len);
+        if (r < 0)
+                return report_comm_error(&args, r, false);
+
+        r = parse_reply(buf, len, &reply, &parse_error);
+        if (r == -ENOMEM)
+                die_oom();
+        if (r < 0) {
+                fprintf(stderr, "%s: invalid reply from medicd: %s\n", program,
+                        parse_error ? parse_error : strerror(-r));
+                return EXIT_NOCONN;
+        }
+
+        get_bool(reply, "ok", &ok); /* checked by parse_reply() */
+
+        if (args.json) {
+                const char *s = json_object_to_json_string_ext(
+                                reply, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+                if (!s)
+                        die_oom();
+                puts(s);
+        }
+
+        if (!ok) {
+                const char *e = get_string(reply, "error");
+                _cleanup_free_ char *msg = sanitized(e && *e ? e : "medicd reported an error");
+
+                fflush(stdout);
+                fprintf(stderr, "%s: %s\n", program, msg);
+                print_error_lines(reply, stderr);
+                return EXIT_FAILED;
+        }
+
+        if (args.json)
+                return EXIT_OK;
+
+        return args.command->print(reply, args.arg);
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        tzset();
+        r = run(argc, argv);
+
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "%s: cannot write output: %s\n", program, strerror(errno ? errno : EIO));
+                if (r == EXIT_OK)
+                        r = EXIT_FAILED;
+        }
+        return r;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* "N/DURATION": at most N events in any sliding window of DURATION ("3/1h", "1/24h").
+ * Also used for flapping thresholds ("5/10m": 5 state changes within 10 minutes). */
+typedef struct RateSpec {
+        unsigned count;
+        uint64_t window_usec;
+} RateSpec;
+
+/* Returns 0, or -EINVAL for a malformed spec (missing '/', count not a positive integer,
+ * bad duration, zero window). */
+int ratespec_parse(const char *s, RateSpec *ret);
+
+/* Formats as "3/1h" into buf (n bytes). */
+char *ratespec_format(const RateSpec *r, char *buf, size_t n);
+
+/* A record of event times (realtime usec since the epoch, because it is persisted across
+ * reboots), oldest first. Capacity grows as needed. */
+typedef struct EventLog {
+        uint64_t *t;
+        size_t n, cap;
+} EventLog;
+
+/* Appends an event time. Keeps the array ordered even if t is earlier than the last entry. */
+int eventlog_add(EventLog *l, uint64_t t);
+
+/* Drops entries older than now - keep_usec. */
+void eventlog_prune(EventLog *l, uint64_t now, uint64_t keep_usec);
+
+/* Number of events in (now - window, now]. Entries in the future (clock stepped back) count
+ * as inside the window: a rate limit must never be lifted by a clock jump. */
+size_t eventlog_count(const EventLog *l, uint64_t now, uint64_t window_usec);
+
+/* True when one more event at now stays within the spec. */
+bool ratelimit_allows(const RateSpec *r, const EventLog *l, uint64_t now);
+
+/* When the next event will be allowed (realtime usec): now if allowed now. */
+uint64_t ratelimit_next_allowed(const RateSpec *r, const EventLog *l, uint64_t now);
+
+void eventlog_free(EventLog *l);

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "manager.h"
+
+typedef struct Remedy Remedy;
+
+/* Called once from the event loop when the remedy finished. */
+typedef void (*remedy_done_t)(bool success, const char *detail, void *userdata);
+
+/* Starts rule d's remedy: a command, a systemd unit job over D-Bus, or a Lua function.
+ * condition names the condition that triggered it (exported to commands as MEDIC_CONDITION). */
+int remedy_start(Manager *m, const RuleDecl *d, const char *condition, remedy_done_t done, void *userdata,
+                 Remedy **ret);
+/* Stops waiting for it (a command's process group is killed); no callback. */
+void remedy_cancel(Remedy *r);

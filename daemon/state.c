@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* Conditions, rule counters and the history, in STATE_DIR/state.json, written atomically.
+ * A file that does not parse is moved aside and the daemon starts clean. */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "manager.h"
+#include "state.h"
+
+#define STATE_MAX (64 * 1024 * 1024)
+
+static char *state_path(Manager *m) {
+        return strprintf("%s/state.json", m->config->state_dir);
+}
+
+static struct json_object *eventlog_to_json(const EventLog *l) {
+        struct json_object *a = json_object_new_array();
+        for (size_t i = 0; i < l->n; i++)
+                json_object_array_add(a, json_object_new_int64((int64_t) l->t[i]));
+        return a;
+}
+
+static void eventlog_from_json(EventLog *l, struct json_object *a) {
+        if (!json_object_is_type(a, json_type_array))
+                return;
+        for (size_t i = 0; i < json_object_array_length(a); i++)
+                (void) eventlog_add(l, (uint64_t) json_object_get_int64(json_object_array_get_idx(a, i)));
+}
+
+int state_save(Manager *m) {
+        _cleanup_free_ char *path = state_path(m);
+        struct json_object *root = json_object_new_object(), *conds = json_object_new_object(),
+                           *rules = json_object_new_object();
+        const char *text;
+        int r;
+
+        json_object_object_add(root, "version", json_object_new_int(1));
+        for (size_t i = 0; i < m->n_conds; i++) {
+                Condition *c = m->conds[i];
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "state", json_object_new_string(cond_state_to_string(c->state)));
+                json_object_object_add(o, "since", json_object_new_int64((int64_t) c->since));
+                json_object_object_add(o, "message", json_object_new_string(c->message ? c->message : ""));
+                json_object_object_add(o, "details", c->details ? json_tokener_parse(c->details) : NULL);
+                json_object_object_add(o, "changes", eventlog_to_json(&c->changes));
+                json_object_object_add(o, "flapping", json_object_new_boolean(c->flapping));
+                json_object_object_add(o, "last_run", json_object_new_int64((int64_t) c->last_run));
+                json_object_object_add(conds, c->name, o);
+        }
+        for (size_t i = 0; i < m->n_rstates; i++) {
+                RuleState *s = m->rstates[i];
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "fired", eventlog_to_json(&s->fired));
+                json_object_object_add(o, "last_fired", json_object_new_int64((int64_t) s->last_fired));
+                json_object_object_add(o, "episode", json_object_new_int64((int64_t) s->episode));
+                json_object_object_add(o, "attempts", json_object_new_int64(s->attempts));
+                json_object_object_add(o, "escalated", json_object_new_boolean(s->escalated));
+                json_object_object_add(o, "exhausted_logged", json_object_new_boolean(s->exhausted_logged));
+                json_object_object_add(rules, s->name, o);
+        }
+        json_object_object_add(root, "conditions", conds);
+        json_object_object_add(root, "rules", rules);
+        json_object_object_add(root, "history", json_object_get(m->history));
+
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+        r = write_file_atomic(path, text, strlen(text), 0600);
+        json_object_put(root);
+        if (r < 0)
+                return log_error_errno(r, "Cannot save state to %s: %m", path);
+        m->dirty = false;
+        return 0;
+}
+
+static uint64_t get_u64(struct json_object *o, const char *key) {
+        struct json_object *v;
+        return json_object_object_get_ex(o, key, &v) ? (uint64_t) json_object_get_int64(v) : 0;
+}
+
+static const char *get_str(struct json_object *o, const char *key) {
+        struct json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                ? json_object_get_string(v) : NULL;
+}
+
+static int move_aside(Manager *m, const char *path, const char *why) {
+        _cleanup_free_ char *aside = strprintf("%s.corrupt-%llu", path,
+                                               (unsigned long long) (now_realtime() / USEC_PER_SEC));
+        if (aside && rename(path, aside) == 0)
+                log_event(LOG_ERR, MEDIC_MSG_STATE_CORRUPT, NULL,
+                          "%s: %s; moved it to %s and starting with a clean state", path, why, aside);
+        else
+                log_event(LOG_ERR, MEDIC_MSG_STATE_CORRUPT, NULL,
+                          "%s: %s; cannot move it aside (%m); starting with a clean state", path, why);
+        return 0;
+}
+
+int state_load(Manager *m) {
+        _cleanup_free_ char *path = state_path(m), *buf = NULL;
+        struct json_object *root, *conds, *rules, *hist;
+        enum json_tokener_error jerr;
+        size_t size;
+        int r;
+
+        r = read_file(path, STATE_MAX, &buf, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                _cleanup_free_ char *why = strprintf("cannot read: %s", strerror(-r));
+                return move_aside(m, path, why);
+        }
+        root = json_tokener_parse_verbose(buf, &jerr);
+        if (!root || !json_object_is_type(root, json_type_object) ||
+            !json_object_object_get_ex(root, "conditions", &conds) || !json_object_is_type(conds, json_type_object) ||
+            !json_object_object_get_ex(root, "rules", &rules) || !json_object_is_type(rules, json_type_object)) {
+                _cleanup_free_ char *why = strprintf("not a valid state file (%s)",
+                                                     root ? "missing conditions or rules" : json_tokener_error_desc(jerr));
+                json_object_put(root);
+                return move_aside(m, path, why);
+        }
+
+        json_object_object_foreach(conds, name, o) {
+                CondState st = cond_state_from_string(get_str(o, "state"));
+                Condition *c;
+                struct json_object *v;
+                if (st < 0 || !json_object_is_type(o, json_type_object))
+                        continue;
+                c = manager_find_condition(m, name);
+                if (!c) {
+                        c = condition_new(name);
+                        if (!c)
+                                break;
+                        Condition **a = realloc(m->conds, (m->n_conds + 1) * sizeof(*a));
+                        if (!a) {
+                                condition_free(c);
+                                break;
+                        }
+                        m->conds = a;
+                        m->conds[m->n_conds++] = c;
+                }
+                c->state = st;
+                c->since = get_u64(o, "since");
+                c->last_run = get_u64(o, "last_run");
+                free(c->message);
+                c->message = strdup_or_null(get_str(o, "message"));
+                free(c->details);
+                c->details = json_object_object_get_ex(o, "details", &v) && v
+                        ? strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)) : NULL;
+                if (json_object_object_get_ex(o, "changes", &v))
+                        eventlog_from_json(&c->changes, v);
+                c->flapping = json_object_object_get_ex(o, "flapping", &v) && json_object_get_boolean(v);
+        }
+        json_object_object_foreach(rules, rname, ro) {
+                RuleState *s;
+                struct json_object *v;
+                if (!json_object_is_type(ro, json_type_object))
+                        continue;
+                s = manager_rule_state(m, rname, true);
+                if (!s)
+                        break;
+                if (json_object_object_get_ex(ro, "fired", &v))
+                        eventlog_from_json(&s->fired, v);
+                s->last_fired = get_u64(ro, "last_fired");
+                s->episode = get_u64(ro, "episode");
+                s->attempts = (unsigned) get_u64(ro, "attempts");
+                s->escalated = json_object_object_get_ex(ro, "escalated", &v) && json_object_get_boolean(v);
+                s->exhausted_logged = json_object_object_get_ex(ro, "exhausted_logged", &v) && json_object_get_boolean(v);
+        }
+        if (json_object_object_get_ex(root, "history", &hist) && json_object_is_type(hist, json_type_array)) {
+                json_object_put(m->history);
+                m->history = json_object_get(hist);
+        }
+        json_object_put(root);
+        log_info("Restored %zu conditions and %zu rule states from %s", m->n_conds, m->n_rstates, path);
+        return 0;
+}

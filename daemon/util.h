@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define USEC_PER_SEC  UINT64_C(1000000)
+#define USEC_PER_MSEC UINT64_C(1000)
+#define USEC_INFINITY UINT64_MAX
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+static inline void *take_ptr_impl(void **p) {
+        void *r = *p;
+        *p = NULL;
+        return r;
+}
+#define TAKE_PTR(p) ((__typeof__(p)) take_ptr_impl((void **) &(p)))
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+/* A growable list of owned strings; v is always NULL-terminated. */
+typedef struct StrList {
+        char **v;
+        size_t n;
+} StrList;
+
+int strlist_add(StrList *l, const char *s);
+int strlist_addf(StrList *l, const char *fmt, ...) _printf_(2, 3);
+void strlist_clear(StrList *l);
+bool strlist_contains(const StrList *l, const char *s);
+
+/* Clocks: timers use CLOCK_MONOTONIC (usec), persisted times use realtime (usec since epoch). */
+uint64_t now_monotonic(void);
+uint64_t now_realtime(void);
+
+bool streq_ptr(const char *a, const char *b);
+char *strdup_or_null(const char *s);
+char *strprintf(const char *fmt, ...) _printf_(1, 2);
+
+/* Writes data to path atomically: temporary file in the same directory, fsync, rename,
+ * fsync of the directory. Returns 0 or a negative errno. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+
+/* Reads a whole regular file of at most max bytes. Returns 0 or a negative errno (-EFBIG when larger). */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* Creates a directory and its parents (like mkdir -p). */
+int mkdir_p(const char *path, mode_t mode);
