@@ -12,6 +12,7 @@
 
 #define HOOK_EVERY 1000            /* instructions between deadline checks */
 #define LOAD_TIMEOUT (5 * USEC_PER_SEC)
+#define SLICE_USEC (10 * USEC_PER_MSEC) /* a busy script yields the loop this often */
 
 struct LuaRun {
         LuaFile *file;
@@ -21,6 +22,8 @@ struct LuaRun {
         uint64_t timeout, deadline;
         bool timed_out;
         bool results_on_main;
+        bool preempted;          /* yielded by the hook so that the loop can breathe */
+        uint64_t slice_end;
         Exec *exec;
         lua_run_push_t push;
         void *push_userdata;
@@ -70,7 +73,15 @@ static void hook(lua_State *L, lua_Debug *ar) {
         uint64_t timeout = run ? run->timeout : f->pcall_timeout;
         char buf[32];
 
-        if (deadline == 0 || now_monotonic() < deadline)
+        uint64_t now = now_monotonic();
+
+        if (run && now >= run->slice_end && now < deadline && lua_isyieldable(L)) {
+                /* Cooperative preemption: a long computation lets timers and other checks run. */
+                run->preempted = true;
+                lua_yield(L, 0);
+                return;
+        }
+        if (deadline == 0 || now < deadline)
                 return;
         if (run)
                 run->timed_out = true;
@@ -340,10 +351,13 @@ static void run_timed_out(LuaRun *run) {
         free(msg);
 }
 
+static int on_start(sd_event_source *s, void *userdata);
+
 static void run_resume(LuaRun *run, int nargs) {
         LuaFile *f = run->file;
         int st, nres = 0;
 
+        run->slice_end = now_monotonic() + SLICE_USEC;
         f->mem_enforce = true;
         st = lua_resume(run->co, NULL, nargs, &nres);
         f->mem_enforce = false;
@@ -352,6 +366,14 @@ static void run_resume(LuaRun *run, int nargs) {
                 lua_pop(run->co, nres);
                 if (run->timed_out)
                         return run_timed_out(run);
+                if (run->preempted) {
+                        run->preempted = false;
+                        if (sd_event_add_defer(f->host->event, &run->start_source, on_start, run) < 0)
+                                return run_finish(run, -ENOMEM, "cannot reschedule", 0);
+                        (void) sd_event_source_set_priority(run->start_source, SD_EVENT_PRIORITY_IDLE);
+                        (void) sd_event_source_set_description(run->start_source, "lua-run-continue");
+                        return;
+                }
                 if (!run->exec && !run->sleep_source)
                         return run_finish(run, -EIO, "yielded without waiting for anything", 0);
                 return;

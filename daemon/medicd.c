@@ -82,7 +82,7 @@ static int check_config(void) {
                 if (r >= 0)
                         r = luaset_load(c, &host, &s, &errors);
                 if (r >= 0)
-                        printf("configuration OK (%zu checks, %zu rules)\n", s->n_checks, s->n_rules);
+                        { printf("configuration OK\n"); log_info("%zu checks, %zu rules", s->n_checks, s->n_rules); }
                 luaset_free(s);
         }
         for (size_t i = 0; i < errors.n; i++)

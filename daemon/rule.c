@@ -128,13 +128,28 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, u
         Condition *cond = trigger_condition(m, d);
         uint64_t since = 0;
         char b1[32], b2[32];
-        Verdict v;
+        Verdict v = _VERDICT_MAX;
+        bool armed;
 
-#define VERDICT(x, ...) do { v = (x); if (ret_reason) *ret_reason = strprintf(__VA_ARGS__); goto done; } while (0)
+        /* The first failing step decides; when explaining, every step is still shown. */
+#define VERDICT(x, ...) do {                                                    \
+                if (v == _VERDICT_MAX) {                                        \
+                        v = (x);                                                \
+                        if (ret_reason)                                         \
+                                *ret_reason = strprintf(__VA_ARGS__);           \
+                }                                                               \
+                if (!steps)                                                     \
+                        goto done;                                              \
+        } while (0)
 
-        if (!rule_armed(m, d, s, now, &since, &why)) {
+        armed = rule_armed(m, d, s, now, &since, &why);
+        if (!armed) {
                 step(steps, "condition", false, "%s", why ? why : "not in problem");
                 VERDICT(VERDICT_IDLE, "%s", why ? why : "not in problem");
+                step(steps, "debounce", false, "n/a: the trigger does not hold");
+                step(steps, "flapping", !(cond && cond->flapping), cond && cond->flapping ? "%s is flapping" : "not flapping",
+                     cond ? cond->name : "");
+                goto blockers;
         }
         step(steps, "condition", true, "%s", why);
 
@@ -166,15 +181,19 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, u
                 VERDICT(VERDICT_RETRY_WAIT, "fired %s ago, waiting %s to see whether it helped", b1, b2);
         }
 
+blockers:;
+        bool blocked = false;
         for (size_t i = 0; i < d->unless.n; i++) {
                 Condition *b = manager_find_condition(m, d->unless.v[i]);
                 if (b && (b->state == COND_PROBLEM || b->state == COND_UNKNOWN)) {
+                        blocked = true;
                         step(steps, "blockers", false, "blocked by %s (%s: %s)", b->name,
                              cond_state_to_string(b->state), b->message ? b->message : "");
                         VERDICT(VERDICT_BLOCKED, "blocked by %s (%s)", b->name, cond_state_to_string(b->state));
                 }
         }
-        step(steps, "blockers", true, d->unless.n ? "no blocker is problem or unknown" : "no blockers");
+        if (!blocked)
+                step(steps, "blockers", true, d->unless.n ? "no blocker is problem or unknown" : "no blockers");
 
         if (d->n_windows > 0) {
                 bool inside = false;
@@ -204,7 +223,7 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, u
                      duration_format(d->limit.window_usec, b1, sizeof b1),
                      ratespec_format(&d->limit, b2, sizeof b2),
                      duration_format(next > now ? (next - now) / USEC_PER_SEC * USEC_PER_SEC : 0, (char[32]) {}, 32));
-                if (d->escalate && !(same_episode && s->escalated))
+                if (d->escalate && !(s->episode == since && s->escalated))
                         VERDICT(VERDICT_ESCALATE, "rate limit %s reached: escalating to %s", b2, d->escalate);
                 VERDICT(VERDICT_LIMITED, "rate limit %s reached%s", b2,
                         d->escalate ? " (already escalated)" : " (no escalation)");
@@ -226,6 +245,8 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, u
         VERDICT(VERDICT_FIRE, "%s", manager_dry_run(m) ? "would fire (dry-run)" : "firing");
 #undef VERDICT
 done:
+        if (v == _VERDICT_MAX)
+                v = VERDICT_FIRE;
         return v;
 }
 

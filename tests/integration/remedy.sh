@@ -75,11 +75,13 @@ n_end=$(printf '%s' "$hist" | jget 'len([h for h in d["history"] if h.get("condi
 is "$n_end" 1 "history records the end of the episode (state: problem -> ok)"
 n_start=$(printf '%s' "$hist" | jget 'len([h for h in d["history"] if h.get("condition") == "state" and h.get("to") == "problem"])')
 is "$n_start" 1 "history records the start of the episode (-> problem)"
-n_fix=$(printf '%s' "$hist" | jget 'len([h for h in d["history"] if h.get("rule") == "fix"])')
-ok "history has entries for rule fix ($n_fix)" test "${n_fix:-0}" -ge 2
-n_esc=$(printf '%s' "$hist" | jget 'len([h for h in d["history"] if h.get("rule") == "esc"])')
-ok "history has entries for rule esc ($n_esc)" test "${n_esc:-0}" -ge 1
-order=$(printf '%s' "$hist" | jget '[i for i, h in enumerate(d["history"]) if h.get("condition") == "state" and h.get("to") == "ok" and h.get("from") == "problem"][-1] > max(i for i, h in enumerate(d["history"]) if h.get("rule") in ("fix", "esc"))')
+n_fix=$(printf '%s' "$hist" | jget 'len([h for h in d["history"] if h.get("rule") == "fix" and h.get("decision") == "fire"])')
+is "$n_fix" 2 "history: two fire decisions for rule fix"
+n_esc=$(printf '%s' "$hist" | jget 'len([h for h in d["history"] if h.get("rule") == "esc" and h.get("decision") == "fire"])')
+is "$n_esc" 1 "history: one fire decision for rule esc"
+n_ep=$(printf '%s' "$hist" | jget 'len([h for h in d["history"] if h.get("rule") == "fix" and h.get("kind") == "episode"])')
+is "$n_ep" 1 "history: one episode entry for rule fix (the episode ended)"
+order=$(printf '%s' "$hist" | jget '[i for i, h in enumerate(d["history"]) if h.get("condition") == "state" and h.get("to") == "ok" and h.get("from") == "problem"][-1] > max(i for i, h in enumerate(d["history"]) if h.get("decision") == "fire")')
 is "$order" true "the episode's end comes after the firings in history"
 ok "human 'medicctl history' works" sh -c "timeout 10 '$MEDICCTL' --socket '$T/medicd.sock' history | grep -q fix"
 sleep 3
