@@ -158,7 +158,17 @@ EOF
 run_check "$T/medic.conf"
 like "$out" "20-syntax\.lua:3:" "two broken files: the first is reported"
 like "$out" "40-noremedy\.lua:1:" "two broken files: the second is reported too"
+# Starting the daemon (not --check-config) with the same broken files: it refuses to start,
+# cleanly (exit 1, no crash), naming file:line.
+out=$(timeout 10 "$MEDICD" --config "$T/medic.conf" 2>&1); rc=$?
+is "$rc" 1 "medicd with broken rule files exits 1 (not a crash or a hang)"
+like "$out" "20-syntax\.lua:3:" "medicd with broken rule files logs file:line"
+ok "medicd with broken rule files did not leave a socket" test ! -S "$T/medicd.sock"
 rm -f "$T/rules/20-syntax.lua" "$T/rules/40-noremedy.lua"
+
+out=$(timeout 10 "$MEDICD" --config "$T/bad.conf" 2>&1); rc=$?
+is "$rc" 1 "medicd with a broken config exits 1"
+like "$out" "$T/bad.conf:4: " "medicd with a broken config logs file:line"
 
 run_check "$T/medic.conf"
 is "$rc" 0 "config is OK again after removing the broken files"
