@@ -21,12 +21,43 @@ static const char *const remedy_names[_REMEDY_KIND_MAX] = {
         [REMEDY_MAINTENANCE] = "maintenance",
 };
 
+/* The line in the user's file that declared something (helpers such as command_check sit
+ * in between and are skipped: their source does not start with '@'). */
 static int decl_line(lua_State *L) {
         lua_Debug ar;
-        if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
-                return ar.currentline;
+        for (int level = 1; lua_getstack(L, level, &ar); level++)
+                if (lua_getinfo(L, "Sl", &ar) && ar.source[0] == '@')
+                        return ar.currentline;
         return 0;
 }
+
+/* command_check "name" { "prog", "arg", ..., every = "1m", timeout = "30s", ok_status = 0 }:
+ * a check whose condition is a command's exit status. Written in Lua on top of check(). */
+static const char command_check_lua[] =
+        "local check, medic, ok, problem, unknown, error, type, ipairs, tostring =\n"
+        "      check, medic, ok, problem, unknown, error, type, ipairs, tostring\n"
+        "function command_check(name)\n"
+        "  if type(name) ~= 'string' then error('command_check: expected a check name', 2) end\n"
+        "  return function(spec)\n"
+        "    if type(spec) ~= 'table' or #spec == 0 then\n"
+        "      error(\"command_check '\" .. name .. \"': expected { 'program', 'arg', ..., every = '1m' }\", 2)\n"
+        "    end\n"
+        "    local argv, want = {}, spec.ok_status or 0\n"
+        "    for i, a in ipairs(spec) do argv[i] = tostring(a) end\n"
+        "    local good, err = pcall(check(name), { every = spec.every or '1m', timeout = spec.timeout,\n"
+        "      flapping = spec.flapping, run = function()\n"
+        "        local r = medic.exec(argv)\n"
+        "        if r.error then return unknown(r.error) end\n"
+        "        local out = r.stdout:gsub('%s+$', '')\n"
+        "        if r.status == want then return ok(out) end\n"
+        "        local how = r.status and ('status ' .. r.status) or ('signal ' .. tostring(r.signal))\n"
+        "        local first = (r.stderr ~= '' and r.stderr or out):match('[^\\n]*')\n"
+        "        return problem(argv[1] .. ' exited with ' .. how .. (first ~= '' and (': ' .. first) or ''),\n"
+        "                       { status = r.status, signal = r.signal, stdout = r.stdout, stderr = r.stderr })\n"
+        "      end })\n"
+        "    if not good then error(tostring(err):gsub('^[^:]*:%d+: ', ''), 2) end\n"
+        "  end\n"
+        "end\n";
 
 static bool valid_name(const char *s) {
         if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= '0' && s[0] <= '9')))
@@ -454,6 +485,12 @@ static void decl_open(LuaFile *f) {
         lua_pushglobaltable(L);
         luaL_setfuncs(L, globals, 0);
         lua_pop(L, 1);
+        if (f->kind == LUA_FILE_CHECK &&
+            (luaL_loadbufferx(L, command_check_lua, sizeof command_check_lua - 1, "=command_check", "t") != LUA_OK ||
+             lua_pcall(L, 0, 0, 0) != LUA_OK)) {
+                log_error("BUG: command_check helper: %s", lua_tostring(L, -1));
+                lua_pop(L, 1);
+        }
 }
 
 /* ---- the set ------------------------------------------------------------------------- */

@@ -1,13 +1,13 @@
--- Example check (copy to /etc/medic/checks.d/): a command's exit status is the condition.
--- Replace the argument vector with your own probe; no shell is involved.
-check "command-check" {
-  every = "1m",
-  timeout = "30s",
-  run = function()
-    local r = medic.exec { "/usr/bin/systemctl", "is-system-running", timeout = "20s" }
-    if r.error then return unknown(r.error) end
-    if r.status == 0 then return ok(r.stdout:gsub("%s+$", "")) end
-    return problem("exit status " .. tostring(r.status) .. ": " .. r.stdout:gsub("%s+$", ""),
-                   { status = r.status, stdout = r.stdout, stderr = r.stderr })
-  end,
+-- Example check file (copy to /etc/medic/checks.d/): conditions that are a command's exit
+-- status. command_check declares a check that runs the argument vector (no shell) and is
+-- ok when it exits with ok_status (default 0), problem otherwise, with stdout/stderr in the
+-- details; a program that cannot be started makes it unknown.
+command_check "system-running" {
+  "/usr/bin/systemctl", "is-system-running",
+  every = "1m", timeout = "30s",
+}
+
+command_check "ntp-synchronized" {
+  "/usr/bin/timedatectl", "show", "--property=NTPSynchronized", "--value",
+  every = "5m",
 }
