@@ -7,7 +7,7 @@ command_check "system-running" {
   every = "1m", timeout = "30s",
 }
 
-command_check "ntp-synchronized" {
-  "/usr/bin/timedatectl", "show", "--property=NTPSynchronized", "--value",
+command_check "chrony-active" {
+  "/usr/bin/systemctl", "is-active", "--quiet", "chrony.service",
   every = "5m",
 }
