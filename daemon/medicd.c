@@ -110,6 +110,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 }
 
 static int run(int argc, char **argv) {
+        _cleanup_free_ char *summary = NULL;
         StrList errors = {};
         Manager *m = NULL;
         Config *c = NULL;
@@ -167,7 +168,7 @@ static int run(int argc, char **argv) {
         (void) sd_event_add_signal(e, NULL, SIGHUP, on_signal, m);
         (void) sd_event_set_watchdog(e, true);
 
-        _cleanup_free_ char *summary = manager_summary(m);
+        summary = manager_summary(m);
         (void) sd_notifyf(false, "READY=1\nSTATUS=%s", summary ? summary : "running");
         r = sd_event_loop(e);
         if (r < 0)
