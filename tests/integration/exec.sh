@@ -109,6 +109,13 @@ check "outside" {
 }
 EOF2
 
+write_file "$T/checks/80-command.lua" <<'EOF'
+command_check "cmd-true" { "/bin/true", every = "1h" }
+command_check "cmd-fail" { "/bin/sh", "-c", "echo out; echo broken >&2; exit 3", every = "1h" }
+command_check "cmd-status" { "/bin/sh", "-c", "exit 2", every = "1h", ok_status = 2 }
+command_check "cmd-missing" { "/nonexistent/program", every = "1h" }
+EOF
+
 MEDICD_ENV="MEDIC_TEST_SECRET=leak-me" start_medicd
 
 ok "capture check ran" wait_for 5 '[ "$(cond_get capture state)" != null ]'
@@ -153,6 +160,15 @@ ok "outside check ran" wait_for 5 '[ "$(cond_get outside state)" != null ]'
 is "$(cond_get outside state)" ok "medic.exec outside a running check raises an error"
 diag "outside: $(cond_get outside details)"
 ok "daemon alive" daemon_alive
+
+# command_check: the generic command check.
+ok "command checks ran" wait_for 5 '[ "$(cond_get cmd-missing state)" != null ]'
+is "$(cond_get cmd-true state)" ok "command_check: exit 0 is ok"
+is "$(cond_get cmd-fail state)" problem "command_check: exit 3 is problem"
+like "$(cond_get cmd-fail message)" 'status 3: broken' "command_check: the message has the status and stderr"
+is "$(cond_get cmd-fail 'c["details"]["stdout"]')" "out" "command_check: details keep stdout"
+is "$(cond_get cmd-status state)" ok "command_check: ok_status = 2 accepts exit 2"
+is "$(cond_get cmd-missing state)" unknown "command_check: a missing program is unknown"
 
 stop_medicd
 ok "medicd stops on SIGTERM within 5 s" test $? -eq 0
