@@ -578,6 +578,8 @@ int exec_start(sd_event *e, char *const *argv, const ExecOptions *opts,
         x->timeout_usec = opts->timeout_usec;
         x->grace_usec = opts->kill_grace_usec ?: DEFAULT_KILL_GRACE_USEC;
         x->max_output = opts->max_output ?: DEFAULT_MAX_OUTPUT;
+        if (x->max_output > SIZE_MAX / 2) /* we allocate max_output + 1 */
+                x->max_output = SIZE_MAX / 2;
 
         if (opts->input) {
                 x->input_size = strlen(opts->input);

@@ -24,6 +24,7 @@
 #define SEC 1000000ULL
 /* Slack for scheduling, and for valgrind. */
 #define MARGIN (700 * MSEC)
+#define ALARM_SECS 60
 
 static char probe[PATH_MAX];
 
@@ -134,10 +135,12 @@ static int setup(void **state) {
         if (sd_event_new(&e) < 0)
                 return -1;
         *state = e;
+        alarm(ALARM_SECS); /* a test that hangs (say, on a blocking write) dies instead */
         return 0;
 }
 
 static int teardown(void **state) {
+        alarm(0);
         sd_event_unref(*state);
         return 0;
 }
