@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,7 +151,12 @@ static _Noreturn void child_run(char *const *argv, char *const *envp, const int 
 
         (void) sigemptyset(&sa.sa_mask);
         for (int sig = 1; sig < _NSIG; sig++)
-                (void) sigaction(sig, &sa, NULL); /* fails for SIGKILL, SIGSTOP and glibc's own: fine */
+                if (sigaction(sig, &sa, NULL) < 0 && sig != SIGKILL && sig != SIGSTOP) {
+                        /* glibc refuses its own signals (32, 33); an inherited SIG_IGN on them
+                         * would still reach the command, so reset them with the system call. */
+                        struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k = {};
+                        (void) syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
+                }
         (void) sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* exec.c against a real sd-event loop and real child processes (tests/helpers/exec-probe). */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
