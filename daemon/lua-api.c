@@ -463,6 +463,40 @@ char *lua_to_json(lua_State *L, int idx, char **ret_error) {
         return s;
 }
 
+static int l_json_decode(lua_State *L) {
+        size_t len;
+        const char *s = luaL_checklstring(L, 1, &len);
+        struct json_tokener *tok = json_tokener_new_ex(64);
+        struct json_object *o = tok ? json_tokener_parse_ex(tok, s, (int) len) : NULL;
+        enum json_tokener_error e = tok ? json_tokener_get_error(tok) : json_tokener_error_depth;
+
+        if (e != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) != len) {
+                json_object_put(o);
+                json_tokener_free(tok);
+                lua_pushnil(L);
+                lua_pushfstring(L, "invalid JSON: %s", e != json_tokener_success ? json_tokener_error_desc(e)
+                                                                                  : "trailing characters");
+                return 2;
+        }
+        json_tokener_free(tok);
+        push_json_object(L, o, 0);
+        json_object_put(o);
+        return 1;
+}
+
+static int l_json_encode(lua_State *L) {
+        _cleanup_free_ char *err = NULL;
+        char *s;
+
+        luaL_checkany(L, 1);
+        s = lua_to_json(L, 1, &err);
+        if (!s)
+                return luaL_error(L, "medic.json_encode: %s", err ? err : "out of memory");
+        lua_pushstring(L, s);
+        free(s);
+        return 1;
+}
+
 void lua_api_open(LuaFile *f) {
         static const luaL_Reg funcs[] = {
                 { "read", l_read },
@@ -480,6 +514,8 @@ void lua_api_open(LuaFile *f) {
                 { "sleep", l_sleep },
                 { "condition", l_condition },
                 { "log", l_log },
+                { "json_decode", l_json_decode },
+                { "json_encode", l_json_encode },
                 { NULL, NULL },
         };
         lua_State *L = f->L;
@@ -493,4 +529,5 @@ void lua_api_open(LuaFile *f) {
         lua_pushboolean(L, f->host->dry_run);
         lua_setfield(L, -2, "dry_run");
         lua_setglobal(L, "medic");
+        lua_modules_open(f);
 }

@@ -11,3 +11,7 @@ void lua_push_json(lua_State *L, const char *json);
 /* Serialises the Lua value at idx to JSON text (tables with only 1..n keys become arrays).
  * Returns a malloc'ed string, or NULL with *ret_error set (functions, cycles, depth > 32). */
 char *lua_to_json(lua_State *L, int idx, char **ret_error);
+
+/* Bindings of optional modules (one file each, daemon/lua-*.c): each adds its functions to
+ * the `medic` table. Listed in daemon/lua-modules.c. */
+void lua_modules_open(LuaFile *f);

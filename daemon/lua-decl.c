@@ -317,12 +317,13 @@ static CheckDecl *checkdecl_free(CheckDecl *c) {
         if (!c)
                 return NULL;
         free(c->name);
+        strlist_clear(&c->events);
         free(c);
         return NULL;
 }
 
 static int check_body(lua_State *L) {
-        static const char *const fields[] = { "every", "timeout", "flapping", "run", NULL };
+        static const char *const fields[] = { "every", "timeout", "flapping", "events", "run", NULL };
         LuaFile *f = luafile_from_state(L);
         const char *name = lua_tostring(L, lua_upvalueindex(1));
         CheckDecl *c;
@@ -351,6 +352,7 @@ static int check_body(lua_State *L) {
         if (c->timeout == 0)
                 return luaL_error(L, "check '%s': 'timeout' must be positive", name);
         opt_ratespec(L, 1, "flapping", "check", name, &c->flapping);
+        opt_strings(L, 1, "events", "check", name, &c->events);
         if (lua_getfield(L, 1, "run") != LUA_TFUNCTION)
                 return luaL_error(L, "check '%s': 'run' must be a function", name);
         c->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);

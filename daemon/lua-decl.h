@@ -39,6 +39,7 @@ typedef struct CheckDecl {
         int fn_ref;
         uint64_t every, timeout;
         RateSpec flapping;
+        StrList events;          /* also run at once when one of these events happens */
 } CheckDecl;
 
 typedef struct RuleDecl {

@@ -419,6 +419,12 @@ static void on_check_result(const CheckDecl *d, int state, const char *message, 
         manager_evaluate(m);
 }
 
+void manager_trigger(Manager *m, const char *event) {
+        for (size_t i = 0; i < m->n_runners; i++)
+                if (strlist_contains(&checkrunner_decl(m->runners[i])->events, event))
+                        (void) checkrunner_run_now(m->runners[i]);
+}
+
 void manager_evaluate(Manager *m) {
         if (m->evaluating)
                 return;
@@ -550,6 +556,9 @@ int manager_start(Manager *m, StrList *errors) {
         r = start_runners(m);
         if (r < 0)
                 return r;
+        r = sources_start(m);
+        if (r < 0)
+                return r;
         r = control_new(m->event, m->config->socket_path, on_request, m, &m->control);
         if (r < 0)
                 return r;
@@ -635,6 +644,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         stop_runners(m);
+        sources_stop(m);
         control_free(m->control);
         sd_event_source_disable_unref(m->tick);
         for (size_t i = 0; i < m->n_rstates; i++)

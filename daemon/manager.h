@@ -54,6 +54,7 @@ typedef struct Manager {
         StrList last_reload_errors;
         int lock_fd;
         bool evaluating;
+        void **source_state;      /* one per entry of sources.c */
 } Manager;
 
 int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run, Manager **ret);
@@ -70,6 +71,9 @@ CheckRunner *manager_find_runner(Manager *m, const char *name);
 /* Appends an entry to the bounded history (takes ownership of entry) and marks state dirty. */
 void manager_history_add(Manager *m, struct json_object *entry);
 void manager_save(Manager *m);
+/* An event happened (a link changed, a kernel message arrived, …): every check that lists
+ * it in its `events` runs now. */
+void manager_trigger(Manager *m, const char *event);
 /* Runs the rule engine now. */
 void manager_evaluate(Manager *m);
 /* One-line summary for STATUS= and `medicctl status`. */
@@ -105,3 +109,12 @@ bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, uint6
 /* state.c */
 int state_load(Manager *m);
 int state_save(Manager *m);
+
+/* sources.c: daemon-side event sources (netlink, kernel log, …) started with the manager. */
+typedef struct MedicSource {
+        const char *name;
+        int (*start)(Manager *m, void **ret_state);
+        void (*stop)(void *state);
+} MedicSource;
+int sources_start(Manager *m);
+void sources_stop(Manager *m);

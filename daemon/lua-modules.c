@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* The list of binding modules opened into every Lua file's `medic` table. A module is one
+ * file, daemon/lua-NAME.c, with a function that adds its entries to the table on top of
+ * the stack of f->L. */
+#include <lua.h>
+
+#include "lua-api.h"
+
+typedef void (*lua_module_open_t)(LuaFile *f);
+
+static const lua_module_open_t modules[] = {
+        NULL, /* keep the array non-empty */
+};
+
+void lua_modules_open(LuaFile *f) {
+        lua_getglobal(f->L, "medic");
+        for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
+                if (modules[i])
+                        modules[i](f);
+        lua_pop(f->L, 1);
+}
