@@ -87,6 +87,13 @@ Config *config_free(Config *c) {
         free(c->socket_path);
         free(c->stop_file);
         free(c->coordinator);
+        strlist_clear(&c->endpoints);
+        free(c->prefix);
+        free(c->ca_file);
+        free(c->cert_file);
+        free(c->key_file);
+        free(c->user);
+        free(c->password_file);
         free(c);
         return NULL;
 }
@@ -115,6 +122,12 @@ int config_new_default(Config **ret) {
         c->socket_path = strdup(RUNSTATEDIR "/medic/medicd.sock");
         c->stop_file = strdup(SYSCONFDIR "/medic/stop");
         c->coordinator = strdup("local");
+        c->prefix = strdup("/medic");
+        c->lease_ttl = 15 * USEC_PER_SEC;
+        c->request_timeout = 10 * USEC_PER_SEC;
+        c->max_unavailable = (BudgetValue) { .value = 1 };
+        if (!c->prefix)
+                return -ENOMEM;
         if (!c->node || !c->group || !c->state_dir || !c->socket_path || !c->stop_file || !c->coordinator)
                 return -ENOMEM;
         if (strlist_add(&c->check_dirs, PKGDATADIR "/checks") < 0 ||
@@ -162,6 +175,7 @@ struct Parser {
         StrList *errors;
         unsigned n_errors;
         bool oom;
+        unsigned coordinator_line; /* where backend = was set, for errors found at the end */
 
         char *buf;              /* getline buffer */
         size_t buf_size;
@@ -341,14 +355,84 @@ static void set_history_size(Parser *p, const char *key, const char *value) {
 }
 
 static void set_backend(Parser *p, const char *key, const char *value) {
-        if (strcmp(value, "local") == 0) {
+        if (strcmp(value, "local") == 0 || strcmp(value, "etcd") == 0) {
                 set_string(p, &p->c->coordinator, strdup(value));
+                p->coordinator_line = p->lineno;
                 return;
         }
-        if (strcmp(value, "etcd") == 0 || strcmp(value, "fleetlock") == 0)
+        if (strcmp(value, "fleetlock") == 0)
                 perr(p, p->lineno, "coordinator backend '%s' is not supported by this version", value);
         else
-                perr(p, p->lineno, "unknown coordinator backend '%s' (expected local)", value);
+                perr(p, p->lineno, "unknown coordinator backend '%s' (expected local or etcd)", value);
+}
+
+static void set_endpoints(Parser *p, const char *key, const char *value) {
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+
+        if (!copy) {
+                p->oom = true;
+                return;
+        }
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                if (strncmp(w, "http://", 7) != 0 && strncmp(w, "https://", 8) != 0) {
+                        perr(p, p->lineno, "invalid endpoint '%s' (expected http://HOST:PORT or https://HOST:PORT)", w);
+                        continue;
+                }
+                size_t n = strlen(w);
+                while (n > 0 && w[n - 1] == '/')
+                        w[--n] = 0;
+                if (strlist_add(&p->c->endpoints, w) < 0)
+                        p->oom = true;
+        }
+}
+
+static void set_coord_string(Parser *p, const char *key, const char *value) {
+        char **dst = strcmp(key, "prefix") == 0 ? &p->c->prefix : &p->c->user;
+
+        if (strcmp(key, "prefix") == 0 && (value[0] != '/' || has_space(value) || value[strlen(value) - 1] == '/')) {
+                perr(p, p->lineno, "invalid prefix '%s' (expected /name, without a trailing slash)", value);
+                return;
+        }
+        set_string(p, dst, strdup(value));
+}
+
+static void set_coord_path(Parser *p, const char *key, const char *value) {
+        char **dst = strcmp(key, "ca_file") == 0 ? &p->c->ca_file
+                   : strcmp(key, "cert_file") == 0 ? &p->c->cert_file
+                   : strcmp(key, "key_file") == 0 ? &p->c->key_file : &p->c->password_file;
+
+        if (!*value) {
+                perr(p, p->lineno, "empty value for '%s' (expected a path)", key);
+                return;
+        }
+        set_string(p, dst, resolve_path(p, value));
+}
+
+static void set_coord_duration(Parser *p, const char *key, const char *value) {
+        uint64_t v;
+
+        if (duration_parse(value, &v) < 0 || v < USEC_PER_SEC) {
+                perr(p, p->lineno, "invalid duration '%s' for %s (expected at least 1s, e.g. 15s)", value, key);
+                return;
+        }
+        if (strcmp(key, "lease_ttl") == 0)
+                p->c->lease_ttl = v;
+        else
+                p->c->request_timeout = v;
+}
+
+static void set_budget(Parser *p, const char *key, const char *value) {
+        BudgetValue b;
+
+        if (budget_parse(value, &b) < 0) {
+                perr(p, p->lineno, "invalid %s '%s' (expected a count such as 2 or a percentage such as 10%%)", key, value);
+                return;
+        }
+        if (strcmp(key, "max_unavailable") == 0)
+                p->c->max_unavailable = b;
+        else
+                p->c->min_healthy = b;
 }
 
 static const Key keys[] = {
@@ -367,6 +451,17 @@ static const Key keys[] = {
         { "medic",       "flapping",         set_flapping,     false },
         { "medic",       "history_size",     set_history_size, false },
         { "coordinator", "backend",          set_backend,      false },
+        { "coordinator", "endpoints",        set_endpoints,    true  },
+        { "coordinator", "prefix",           set_coord_string, false },
+        { "coordinator", "user",             set_coord_string, false },
+        { "coordinator", "ca_file",          set_coord_path,   false },
+        { "coordinator", "cert_file",        set_coord_path,   false },
+        { "coordinator", "key_file",         set_coord_path,   false },
+        { "coordinator", "password_file",    set_coord_path,   false },
+        { "coordinator", "lease_ttl",        set_coord_duration, false },
+        { "coordinator", "request_timeout",  set_coord_duration, false },
+        { "coordinator", "max_unavailable",  set_budget,       false },
+        { "coordinator", "min_healthy",      set_budget,       false },
 };
 
 static bool section_known(const char *s, size_t len) {
@@ -583,6 +678,10 @@ int config_load(const char *path, Config **ret, StrList *errors) {
         if (ferror(p.f))
                 perr(&p, p.lineno, "read error: %s", strerror(errno));
 
+        if (!p.oom && c->coordinator && strcmp(c->coordinator, "etcd") == 0 && c->endpoints.n == 0)
+                perr(&p, p.coordinator_line, "backend = etcd needs endpoints = http://HOST:PORT ...");
+        if (!p.oom && (!c->cert_file) != (!c->key_file))
+                perr(&p, p.lineno, "cert_file and key_file must be given together");
         if (p.oom)
                 r = -ENOMEM;
         else if (p.n_errors > 0)

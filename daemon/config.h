@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "ratelimit.h"
 #include "util.h"
 
@@ -29,7 +30,16 @@ typedef struct Config {
         unsigned history_size;      /* history_size = N ; default 1000 ; entries kept */
 
         /* [coordinator] */
-        char *coordinator;          /* backend = local ; only "local" in this version */
+        char *coordinator;          /* backend = local|etcd ; default local */
+        StrList endpoints;          /* endpoints = URL [URL...] ; etcd client URLs, tried in order */
+        char *prefix;               /* prefix = ; key prefix in etcd, default "/medic" */
+        char *ca_file, *cert_file, *key_file;   /* TLS: CA bundle, client certificate and key */
+        char *user;                 /* user = ; etcd user (with password_file) */
+        char *password_file;        /* password_file = ; a root-only file holding the password */
+        uint64_t lease_ttl;         /* lease_ttl = DURATION ; liveness lease, default 15s */
+        uint64_t request_timeout;   /* request_timeout = DURATION ; default 10s */
+        BudgetValue max_unavailable;/* max_unavailable = N|N% ; the group's budget until set-budget, default 1 */
+        BudgetValue min_healthy;    /* min_healthy = N|N% ; default 0 */
 } Config;
 
 /* Parses the file with inih. On success returns 0 and *ret. On any error returns -EINVAL and

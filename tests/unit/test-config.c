@@ -294,7 +294,7 @@ static void test_many_errors(void **state) {
                 "[nonsense]\n"                          /* 6 */
                 "foo = bar\n"                           /* 7: not reported again */
                 "[coordinator]\n"                       /* 8 */
-                "backend = etcd\n"                      /* 9 */
+                "backend = zookeeper\n"                 /* 9 */
                 "this line is garbage\n"                /* 10 */
                 "[medic]\n"                             /* 11 */
                 "log_level = loud\n"                    /* 12 */
@@ -311,7 +311,7 @@ static void test_many_errors(void **state) {
                 4, "unknown key 'bogus' in section [medic]",
                 5, "duplicate key 'node' (already set on line 2)",
                 6, "unknown section [nonsense]",
-                9, "coordinator backend 'etcd' is not supported by this version",
+                9, "unknown coordinator backend 'zookeeper' (expected local or etcd)",
                 10, "expected 'key = value'",
                 12, "invalid log_level 'loud'",
                 13, "invalid duration '5x' for check_timeout",
