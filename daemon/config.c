@@ -606,7 +606,8 @@ static int handler(void *user, const char *section, const char *name, const char
         p->last_key = key;
 
         if (key->list)  /* the file's list replaces the default one */
-                strlist_clear(strcmp(name, "checks") == 0 ? &p->c->check_dirs : &p->c->rule_dirs);
+                strlist_clear(strcmp(name, "checks") == 0 ? &p->c->check_dirs
+                              : strcmp(name, "rules") == 0 ? &p->c->rule_dirs : &p->c->endpoints);
         key->set(p, name, value);
         return 1;
 }

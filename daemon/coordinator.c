@@ -14,7 +14,7 @@ const char *coord_answer_to_string(CoordAnswer a) {
 }
 
 int coordinator_new(const Config *cfg, sd_event *e, Coordinator **ret) {
-        static const CoordinatorOps *const backends[] = { &coord_local_ops };
+        static const CoordinatorOps *const backends[] = { &coord_local_ops, &coord_etcd_ops };
         Coordinator *c;
         int r;
 
@@ -29,11 +29,13 @@ int coordinator_new(const Config *cfg, sd_event *e, Coordinator **ret) {
                 return -EOPNOTSUPP;
         }
         c->event = sd_event_ref(e);
+        c->config = cfg;
         c->state_dir = strdup(cfg->state_dir);
         c->stop_file = strdup_or_null(cfg->stop_file);
         c->node = strdup(cfg->node);
         c->group = strdup(cfg->group);
         r = c->ops->init ? c->ops->init(c) : 0;
+        c->config = NULL; /* the manager's config is replaced on reload */
         if (r < 0) {
                 c->ops = NULL;
                 coordinator_free(c);
@@ -81,4 +83,26 @@ struct json_object *coordinator_status(Coordinator *c) {
         json_object_object_add(o, "backend", json_object_new_string(c->ops->name));
         json_object_object_add(o, "stopped_locally", json_object_new_boolean(coordinator_stopped_locally(c)));
         return o;
+}
+
+void coordinator_withdraw(Coordinator *c, const char *holder) {
+        if (c->ops->withdraw)
+                c->ops->withdraw(c, holder);
+}
+
+void coordinator_publish_health(Coordinator *c, bool healthy, const char *summary_json) {
+        if (c->ops->publish_health)
+                c->ops->publish_health(c, healthy, summary_json);
+}
+
+int coordinator_admin(Coordinator *c, struct json_object *req, void (*cb)(struct json_object *reply, void *ud), void *ud) {
+        if (!c->ops->admin) {
+                struct json_object *o = json_object_new_object();
+                json_object_object_add(o, "ok", json_object_new_boolean(0));
+                json_object_object_add(o, "error", json_object_new_string("the local coordinator has no cluster view; "
+                                                                          "use the stop file to stop this node"));
+                cb(o, ud);
+                return 0;
+        }
+        return c->ops->admin(c, req, cb, ud);
 }

@@ -28,10 +28,18 @@ typedef struct CoordinatorOps {
         /* A JSON object describing the backend's view: holder, since, stopped, … */
         struct json_object *(*status)(Coordinator *c);
         void (*done)(Coordinator *c);
+        /* Optional. Stops waiting: leaves the queue without touching a held permission. */
+        void (*withdraw)(Coordinator *c, const char *holder);
+        /* Optional. Publishes this node's health (all health conditions ok) and a summary. */
+        void (*publish_health)(Coordinator *c, bool healthy, const char *summary_json);
+        /* Optional. Operator commands and the full view, answered through cb with a JSON
+         * object {"ok":…} (ownership passes to cb). req is {"action":…, …}. */
+        int (*admin)(Coordinator *c, struct json_object *req, void (*cb)(struct json_object *reply, void *ud), void *ud);
 } CoordinatorOps;
 
 struct Coordinator {
         const CoordinatorOps *ops;
+        const Config *config;   /* only during ops->init: a backend copies what it needs */
         sd_event *event;
         char *state_dir;
         char *stop_file;
@@ -40,11 +48,15 @@ struct Coordinator {
 };
 
 extern const CoordinatorOps coord_local_ops;
+extern const CoordinatorOps coord_etcd_ops;
 
 int coordinator_new(const Config *c, sd_event *e, Coordinator **ret);
 Coordinator *coordinator_free(Coordinator *c);
 int coordinator_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata);
 int coordinator_release(Coordinator *c, const char *holder);
 struct json_object *coordinator_status(Coordinator *c);
+void coordinator_withdraw(Coordinator *c, const char *holder);
+void coordinator_publish_health(Coordinator *c, bool healthy, const char *summary_json);
+int coordinator_admin(Coordinator *c, struct json_object *req, void (*cb)(struct json_object *reply, void *ud), void *ud);
 /* The local stop file: present = this node grants itself nothing. */
 bool coordinator_stopped_locally(const Coordinator *c);

@@ -323,7 +323,7 @@ static CheckDecl *checkdecl_free(CheckDecl *c) {
 }
 
 static int check_body(lua_State *L) {
-        static const char *const fields[] = { "every", "timeout", "flapping", "events", "run", NULL };
+        static const char *const fields[] = { "every", "timeout", "flapping", "events", "health", "run", NULL };
         LuaFile *f = luafile_from_state(L);
         const char *name = lua_tostring(L, lua_upvalueindex(1));
         CheckDecl *c;
@@ -353,6 +353,12 @@ static int check_body(lua_State *L) {
                 return luaL_error(L, "check '%s': 'timeout' must be positive", name);
         opt_ratespec(L, 1, "flapping", "check", name, &c->flapping);
         opt_strings(L, 1, "events", "check", name, &c->events);
+        if (lua_getfield(L, 1, "health") != LUA_TNIL) {
+                if (!lua_isboolean(L, -1))
+                        return luaL_error(L, "check '%s': 'health' must be true or false", name);
+                c->health = lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
         if (lua_getfield(L, 1, "run") != LUA_TFUNCTION)
                 return luaL_error(L, "check '%s': 'run' must be a function", name);
         c->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);

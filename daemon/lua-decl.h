@@ -40,6 +40,7 @@ typedef struct CheckDecl {
         uint64_t every, timeout;
         RateSpec flapping;
         StrList events;          /* also run at once when one of these events happens */
+        bool health;             /* part of the node's health (published to the coordinator) */
 } CheckDecl;
 
 typedef struct RuleDecl {

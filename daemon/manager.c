@@ -321,6 +321,28 @@ static struct json_object *cmd_reload(Manager *m) {
         return o;
 }
 
+static void on_coordinator_reply(struct json_object *reply, void *ud) {
+        control_reply(ud, reply);
+}
+
+static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
+        const char *action = req_string(req, "action");
+
+        if (!action)
+                return control_error("coordinator needs an action");
+        if (strcmp(action, "status") != 0 && uid != 0)
+                return control_error("permission denied: coordinator %s needs root (you are uid %u)", action, (unsigned) uid);
+        if (strcmp(action, "status") == 0 && !m->coord->ops->admin) {
+                struct json_object *o = ok_reply();
+                json_object_object_add(o, "backend", json_object_new_string(m->coord->ops->name));
+                json_object_object_add(o, "local", coordinator_status(m->coord));
+                return o;
+        }
+        if (coordinator_admin(m->coord, req, on_coordinator_reply, conn) < 0)
+                return control_error("cannot ask the coordinator");
+        return NULL;
+}
+
 static struct json_object *on_request(ControlConn *conn, struct json_object *req, uid_t uid, void *userdata) {
         Manager *m = userdata;
         const char *cmd = req_string(req, "command");
@@ -337,6 +359,8 @@ static struct json_object *on_request(ControlConn *conn, struct json_object *req
                 return cmd_history(m, req);
         if (strcmp(cmd, "explain") == 0)
                 return cmd_explain(m, req);
+        if (strcmp(cmd, "coordinator") == 0)
+                return cmd_coordinator(m, conn, req, uid);
         if (strcmp(cmd, "run-check") == 0 || strcmp(cmd, "reload") == 0) {
                 if (uid != 0)
                         return control_error("permission denied: %s needs root (you are uid %u)", cmd, (unsigned) uid);
@@ -425,9 +449,30 @@ void manager_trigger(Manager *m, const char *event) {
                         (void) checkrunner_run_now(m->runners[i]);
 }
 
+/* The node is healthy when every health condition is ok (unknown is not healthy). */
+static void publish_health(Manager *m) {
+        struct json_object *bad = json_object_new_array();
+        bool healthy = true;
+
+        for (size_t i = 0; m->set && i < m->set->n_checks; i++) {
+                CheckDecl *d = m->set->checks[i];
+                Condition *c;
+                if (!d->health)
+                        continue;
+                c = manager_find_condition(m, d->name);
+                if (c && c->state != COND_OK) {
+                        healthy = false;
+                        json_object_array_add(bad, json_object_new_string(d->name));
+                }
+        }
+        coordinator_publish_health(m->coord, healthy, json_object_to_json_string_ext(bad, JSON_C_TO_STRING_PLAIN));
+        json_object_put(bad);
+}
+
 void manager_evaluate(Manager *m) {
         if (m->evaluating)
                 return;
+        publish_health(m);
         m->evaluating = true;
         uint64_t now = now_realtime();
         for (size_t i = 0; i < m->n_conds; i++) {

@@ -859,6 +859,84 @@ static int print_reload(json_object *reply, const char *arg) {
         return EXIT_OK;
 }
 
+static const char *yesno(json_object *o, const char *key) {
+        bool b;
+        return get_bool(o, key, &b) ? (b ? "yes" : "no") : "-";
+}
+
+static int print_coordinator(json_object *reply, const char *action) {
+        json_object *members, *budget, *stop, *queue, *local;
+        Table t = {};
+        Str b = {};
+
+        if (strcmp(action, "status") != 0) {
+                printf("%s: done\n", action);
+                return EXIT_OK;
+        }
+        local = get_object(reply, "local");
+        if (local) {
+                json_object *h = field(local, "holder");
+                printf("backend: %s\n", get_string(reply, "backend") ?: "-");
+                printf("holder: %s\n", h && json_object_is_type(h, json_type_string) ? json_object_get_string(h) : "none");
+                printf("stopped (stop file): %s\n", yesno(local, "stopped"));
+                return EXIT_OK;
+        }
+        budget = get_object(reply, "budget");
+        stop = get_object(reply, "stop");
+        printf("backend: %s (%s)\n", get_string(reply, "backend") ?: "-", get_string(reply, "endpoint") ?: "-");
+        printf("group: %s\n", get_string(reply, "group") ?: "-");
+        if (budget) {
+                int64_t used = 0, allowed = 0, members_n = 0, healthy = 0, minh = 0;
+                get_int(budget, "used", &used);
+                get_int(budget, "allowed", &allowed);
+                get_int(budget, "members", &members_n);
+                get_int(budget, "healthy", &healthy);
+                get_int(budget, "min_healthy_count", &minh);
+                printf("budget: %lld of %lld unavailable (max_unavailable %s, min_healthy %s%s)\n",
+                       (long long) used, (long long) allowed, get_string(budget, "max_unavailable") ?: "-",
+                       get_string(budget, "min_healthy") ?: "-",
+                       get_bool(budget, "set_in_etcd", &(bool) { false }) && json_object_get_boolean(field(budget, "set_in_etcd"))
+                               ? ", set in etcd" : ", node default");
+                printf("members: %lld, healthy: %lld (at least %lld needed)\n", (long long) members_n,
+                       (long long) healthy, (long long) minh);
+        }
+        if (stop)
+                printf("stop switches: cluster %s, group %s\n", yesno(stop, "cluster"), yesno(stop, "group"));
+        queue = get_array(reply, "queue");
+        if (queue && json_object_array_length(queue) > 0) {
+                fputs("queue:", stdout);
+                for (size_t i = 0; i < json_object_array_length(queue); i++) {
+                        _cleanup_free_ char *n = format_value(json_object_array_get_idx(queue, i));
+                        printf(" %s", n);
+                }
+                fputs("\n", stdout);
+        }
+        members = get_array(reply, "members");
+        static const char *const cols[] = { "NODE", "ALIVE", "HEALTHY", "HOLDER", "SINCE", "WAITING" };
+        table_header(&t, ELEMENTSOF(cols), cols);
+        for (size_t i = 0; members && i < json_object_array_length(members); i++) {
+                json_object *m = json_object_array_get_idx(members, i);
+                int64_t since = 0, pos = 0;
+                table_add(&t, format_field(m, "node"));
+                table_add(&t, xstrdup(yesno(m, "alive")));
+                table_add(&t, xstrdup(yesno(m, "healthy")));
+                table_add(&t, xstrdup(yesno(m, "holder")));
+                if (get_int(m, "since", &since)) {
+                        put_time_both(&b, m, "since", (int64_t) time(NULL));
+                        table_add(&t, str_take(&b));
+                } else
+                        table_add(&t, xstrdup("-"));
+                if (get_int(m, "waiting", &pos)) {
+                        str_printf(&b, "#%lld", (long long) pos);
+                        table_add(&t, str_take(&b));
+                } else
+                        table_add(&t, xstrdup("-"));
+        }
+        table_print(&t, stdout);
+        table_done(&t);
+        return EXIT_OK;
+}
+
 typedef struct Command {
         const char *name;
         const char *arg_name;   /* shown in messages; NULL: the command takes no argument */
@@ -874,6 +952,7 @@ static const Command commands[] = {
         { "explain",    "RULE", "rule",  print_explain },
         { "run-check",  "NAME", "check", print_run_check },
         { "reload",     NULL,   NULL,    print_reload },
+        { "coordinator", "ACTION", "action", print_coordinator },
 };
 
 static const Command *command_find(const char *name) {
@@ -1076,6 +1155,9 @@ typedef struct Args {
         long limit;             /* history; 0: not given */
         const Command *command;
         const char *arg;
+        const char *group;      /* coordinator --group */
+        const char *node;       /* coordinator release/forget NODE */
+        const char *max_unavailable, *min_healthy; /* coordinator set-budget */
 } Args;
 
 static void help(void) {
@@ -1091,6 +1173,16 @@ static void help(void) {
                "  explain RULE         Say whether RULE would fire now, and why (not)\n"
                "  run-check NAME       Run check NAME now and show its condition (root)\n"
                "  reload               Reload configuration, checks and rules (root)\n"
+               "  coordinator status [--group G]\n"
+               "                       Members, holders, queue, budget and stop switches\n"
+               "  coordinator stop|resume [--group G]\n"
+               "                       Set or clear the cluster-wide or group stop switch (root)\n"
+               "  coordinator release NODE [--group G]\n"
+               "                       Take NODE's permission away (root)\n"
+               "  coordinator forget NODE [--group G]\n"
+               "                       Remove NODE from the group (root)\n"
+               "  coordinator set-budget GROUP max_unavailable=N|N%% min_healthy=N|N%%\n"
+               "                       Set a group's budget (root)\n"
                "\n"
                "Options:\n"
                "  -s, --socket PATH    Control socket (default: $MEDIC_SOCKET, else\n"
@@ -1098,6 +1190,7 @@ static void help(void) {
                "  -j, --json           Print medicd's reply as pretty-printed JSON\n"
                "  -t, --timeout SECS   Give up after SECS seconds (default %4$g; 0: never)\n"
                "  -n, --limit N        Number of history entries\n"
+               "  -g, --group G        The group for coordinator commands (default: medicd's)\n"
                "  -h, --help           Show this help\n"
                "  -V, --version        Show the version\n"
                "\n"
@@ -1153,6 +1246,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 { "json",    no_argument,       NULL, 'j' },
                 { "timeout", required_argument, NULL, 't' },
                 { "limit",   required_argument, NULL, 'n' },
+                { "group",   required_argument, NULL, 'g' },
                 { "help",    no_argument,       NULL, 'h' },
                 { "version", no_argument,       NULL, 'V' },
                 {}
@@ -1166,7 +1260,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         };
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:jt:n:hV", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":s:jt:n:g:hV", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         if (!*optarg)
@@ -1185,6 +1279,11 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                         if (parse_limit(optarg, &args->limit) < 0)
                                 return usage_error("invalid limit '%s': expected a number from 1 to %ld",
                                                    optarg, MAX_HISTORY_LIMIT);
+                        break;
+                case 'g':
+                        if (!*optarg)
+                                return usage_error("--group needs a name");
+                        args->group = optarg;
                         break;
                 case 'h':
                         help();
@@ -1217,6 +1316,37 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                         return usage_error("%s: %s must not be empty", args->command->name,
                                            args->command->arg_name);
         }
+        if (strcmp(args->command->name, "coordinator") == 0) {
+                static const char *const actions[] = { "status", "stop", "resume", "release", "forget", "set-budget" };
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(actions); i++)
+                        known = known || strcmp(actions[i], args->arg) == 0;
+                if (!known)
+                        return usage_error("coordinator: unknown action '%s' (expected status, stop, resume, "
+                                           "release NODE, forget NODE, set-budget GROUP KEY=VALUE...)", args->arg);
+                if (strcmp(args->arg, "release") == 0 || strcmp(args->arg, "forget") == 0) {
+                        if (optind >= argc || !*argv[optind])
+                                return usage_error("coordinator %s: missing NODE", args->arg);
+                        args->node = argv[optind++];
+                } else if (strcmp(args->arg, "set-budget") == 0) {
+                        if (optind >= argc || !*argv[optind])
+                                return usage_error("coordinator set-budget: missing GROUP");
+                        args->group = argv[optind++];
+                        for (; optind < argc; optind++) {
+                                if (strncmp(argv[optind], "max_unavailable=", 16) == 0)
+                                        args->max_unavailable = argv[optind] + 16;
+                                else if (strncmp(argv[optind], "min_healthy=", 12) == 0)
+                                        args->min_healthy = argv[optind] + 12;
+                                else
+                                        return usage_error("coordinator set-budget: unexpected '%s' (expected "
+                                                           "max_unavailable=N|N%% or min_healthy=N|N%%)", argv[optind]);
+                        }
+                        if (!args->max_unavailable && !args->min_healthy)
+                                return usage_error("coordinator set-budget: give max_unavailable= and/or min_healthy=");
+                }
+        } else if (args->group)
+                return usage_error("--group only applies to coordinator");
+
         if (optind < argc)
                 return usage_error("%s: unexpected argument '%s'", args->command->name, argv[optind]);
 
@@ -1236,6 +1366,15 @@ static char *build_request(const Args *args, size_t *ret_len) {
                 die_oom();
         if (args->command->arg_key &&
             json_object_object_add(req, args->command->arg_key, json_object_new_string(args->arg)) < 0)
+                die_oom();
+        if (args->group && json_object_object_add(req, "group", json_object_new_string(args->group)) < 0)
+                die_oom();
+        if (args->node && json_object_object_add(req, "node", json_object_new_string(args->node)) < 0)
+                die_oom();
+        if (args->max_unavailable &&
+            json_object_object_add(req, "max_unavailable", json_object_new_string(args->max_unavailable)) < 0)
+                die_oom();
+        if (args->min_healthy && json_object_object_add(req, "min_healthy", json_object_new_string(args->min_healthy)) < 0)
                 die_oom();
         if (strcmp(args->command->name, "history") == 0 &&
             json_object_object_add(req, "limit",

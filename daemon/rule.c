@@ -413,6 +413,8 @@ void rules_run(Manager *m) {
                         log_info("Rule %s: the problem is over after %u attempt%s", d->name, s->attempts,
                                  s->attempts == 1 ? "" : "s");
                         history(m, "episode", d->name, d->when, "ended", "condition is no longer problem");
+                        if (remedy_is_disruptive(&d->remedy) && !s->holds_slot)
+                                coordinator_withdraw(m->coord, d->name);
                         s->episode = 0;
                         s->attempts = 0;
                         s->escalated = false;

@@ -1,0 +1,1161 @@
+/* SPDX-License-Identifier: MIT */
+/* The etcd v3 backend, through etcd's JSON gateway (POST /v3/...), with libcurl driven by
+ * sd-event (http.c). Key layout under PREFIX (default /medic), documented in medic.conf(5):
+ *
+ *   PREFIX/stop                              cluster-wide stop switch (any value)
+ *   PREFIX/groups/G/stop                     stop switch of group G
+ *   PREFIX/groups/G/budget                   {"max_unavailable":"10%","min_healthy":"90%"}
+ *   PREFIX/groups/G/registered/NODE          {"node":…,"since":…}: a member (no lease; removed by `forget`)
+ *   PREFIX/groups/G/members/NODE             {"healthy":bool,"summary":…} on NODE's lease: alive
+ *   PREFIX/groups/G/queue/NODE               {"rule":…} on NODE's lease: waits; FIFO by create revision
+ *   PREFIX/groups/G/holders/NODE             {"rule":…,"since":…} (no lease: survives the reboot)
+ *
+ * A grant is a transaction that compares the whole group (no key of the group prefix or the
+ * cluster stop key modified after the revision the decision was made at, and every member key
+ * that counted as alive still there) and writes the holder key. Any error, time-out or
+ * ambiguous answer means "not granted" until a fresh read proves otherwise. */
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "coordinator.h"
+#include "grant.h"
+#include "http.h"
+#include "log.h"
+
+#define RETRY_MIN (1 * USEC_PER_SEC)
+#define RETRY_MAX (30 * USEC_PER_SEC)
+
+typedef struct Etcd Etcd;
+typedef void (*etcd_cb_t)(Etcd *e, struct json_object *reply, const char *error, void *ud);
+
+typedef struct Pending {
+        char *holder;
+        coord_answer_t cb;
+        void *userdata;
+} Pending;
+
+typedef struct Watch {
+        Etcd *etcd;
+        char *key, *range_end;
+        HttpRequest *req;
+        char *buf;
+        size_t len;
+        sd_event_source *retry;
+} Watch;
+
+struct Etcd {
+        Coordinator *c;
+        HttpClient *http;
+        StrList endpoints;
+        size_t endpoint;
+        char *prefix, *gprefix;       /* PREFIX, PREFIX/groups/G/ */
+        char *node, *group;
+        HttpTls tls;
+        char *userpwd;
+        uint64_t ttl, timeout;
+        BudgetValue max_unavailable, min_healthy;
+
+        int64_t lease;                /* 0: none */
+        bool registering;
+        uint64_t backoff;
+        sd_event_source *reg_timer, *keepalive_timer;
+        Watch group_watch, stop_watch;
+
+        bool healthy;
+        char *summary;
+        bool health_sent, health_in_flight;
+
+        Pending pending;              /* at most one request in flight per node */
+        bool attempting;
+        uint64_t view_gen;            /* bumped by every watch event */
+        uint64_t cached_gen;          /* the generation cached_answer was computed at */
+        CoordAnswer cached_answer;
+        char *cached_reason;
+        char *cached_holder;
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static char *b64(const char *s) {
+        size_t n = strlen(s);
+        char *out = malloc(4 * ((n + 2) / 3) + 1);
+        if (out)
+                EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
+        return out;
+}
+
+static char *unb64(const char *s) {
+        size_t n = strlen(s);
+        unsigned char *out = malloc(3 * (n / 4) + 1);
+        int k;
+
+        if (!out)
+                return NULL;
+        k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
+        if (k < 0) {
+                free(out);
+                return NULL;
+        }
+        /* EVP_DecodeBlock counts padding bytes as data. */
+        while (n > 0 && s[n - 1] == '=') {
+                n--;
+                k--;
+        }
+        out[k] = 0;
+        return (char *) out;
+}
+
+/* The end of the range of keys starting with prefix: the prefix with its last byte + 1. */
+static char *prefix_end(const char *p) {
+        char *e = strdup(p);
+        size_t n = strlen(e);
+        if (e && n > 0)
+                e[n - 1]++;
+        return e;
+}
+
+static int64_t jint(struct json_object *o, const char *key) {
+        struct json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return 0;
+        if (json_object_is_type(v, json_type_string))
+                return strtoll(json_object_get_string(v), NULL, 10);
+        return json_object_get_int64(v);
+}
+
+static struct json_object *jget(struct json_object *o, const char *key) {
+        struct json_object *v = NULL;
+        if (o)
+                json_object_object_get_ex(o, key, &v);
+        return v;
+}
+
+static void jadd_b64(struct json_object *o, const char *field, const char *value) {
+        char *e = b64(value);
+        json_object_object_add(o, field, json_object_new_string(e ? e : ""));
+        free(e);
+}
+
+static struct json_object *range_req(const char *key, const char *end) {
+        struct json_object *r = json_object_new_object(), *w = json_object_new_object();
+        jadd_b64(r, "key", key);
+        if (end)
+                jadd_b64(r, "range_end", end);
+        json_object_object_add(w, "request_range", r);
+        return w;
+}
+
+static struct json_object *put_req(const char *key, const char *value, int64_t lease) {
+        struct json_object *r = json_object_new_object(), *w = json_object_new_object();
+        jadd_b64(r, "key", key);
+        jadd_b64(r, "value", value);
+        if (lease) {
+                char buf[32];
+                snprintf(buf, sizeof buf, "%lld", (long long) lease);
+                json_object_object_add(r, "lease", json_object_new_string(buf));
+        }
+        json_object_object_add(w, "request_put", r);
+        return w;
+}
+
+static struct json_object *delete_req(const char *key, const char *end) {
+        struct json_object *r = json_object_new_object(), *w = json_object_new_object();
+        jadd_b64(r, "key", key);
+        if (end)
+                jadd_b64(r, "range_end", end);
+        json_object_object_add(w, "request_delete_range", r);
+        return w;
+}
+
+static struct json_object *compare(const char *target, const char *key, const char *end, const char *result,
+                                   const char *field, int64_t value) {
+        struct json_object *c = json_object_new_object();
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", (long long) value);
+        json_object_object_add(c, "target", json_object_new_string(target));
+        json_object_object_add(c, "result", json_object_new_string(result));
+        jadd_b64(c, "key", key);
+        if (end)
+                jadd_b64(c, "range_end", end);
+        json_object_object_add(c, field, json_object_new_string(buf));
+        return c;
+}
+
+static char *gkey(Etcd *e, const char *kind, const char *node) {
+        return node ? strprintf("%s%s/%s", e->gprefix, kind, node) : strprintf("%s%s", e->gprefix, kind);
+}
+
+/* ---- calls -------------------------------------------------------------------------------- */
+
+typedef struct Call {
+        Etcd *etcd;
+        char *path, *body;
+        etcd_cb_t cb;
+        void *ud;
+        unsigned tries;
+} Call;
+
+static void call_send(Call *k);
+
+static void on_call_done(const HttpResponse *r, void *userdata) {
+        Call *k = userdata;
+        Etcd *e = k->etcd;
+        _cleanup_free_ char *err = NULL;
+        struct json_object *reply = NULL;
+
+        if (r->curl_code != 0) {
+                /* Not connected at all: nothing was sent, another endpoint may answer. */
+                if ((r->curl_code == 7 /* CURLE_COULDNT_CONNECT */ || r->curl_code == 6 /* resolve */) &&
+                    k->tries < e->endpoints.n) {
+                        e->endpoint = (e->endpoint + 1) % e->endpoints.n;
+                        call_send(k);
+                        return;
+                }
+                err = strprintf("%s%s: %s", r->timed_out ? "timed out: " : "", e->endpoints.v[e->endpoint],
+                                r->error ? r->error : "transfer failed");
+                e->endpoint = (e->endpoint + 1) % e->endpoints.n;
+        } else {
+                reply = json_tokener_parse(r->body);
+                if (r->status != 200) {
+                        const char *msg = json_object_get_string(jget(reply, "message"));
+                        err = strprintf("etcd answered HTTP %ld: %s (code %lld)", r->status, msg ? msg : r->body,
+                                        (long long) jint(reply, "code"));
+                        json_object_put(reply);
+                        reply = NULL;
+                } else if (!reply || !json_object_is_type(reply, json_type_object)) {
+                        err = strdup("etcd answered something that is not a JSON object");
+                        json_object_put(reply);
+                        reply = NULL;
+                }
+        }
+        k->cb(e, reply, err, k->ud);
+        json_object_put(reply);
+        free(k->path);
+        free(k->body);
+        free(k);
+}
+
+static void call_send(Call *k) {
+        Etcd *e = k->etcd;
+        _cleanup_free_ char *url = strprintf("%s/v3/%s", e->endpoints.v[e->endpoint], k->path);
+        const char *headers[] = { "Content-Type: application/json", NULL };
+        HttpOptions o = {
+                .url = url, .body = k->body, .headers = headers, .timeout_usec = e->timeout,
+                .tls = &e->tls, .userpwd = e->userpwd,
+        };
+        k->tries++;
+        if (!url || http_request(e->http, &o, on_call_done, k, NULL) < 0) {
+                k->cb(e, NULL, "cannot start an HTTP request", k->ud);
+                free(k->path);
+                free(k->body);
+                free(k);
+        }
+}
+
+/* Posts body (consumed) to /v3/path; cb gets the reply object (borrowed) or an error. */
+static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud) {
+        Call *k = calloc(1, sizeof(*k));
+        if (!k) {
+                json_object_put(body);
+                cb(e, NULL, "out of memory", ud);
+                return;
+        }
+        k->etcd = e;
+        k->path = strdup(path);
+        k->body = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+        k->cb = cb;
+        k->ud = ud;
+        json_object_put(body);
+        call_send(k);
+}
+
+/* ---- the group view --------------------------------------------------------------------- */
+
+typedef struct View {
+        int64_t revision;
+        GroupMember *m;
+        size_t n;
+        char **names;              /* owned names */
+        int64_t *member_mod;       /* mod revision of members/NODE, 0 = absent */
+        char **holder_json;
+        BudgetValue max_unavailable, min_healthy;
+        bool budget_set;
+        bool stop_cluster, stop_group;
+} View;
+
+static void view_free(View *v) {
+        for (size_t i = 0; i < v->n; i++) {
+                free(v->names[i]);
+                free(v->holder_json[i]);
+        }
+        free(v->names);
+        free(v->m);
+        free(v->member_mod);
+        free(v->holder_json);
+        *v = (View) {};
+}
+
+static size_t view_member(View *v, const char *name) {
+        for (size_t i = 0; i < v->n; i++)
+                if (strcmp(v->names[i], name) == 0)
+                        return i;
+        size_t n = v->n + 1;
+        v->names = realloc(v->names, n * sizeof(char *));
+        v->m = realloc(v->m, n * sizeof(GroupMember));
+        v->member_mod = realloc(v->member_mod, n * sizeof(int64_t));
+        v->holder_json = realloc(v->holder_json, n * sizeof(char *));
+        if (!v->names || !v->m || !v->member_mod || !v->holder_json)
+                abort();
+        v->names[v->n] = strdup(name);
+        v->m[v->n] = (GroupMember) { .name = v->names[v->n] };
+        v->member_mod[v->n] = 0;
+        v->holder_json[v->n] = NULL;
+        return v->n++;
+}
+
+/* Builds the view from a txn reply whose responses are [range group prefix, range stop key]. */
+static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, View *v) {
+        struct json_object *resp = jget(reply, "responses");
+        size_t glen = strlen(gprefix);
+
+        *v = (View) { .max_unavailable = e->max_unavailable, .min_healthy = e->min_healthy };
+        v->revision = jint(jget(reply, "header"), "revision");
+        if (!json_object_is_type(resp, json_type_array) || json_object_array_length(resp) < 2 || v->revision <= 0)
+                return -EBADMSG;
+
+        struct json_object *kvs = jget(jget(json_object_array_get_idx(resp, 0), "response_range"), "kvs");
+        for (size_t i = 0; kvs && i < json_object_array_length(kvs); i++) {
+                struct json_object *kv = json_object_array_get_idx(kvs, i);
+                _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
+                _cleanup_free_ char *val = unb64(json_object_get_string(jget(kv, "value")) ?: "");
+                if (!key || !val || strncmp(key, gprefix, glen) != 0)
+                        continue;
+                const char *rest = key + glen, *slash = strchr(rest, '/');
+                if (!slash) {
+                        if (strcmp(rest, "stop") == 0)
+                                v->stop_group = true;
+                        else if (strcmp(rest, "budget") == 0) {
+                                struct json_object *b = json_tokener_parse(val);
+                                const char *mu = json_object_get_string(jget(b, "max_unavailable"));
+                                const char *mh = json_object_get_string(jget(b, "min_healthy"));
+                                BudgetValue x;
+                                if (mu && budget_parse(mu, &x) >= 0)
+                                        v->max_unavailable = x;
+                                if (mh && budget_parse(mh, &x) >= 0)
+                                        v->min_healthy = x;
+                                v->budget_set = true;
+                                json_object_put(b);
+                        }
+                        continue;
+                }
+                size_t kind_len = (size_t) (slash - rest);
+                size_t i2 = view_member(v, slash + 1);
+                GroupMember *m = &v->m[i2];
+                if (strncmp(rest, "registered", kind_len) == 0 && kind_len == 10)
+                        m->registered = true;
+                else if (strncmp(rest, "members", kind_len) == 0 && kind_len == 7) {
+                        struct json_object *h = json_tokener_parse(val);
+                        m->alive = true;
+                        m->healthy = json_object_get_boolean(jget(h, "healthy"));
+                        v->member_mod[i2] = jint(kv, "mod_revision");
+                        json_object_put(h);
+                } else if (strncmp(rest, "holders", kind_len) == 0 && kind_len == 7) {
+                        m->holder = true;
+                        free(v->holder_json[i2]);
+                        v->holder_json[i2] = strdup(val);
+                } else if (strncmp(rest, "queue", kind_len) == 0 && kind_len == 5) {
+                        m->queued = true;
+                        m->queue_rev = jint(kv, "create_revision");
+                }
+        }
+        struct json_object *skvs = jget(jget(json_object_array_get_idx(resp, 1), "response_range"), "kvs");
+        v->stop_cluster = skvs && json_object_array_length(skvs) > 0;
+        /* healthy implies alive */
+        for (size_t i = 0; i < v->n; i++)
+                v->m[i].healthy = v->m[i].healthy && v->m[i].alive;
+        return 0;
+}
+
+static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
+        struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
+        _cleanup_free_ char *gend = prefix_end(gprefix), *stop = strprintf("%s/stop", e->prefix);
+
+        json_object_array_add(succ, range_req(gprefix, gend));
+        json_object_array_add(succ, range_req(stop, NULL));
+        json_object_object_add(body, "success", succ);
+        etcd_call(e, "kv/txn", body, cb, ud);
+}
+
+/* ---- asking for permission ------------------------------------------------------------------ */
+
+static void attempt(Etcd *e);
+
+static void on_ignore(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        if (error)
+                log_warning("etcd: %s: %s", (const char *) ud, error);
+}
+
+static void leave_queue(Etcd *e) {
+        _cleanup_free_ char *queue = gkey(e, "queue", e->node);
+        struct json_object *body = json_object_new_object();
+
+        jadd_b64(body, "key", queue);
+        etcd_call(e, "kv/deleterange", body, on_ignore, (void *) "leaving the queue");
+}
+
+static void answer(Etcd *e, CoordAnswer a, const char *reason) {
+        Pending p = e->pending;
+
+        e->pending = (Pending) {};
+        e->attempting = false;
+        if (a != COORD_UNKNOWN) {
+                /* Cache the answer until the next watch event says something changed. */
+                free(e->cached_reason);
+                free(e->cached_holder);
+                e->cached_reason = strdup_or_null(reason);
+                e->cached_holder = strdup_or_null(p.holder);
+                e->cached_answer = a;
+                e->cached_gen = e->view_gen;
+        }
+        if (p.cb)
+                p.cb(a, reason, p.userdata);
+        free(p.holder);
+}
+
+static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        if (error) {
+                /* Outcome unknown: maybe granted, maybe not. Only a fresh read can tell. */
+                _cleanup_free_ char *why = strprintf("grant outcome unknown (%s); will re-read", error);
+                e->view_gen++;
+                return answer(e, COORD_UNKNOWN, why);
+        }
+        if (json_object_get_boolean(jget(reply, "succeeded"))) {
+                log_notice("etcd: permission granted to %s in group %s", e->node, e->group);
+                return answer(e, COORD_GRANTED, NULL);
+        }
+        /* Somebody changed the group meanwhile: decide again on a fresh view. */
+        attempt(e);
+}
+
+static void grant(Etcd *e, View *v) {
+        struct json_object *body = json_object_new_object(), *cmp = json_object_new_array(),
+                           *succ = json_object_new_array(), *h = json_object_new_object();
+        _cleanup_free_ char *gend = prefix_end(e->gprefix), *stop = strprintf("%s/stop", e->prefix),
+                            *holder = gkey(e, "holders", e->node), *queue = gkey(e, "queue", e->node);
+
+        json_object_array_add(cmp, compare("MOD", e->gprefix, gend, "LESS", "mod_revision", v->revision + 1));
+        json_object_array_add(cmp, compare("MOD", stop, NULL, "LESS", "mod_revision", v->revision + 1));
+        json_object_array_add(cmp, compare("CREATE", holder, NULL, "EQUAL", "create_revision", 0));
+        /* A member that counted as alive must still be: a vanished lease means one more unavailable. */
+        for (size_t i = 0; i < v->n; i++)
+                if (v->m[i].alive) {
+                        _cleanup_free_ char *mk = gkey(e, "members", v->names[i]);
+                        json_object_array_add(cmp, compare("MOD", mk, NULL, "EQUAL", "mod_revision", v->member_mod[i]));
+                }
+        json_object_object_add(h, "node", json_object_new_string(e->node));
+        json_object_object_add(h, "rule", json_object_new_string(e->pending.holder ? e->pending.holder : ""));
+        json_object_object_add(h, "since", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        json_object_array_add(succ, put_req(holder, json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN), 0));
+        json_object_array_add(succ, delete_req(queue, NULL));
+        json_object_put(h);
+        json_object_object_add(body, "compare", cmp);
+        json_object_object_add(body, "success", succ);
+        etcd_call(e, "kv/txn", body, on_grant_txn, NULL);
+}
+
+static void on_enqueued(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        if (error) {
+                _cleanup_free_ char *why = strprintf("cannot join the queue: %s", error);
+                return answer(e, COORD_UNKNOWN, why);
+        }
+        attempt(e);
+}
+
+static void enqueue(Etcd *e) {
+        struct json_object *body = json_object_new_object(), *cmp = json_object_new_array(),
+                           *succ = json_object_new_array(), *q = json_object_new_object();
+        _cleanup_free_ char *queue = gkey(e, "queue", e->node);
+
+        json_object_object_add(q, "rule", json_object_new_string(e->pending.holder ? e->pending.holder : ""));
+        json_object_object_add(q, "since", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        json_object_array_add(cmp, compare("CREATE", queue, NULL, "EQUAL", "create_revision", 0));
+        json_object_array_add(succ, put_req(queue, json_object_to_json_string_ext(q, JSON_C_TO_STRING_PLAIN), e->lease));
+        json_object_put(q);
+        json_object_object_add(body, "compare", cmp);
+        json_object_object_add(body, "success", succ);
+        etcd_call(e, "kv/txn", body, on_enqueued, NULL);
+}
+
+static void on_view_for_request(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        _cleanup_free_ char *reason = NULL;
+        View v;
+        unsigned pos;
+
+        if (error) {
+                _cleanup_free_ char *why = strprintf("cannot read the group: %s", error);
+                return answer(e, COORD_UNKNOWN, why);
+        }
+        if (view_parse(e, e->gprefix, reply, &v) < 0)
+                return answer(e, COORD_UNKNOWN, "etcd answered a malformed range");
+        GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable,
+                         .min_healthy = v.min_healthy, .stopped = v.stop_cluster || v.stop_group };
+        size_t me = view_member(&v, e->node);
+        gv.members = v.m; /* view_member may have grown the array */
+        gv.n = v.n;
+        switch (grant_decide(&gv, e->node, &pos, &reason)) {
+        case GRANT_HELD:
+                view_free(&v);
+                return answer(e, COORD_GRANTED, "already holds permission");
+        case GRANT_STOPPED: {
+                _cleanup_free_ char *why = strprintf("%s stop switch is set", v.stop_cluster ? "the cluster-wide" : "the group's");
+                view_free(&v);
+                leave_queue(e); /* pending requests are refused */
+                return answer(e, COORD_DENIED, why);
+        }
+        case GRANT_YES:
+                grant(e, &v);
+                view_free(&v);
+                return;
+        case GRANT_WAIT:
+        default:
+                if (!v.m[me].queued) {
+                        view_free(&v);
+                        return enqueue(e);
+                }
+                view_free(&v);
+                _cleanup_free_ char *why = strprintf("waiting at place %u: %s", pos, reason ? reason : "");
+                return answer(e, COORD_DENIED, why);
+        }
+}
+
+static void attempt(Etcd *e) {
+        if (!e->lease) {
+                answer(e, COORD_UNKNOWN, "not registered with etcd (no lease)");
+                return;
+        }
+        e->attempting = true;
+        read_view(e, e->gprefix, on_view_for_request, NULL);
+}
+
+static int etcd_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata) {
+        Etcd *e = c->data;
+
+        if (e->pending.cb) {
+                cb(COORD_UNKNOWN, "another request is in flight", userdata);
+                return 0;
+        }
+        /* Nothing changed since the last answer (no watch event): the same answer, no traffic. */
+        if (e->cached_gen == e->view_gen && e->cached_holder && strcmp(e->cached_holder, holder) == 0 &&
+            e->cached_answer == COORD_DENIED && e->lease) {
+                cb(COORD_DENIED, e->cached_reason, userdata);
+                return 0;
+        }
+        e->pending = (Pending) { .holder = strdup(holder), .cb = cb, .userdata = userdata };
+        attempt(e);
+        return 0;
+}
+
+static void etcd_withdraw(Coordinator *c, const char *holder) {
+        Etcd *e = c->data;
+        leave_queue(e);
+        e->view_gen++;
+}
+
+/* Gives the permission (and any place in the queue) back. */
+static int etcd_release(Coordinator *c, const char *holder) {
+        Etcd *e = c->data;
+        struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
+        _cleanup_free_ char *hk = gkey(e, "holders", e->node), *qk = gkey(e, "queue", e->node);
+
+        json_object_array_add(succ, delete_req(hk, NULL));
+        json_object_array_add(succ, delete_req(qk, NULL));
+        json_object_object_add(body, "success", succ);
+        etcd_call(e, "kv/txn", body, on_ignore, (void *) "releasing the permission");
+        e->view_gen++;
+        return 0;
+}
+
+/* ---- registration, lease, health ------------------------------------------------------------- */
+
+static void start_registration(Etcd *e);
+static void watch_start(Watch *w);
+
+static char *health_value(Etcd *e) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "node", json_object_new_string(e->node));
+        json_object_object_add(o, "healthy", json_object_new_boolean(e->healthy));
+        json_object_object_add(o, "summary", e->summary ? json_tokener_parse(e->summary) : NULL);
+        json_object_object_add(o, "updated", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        return s;
+}
+
+static void schedule_registration(Etcd *e) {
+        e->backoff = e->backoff ? (e->backoff * 2 > RETRY_MAX ? RETRY_MAX : e->backoff * 2) : RETRY_MIN;
+        (void) sd_event_source_set_time_relative(e->reg_timer, e->backoff);
+        (void) sd_event_source_set_enabled(e->reg_timer, SD_EVENT_ONESHOT);
+}
+
+static void on_registered(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        e->registering = false;
+        if (error) {
+                log_warning("etcd: cannot register %s in group %s: %s", e->node, e->group, error);
+                e->lease = 0;
+                return schedule_registration(e);
+        }
+        e->backoff = 0;
+        e->health_sent = true;
+        log_info("etcd: registered %s in group %s (lease %llx)", e->node, e->group, (unsigned long long) e->lease);
+        (void) sd_event_source_set_time_relative(e->keepalive_timer, e->ttl / 3);
+        (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_ON);
+        e->view_gen++;
+}
+
+static void on_lease(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        if (error || jint(reply, "ID") == 0) {
+                e->registering = false;
+                log_warning("etcd: cannot get a lease: %s", error ? error : "no ID in the answer");
+                return schedule_registration(e);
+        }
+        e->lease = jint(reply, "ID");
+
+        struct json_object *body = json_object_new_object(), *succ = json_object_new_array(), *r = json_object_new_object();
+        _cleanup_free_ char *mk = gkey(e, "members", e->node), *rk = gkey(e, "registered", e->node),
+                            *hv = health_value(e);
+        json_object_object_add(r, "node", json_object_new_string(e->node));
+        json_object_object_add(r, "since", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        json_object_array_add(succ, put_req(mk, hv, e->lease));
+        json_object_array_add(succ, put_req(rk, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), 0));
+        json_object_put(r);
+        json_object_object_add(body, "success", succ);
+        etcd_call(e, "kv/txn", body, on_registered, NULL);
+}
+
+static void start_registration(Etcd *e) {
+        struct json_object *body = json_object_new_object();
+
+        if (e->registering)
+                return;
+        e->registering = true;
+        e->lease = 0;
+        json_object_object_add(body, "TTL", json_object_new_int64((int64_t) (e->ttl / USEC_PER_SEC)));
+        etcd_call(e, "lease/grant", body, on_lease, NULL);
+}
+
+static int on_reg_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        start_registration(userdata);
+        return 0;
+}
+
+static void on_keepalive(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        if (error) {
+                /* The lease may still be alive; try again at the next tick. */
+                log_warning("etcd: lease keep-alive failed: %s", error);
+                return;
+        }
+        if (jint(jget(reply, "result"), "TTL") <= 0 && jint(reply, "TTL") <= 0) {
+                log_warning("etcd: the lease of %s expired; registering again", e->node);
+                e->lease = 0;
+                (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_OFF);
+                start_registration(e);
+        }
+}
+
+static int on_keepalive_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Etcd *e = userdata;
+        struct json_object *body = json_object_new_object();
+        char buf[32];
+
+        if (!e->lease)
+                return 0;
+        snprintf(buf, sizeof buf, "%lld", (long long) e->lease);
+        json_object_object_add(body, "ID", json_object_new_string(buf));
+        etcd_call(e, "lease/keepalive", body, on_keepalive, NULL);
+        return sd_event_source_set_time(s, usec + e->ttl / 3);
+}
+
+static void on_health_put(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        e->health_in_flight = false;
+        if (error) {
+                log_warning("etcd: cannot publish health: %s", error);
+                e->health_sent = false;
+                if (strstr(error, "HTTP 404")) { /* a put on a dead lease */
+                        e->lease = 0;
+                        start_registration(e);
+                }
+        }
+}
+
+static void etcd_publish_health(Coordinator *c, bool healthy, const char *summary_json) {
+        Etcd *e = c->data;
+
+        if (e->healthy == healthy && streq_ptr(e->summary, summary_json) && e->health_sent)
+                return;
+        e->healthy = healthy;
+        free(e->summary);
+        e->summary = strdup_or_null(summary_json);
+        e->health_sent = false;
+        if (!e->lease || e->registering || e->health_in_flight)
+                return; /* registration publishes the current value */
+        _cleanup_free_ char *mk = gkey(e, "members", e->node), *hv = health_value(e);
+        struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
+        json_object_array_add(succ, put_req(mk, hv, e->lease));
+        json_object_object_add(body, "success", succ);
+        e->health_in_flight = true;
+        e->health_sent = true;
+        etcd_call(e, "kv/txn", body, on_health_put, NULL);
+}
+
+/* ---- watches ------------------------------------------------------------------------------- */
+
+static void watch_event(Watch *w, struct json_object *line) {
+        Etcd *e = w->etcd;
+        struct json_object *res = jget(line, "result");
+
+        if (jget(line, "error")) {
+                log_warning("etcd: watch error: %s", json_object_to_json_string(jget(line, "error")));
+                return;
+        }
+        if (!res || !jget(res, "events"))
+                return;
+        e->view_gen++;
+        log_debug("etcd: %zu change(s) under %s", json_object_array_length(jget(res, "events")), w->key);
+}
+
+static int watch_data(const char *data, size_t size, void *userdata) {
+        Watch *w = userdata;
+        char *b = realloc(w->buf, w->len + size + 1);
+        char *nl;
+
+        if (!b)
+                return -ENOMEM;
+        w->buf = b;
+        memcpy(w->buf + w->len, data, size);
+        w->len += size;
+        w->buf[w->len] = 0;
+        while ((nl = memchr(w->buf, '\n', w->len))) {
+                *nl = 0;
+                struct json_object *o = json_tokener_parse(w->buf);
+                if (o)
+                        watch_event(w, o);
+                json_object_put(o);
+                size_t rest = w->len - (size_t) (nl + 1 - w->buf);
+                memmove(w->buf, nl + 1, rest);
+                w->len = rest;
+        }
+        if (w->len > 16 * 1024 * 1024)
+                return -EMSGSIZE;
+        return 0;
+}
+
+static int on_watch_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        watch_start(userdata);
+        return 0;
+}
+
+static void on_watch_end(const HttpResponse *r, void *userdata) {
+        Watch *w = userdata;
+        Etcd *e = w->etcd;
+
+        w->req = NULL;
+        w->len = 0;
+        log_debug("etcd: watch on %s ended (%s); reconnecting", w->key, r->error ? r->error : "closed");
+        e->view_gen++; /* events may have been missed */
+        if (r->curl_code != 0)
+                e->endpoint = (e->endpoint + 1) % e->endpoints.n;
+        (void) sd_event_source_set_time_relative(w->retry, RETRY_MIN);
+        (void) sd_event_source_set_enabled(w->retry, SD_EVENT_ONESHOT);
+}
+
+static void watch_start(Watch *w) {
+        Etcd *e = w->etcd;
+        struct json_object *body = json_object_new_object(), *cr = json_object_new_object();
+        _cleanup_free_ char *url = strprintf("%s/v3/watch", e->endpoints.v[e->endpoint]);
+        const char *headers[] = { "Content-Type: application/json", NULL };
+
+        jadd_b64(cr, "key", w->key);
+        if (w->range_end)
+                jadd_b64(cr, "range_end", w->range_end);
+        json_object_object_add(cr, "progress_notify", json_object_new_boolean(1));
+        json_object_object_add(body, "create_request", cr);
+        HttpOptions o = {
+                .url = url, .body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+                .headers = headers, .tls = &e->tls, .userpwd = e->userpwd, .on_data = watch_data,
+        };
+        if (http_request(e->http, &o, on_watch_end, w, &w->req) < 0) {
+                (void) sd_event_source_set_time_relative(w->retry, RETRY_MAX);
+                (void) sd_event_source_set_enabled(w->retry, SD_EVENT_ONESHOT);
+        }
+        json_object_put(body);
+        e->view_gen++;
+}
+
+static int watch_init(Etcd *e, Watch *w, const char *key, bool prefix) {
+        w->etcd = e;
+        w->key = strdup(key);
+        w->range_end = prefix ? prefix_end(key) : NULL;
+        int r = sd_event_add_time(e->c->event, &w->retry, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC, on_watch_retry, w);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(w->retry, SD_EVENT_OFF);
+        watch_start(w);
+        return 0;
+}
+
+static void watch_done(Watch *w) {
+        http_request_cancel(w->req);
+        sd_event_source_disable_unref(w->retry);
+        free(w->key);
+        free(w->range_end);
+        free(w->buf);
+}
+
+/* ---- operators: status, stop/resume, release, forget, set-budget ------------------------------- */
+
+typedef struct Admin {
+        char *group, *gprefix;
+        void (*cb)(struct json_object *reply, void *ud);
+        void *ud;
+} Admin;
+
+static void admin_free(Admin *a) {
+        free(a->group);
+        free(a->gprefix);
+        free(a);
+}
+
+static struct json_object *admin_error(const char *fmt, ...) _printf_(1, 2);
+static struct json_object *admin_error(const char *fmt, ...) {
+        struct json_object *o = json_object_new_object();
+        char buf[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        json_object_object_add(o, "ok", json_object_new_boolean(0));
+        json_object_object_add(o, "error", json_object_new_string(buf));
+        return o;
+}
+
+static void on_admin_view(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        Admin *a = ud;
+        struct json_object *o, *members, *holders, *queue, *budget, *stop;
+        GroupCounts cnt;
+        View v;
+        char b1[16], b2[16];
+
+        if (error || view_parse(e, a->gprefix, reply, &v) < 0) {
+                a->cb(admin_error("cannot read the group from etcd: %s", error ? error : "malformed answer"), a->ud);
+                return admin_free(a);
+        }
+        GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable, .min_healthy = v.min_healthy,
+                         .stopped = v.stop_cluster || v.stop_group };
+        grant_counts(&gv, &cnt);
+        o = json_object_new_object();
+        members = json_object_new_array();
+        holders = json_object_new_array();
+        queue = json_object_new_array();
+        json_object_object_add(o, "ok", json_object_new_boolean(1));
+        json_object_object_add(o, "backend", json_object_new_string("etcd"));
+        json_object_object_add(o, "group", json_object_new_string(a->group));
+        json_object_object_add(o, "revision", json_object_new_int64(v.revision));
+        json_object_object_add(o, "endpoint", json_object_new_string(e->endpoints.v[e->endpoint]));
+        for (size_t i = 0; i < v.n; i++) {
+                struct json_object *m = json_object_new_object();
+                unsigned pos = 0;
+                json_object_object_add(m, "node", json_object_new_string(v.names[i]));
+                json_object_object_add(m, "registered", json_object_new_boolean(v.m[i].registered));
+                json_object_object_add(m, "alive", json_object_new_boolean(v.m[i].alive));
+                json_object_object_add(m, "healthy", json_object_new_boolean(v.m[i].healthy));
+                json_object_object_add(m, "holder", json_object_new_boolean(v.m[i].holder));
+                if (v.m[i].holder) {
+                        struct json_object *h = json_tokener_parse(v.holder_json[i] ? v.holder_json[i] : "{}");
+                        struct json_object *x = json_object_new_object();
+                        json_object_object_add(x, "node", json_object_new_string(v.names[i]));
+                        json_object_object_add(x, "rule", json_object_get(jget(h, "rule")));
+                        json_object_object_add(x, "since", json_object_get(jget(h, "since")));
+                        json_object_object_add(x, "alive", json_object_new_boolean(v.m[i].alive));
+                        json_object_object_add(x, "healthy", json_object_new_boolean(v.m[i].healthy));
+                        json_object_array_add(holders, x);
+                        json_object_object_add(m, "since", json_object_get(jget(h, "since")));
+                        json_object_put(h);
+                }
+                if (v.m[i].queued && !v.m[i].holder) {
+                        (void) grant_decide(&gv, v.names[i], &pos, NULL);
+                        json_object_object_add(m, "waiting", json_object_new_int(pos));
+                }
+                json_object_array_add(members, m);
+        }
+        /* The queue in order. */
+        for (unsigned p = 1; p <= cnt.waiting; p++)
+                for (size_t i = 0; i < v.n; i++) {
+                        unsigned pos = 0;
+                        if (!v.m[i].queued || v.m[i].holder)
+                                continue;
+                        (void) grant_decide(&gv, v.names[i], &pos, NULL);
+                        if (pos == p)
+                                json_object_array_add(queue, json_object_new_string(v.names[i]));
+                }
+        budget = json_object_new_object();
+        json_object_object_add(budget, "max_unavailable", json_object_new_string(budget_format(&v.max_unavailable, b1, sizeof b1)));
+        json_object_object_add(budget, "min_healthy", json_object_new_string(budget_format(&v.min_healthy, b2, sizeof b2)));
+        json_object_object_add(budget, "set_in_etcd", json_object_new_boolean(v.budget_set));
+        json_object_object_add(budget, "members", json_object_new_int(cnt.members));
+        json_object_object_add(budget, "used", json_object_new_int(cnt.unavailable));
+        json_object_object_add(budget, "allowed", json_object_new_int(cnt.allowed));
+        json_object_object_add(budget, "healthy", json_object_new_int(cnt.healthy));
+        json_object_object_add(budget, "min_healthy_count", json_object_new_int(cnt.min_healthy));
+        stop = json_object_new_object();
+        json_object_object_add(stop, "cluster", json_object_new_boolean(v.stop_cluster));
+        json_object_object_add(stop, "group", json_object_new_boolean(v.stop_group));
+        json_object_object_add(o, "members", members);
+        json_object_object_add(o, "holders", holders);
+        json_object_object_add(o, "queue", queue);
+        json_object_object_add(o, "budget", budget);
+        json_object_object_add(o, "stop", stop);
+        view_free(&v);
+        a->cb(o, a->ud);
+        admin_free(a);
+}
+
+static void on_admin_write(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        Admin *a = ud;
+        struct json_object *o;
+
+        if (error)
+                o = admin_error("etcd refused or did not answer: %s", error);
+        else {
+                o = json_object_new_object();
+                json_object_object_add(o, "ok", json_object_new_boolean(1));
+        }
+        a->cb(o, a->ud);
+        admin_free(a);
+}
+
+static bool valid_name(const char *s) {
+        if (!s || !*s || strlen(s) > 253)
+                return false;
+        for (; *s; s++)
+                if (*s == '/' || *s <= ' ')
+                        return false;
+        return true;
+}
+
+static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct json_object *, void *), void *ud) {
+        Etcd *e = c->data;
+        const char *action = json_object_get_string(jget(req, "action"));
+        const char *group = json_object_get_string(jget(req, "group"));
+        const char *node = json_object_get_string(jget(req, "node"));
+        struct json_object *body, *succ;
+        Admin *a;
+
+        if (group && !valid_name(group)) {
+                cb(admin_error("invalid group name '%s'", group), ud);
+                return 0;
+        }
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->group = strdup(group ? group : e->group);
+        a->gprefix = strprintf("%s/groups/%s/", e->prefix, a->group);
+        a->cb = cb;
+        a->ud = ud;
+
+        if (streq_ptr(action, "status")) {
+                read_view(e, a->gprefix, on_admin_view, a);
+                return 0;
+        }
+        body = json_object_new_object();
+        succ = json_object_new_array();
+        if (streq_ptr(action, "stop") || streq_ptr(action, "resume")) {
+                _cleanup_free_ char *k = group ? strprintf("%sstop", a->gprefix) : strprintf("%s/stop", e->prefix);
+                if (streq_ptr(action, "stop")) {
+                        _cleanup_free_ char *v = strprintf("{\"since\":%llu}", (unsigned long long) (now_realtime() / USEC_PER_SEC));
+                        json_object_array_add(succ, put_req(k, v, 0));
+                } else
+                        json_object_array_add(succ, delete_req(k, NULL));
+        } else if (streq_ptr(action, "release") || streq_ptr(action, "forget")) {
+                if (!valid_name(node)) {
+                        json_object_put(body);
+                        json_object_put(succ);
+                        cb(admin_error("%s needs a node name", action), ud);
+                        admin_free(a);
+                        return 0;
+                }
+                static const char *const all[] = { "holders", "queue", "members", "registered" };
+                size_t n = streq_ptr(action, "release") ? 1 : ELEMENTSOF(all);
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *k = strprintf("%s%s/%s", a->gprefix, all[i], node);
+                        json_object_array_add(succ, delete_req(k, NULL));
+                }
+        } else if (streq_ptr(action, "set-budget")) {
+                const char *mu = json_object_get_string(jget(req, "max_unavailable"));
+                const char *mh = json_object_get_string(jget(req, "min_healthy"));
+                BudgetValue x;
+                char b1[16], b2[16];
+                if ((mu && budget_parse(mu, &x) < 0) || (mh && budget_parse(mh, &x) < 0) || (!mu && !mh)) {
+                        json_object_put(body);
+                        json_object_put(succ);
+                        cb(admin_error("set-budget needs max_unavailable=N|N%% and/or min_healthy=N|N%% (%s)",
+                                       mu && budget_parse(mu, &x) < 0 ? mu : mh ? mh : "nothing given"), ud);
+                        admin_free(a);
+                        return 0;
+                }
+                struct json_object *b = json_object_new_object();
+                json_object_object_add(b, "max_unavailable", json_object_new_string(mu ? mu : budget_format(&e->max_unavailable, b1, sizeof b1)));
+                json_object_object_add(b, "min_healthy", json_object_new_string(mh ? mh : budget_format(&e->min_healthy, b2, sizeof b2)));
+                _cleanup_free_ char *k = strprintf("%sbudget", a->gprefix);
+                json_object_array_add(succ, put_req(k, json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN), 0));
+                json_object_put(b);
+        } else {
+                json_object_put(body);
+                json_object_put(succ);
+                cb(admin_error("unknown coordinator action '%s' (expected status, stop, resume, release, forget, set-budget)",
+                               action ? action : ""), ud);
+                admin_free(a);
+                return 0;
+        }
+        json_object_object_add(body, "success", succ);
+        etcd_call(e, "kv/txn", body, on_admin_write, a);
+        return 0;
+}
+
+static struct json_object *etcd_status(Coordinator *c) {
+        Etcd *e = c->data;
+        struct json_object *o = json_object_new_object();
+        char buf[32];
+
+        json_object_object_add(o, "group", json_object_new_string(e->group));
+        json_object_object_add(o, "endpoint", json_object_new_string(e->endpoints.v[e->endpoint]));
+        snprintf(buf, sizeof buf, "%llx", (unsigned long long) e->lease);
+        json_object_object_add(o, "lease", e->lease ? json_object_new_string(buf) : NULL);
+        json_object_object_add(o, "registered", json_object_new_boolean(e->lease != 0 && !e->registering));
+        json_object_object_add(o, "healthy", json_object_new_boolean(e->healthy));
+        json_object_object_add(o, "waiting", json_object_new_boolean(e->pending.cb != NULL));
+        json_object_object_add(o, "last_answer", e->cached_reason ? json_object_new_string(e->cached_reason) : NULL);
+        return o;
+}
+
+/* ---- life ------------------------------------------------------------------------------------ */
+
+static int read_password(const char *path, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t size;
+        int r;
+
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (st.st_mode & 0077)
+                return log_error_errno(EPERM, "%s is readable by group or others (mode %04o): refusing it",
+                                       path, (unsigned) (st.st_mode & 07777));
+        r = read_file(path, 4096, &buf, &size);
+        if (r < 0)
+                return r;
+        buf[strcspn(buf, "\r\n")] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int etcd_init(Coordinator *c) {
+        const Config *cfg = c->config;
+        Etcd *e = calloc(1, sizeof(*e));
+        int r;
+
+        if (!e)
+                return -ENOMEM;
+        c->data = e;
+        e->c = c;
+        for (size_t i = 0; i < cfg->endpoints.n; i++)
+                strlist_add(&e->endpoints, cfg->endpoints.v[i]);
+        if (e->endpoints.n == 0)
+                return log_error_errno(EINVAL, "etcd: no endpoints configured");
+        e->prefix = strdup(cfg->prefix);
+        e->node = strdup(cfg->node);
+        e->group = strdup(cfg->group);
+        e->gprefix = strprintf("%s/groups/%s/", cfg->prefix, cfg->group);
+        e->tls.ca_file = strdup_or_null(cfg->ca_file);
+        e->tls.cert_file = strdup_or_null(cfg->cert_file);
+        e->tls.key_file = strdup_or_null(cfg->key_file);
+        e->ttl = cfg->lease_ttl;
+        e->timeout = cfg->request_timeout;
+        e->max_unavailable = cfg->max_unavailable;
+        e->min_healthy = cfg->min_healthy;
+        e->healthy = true;
+        e->view_gen = 1;
+        if (cfg->user) {
+                _cleanup_free_ char *pw = NULL;
+                if (cfg->password_file) {
+                        r = read_password(cfg->password_file, &pw);
+                        if (r < 0)
+                                return log_error_errno(r, "etcd: cannot read password_file %s: %m", cfg->password_file);
+                }
+                e->userpwd = strprintf("%s:%s", cfg->user, pw ? pw : "");
+        }
+        r = http_client_new(c->event, &e->http);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time(c->event, &e->reg_timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC, on_reg_timer, e);
+        if (r >= 0)
+                r = sd_event_add_time(c->event, &e->keepalive_timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC,
+                                      on_keepalive_timer, e);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(e->reg_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(e->reg_timer, "etcd-register");
+        (void) sd_event_source_set_description(e->keepalive_timer, "etcd-keepalive");
+        _cleanup_free_ char *stop = strprintf("%s/stop", e->prefix);
+        r = watch_init(e, &e->group_watch, e->gprefix, true);
+        if (r >= 0)
+                r = watch_init(e, &e->stop_watch, stop, false);
+        if (r < 0)
+                return r;
+        start_registration(e);
+        return 0;
+}
+
+static void etcd_done(Coordinator *c) {
+        Etcd *e = c->data;
+
+        if (!e)
+                return;
+        if (e->pending.cb)
+                answer(e, COORD_UNKNOWN, "shutting down");
+        watch_done(&e->group_watch);
+        watch_done(&e->stop_watch);
+        http_client_free(e->http);
+        sd_event_source_disable_unref(e->reg_timer);
+        sd_event_source_disable_unref(e->keepalive_timer);
+        strlist_clear(&e->endpoints);
+        free(e->prefix);
+        free(e->gprefix);
+        free(e->node);
+        free(e->group);
+        free((char *) e->tls.ca_file);
+        free((char *) e->tls.cert_file);
+        free((char *) e->tls.key_file);
+        free(e->userpwd);
+        free(e->summary);
+        free(e->cached_reason);
+        free(e->cached_holder);
+        free(e);
+        c->data = NULL;
+}
+
+const CoordinatorOps coord_etcd_ops = {
+        .name = "etcd",
+        .init = etcd_init,
+        .request = etcd_request,
+        .release = etcd_release,
+        .status = etcd_status,
+        .done = etcd_done,
+        .publish_health = etcd_publish_health,
+        .withdraw = etcd_withdraw,
+        .admin = etcd_admin,
+};
