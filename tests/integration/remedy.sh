@@ -43,8 +43,8 @@ is "$(count_lines "$T/fired")" 0 "nothing fires while the condition is ok"
 echo problem > "$T/state-file"
 ok "condition becomes problem" wait_cond state problem 5
 ok "remedy fires once" wait_for 5 '[ "$(count_lines "$T/fired")" -ge 1 ]'
-sleep 1.2
-is "$(count_lines "$T/fired")" 1 "remedy did not fire twice within the retry time"
+# That it does not fire again within the retry time is checked below from the firing times
+# the remedy itself recorded (polling from here is too slow on a loaded machine to tell).
 
 # ---- still problem after retry: second firing ----
 ok "remedy fires the second time after retry" wait_for 6 '[ "$(count_lines "$T/fired")" -ge 2 ]'
