@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+# Helpers for the coordinator tests: a real etcd on loopback (Debian's etcd-server) in a fresh
+# data directory, and simulated nodes (tests/helpers/coord-client) driven through FIFOs.
+
+COORD_CLIENT="$top_builddir/tests/helpers/coord-client"
+declare -A CLIENT_PID CLIENT_FD   # how many output lines were consumed: $T/NAME.seen (survives subshells)
+ETCD_PIDS=()
+
+free_port() {
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+need_etcd() {
+        command -v etcd >/dev/null || { echo "1..0 # SKIP etcd is not installed (Debian package etcd-server)"; exit 0; }
+        [ -x "$COORD_CLIENT" ] || { echo "1..0 # SKIP $COORD_CLIENT not built"; exit 0; }
+}
+
+# start_etcd: one member; sets ETCD_URL.
+start_etcd() {
+        local cp pp mp
+        cp=$(free_port); pp=$(free_port); mp=$(free_port)
+        ETCD_URL="http://127.0.0.1:$cp"
+        etcd --name s1 --data-dir "$T/etcd1" \
+                --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+                --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+                --initial-cluster "s1=http://127.0.0.1:$pp" --initial-cluster-state new \
+                --listen-metrics-urls "http://127.0.0.1:$mp" > "$T/etcd1.log" 2>&1 &
+        ETCD_PIDS+=($!)
+        track_pid $!
+        wait_for 20 "curl -sf $ETCD_URL/health | grep -q true" || bail_out "etcd did not start: $(tail -5 "$T/etcd1.log")"
+}
+
+etcdget() { ETCDCTL_API=3 etcdctl --endpoints="${ETCD_ENDPOINTS:-$ETCD_URL}" get "$@" 2>/dev/null; }
+
+# client_conf NAME GROUP: a medic.conf for a simulated node.
+client_conf() {
+        cat > "$T/$1.conf" <<CONF
+[medic]
+node = $1
+group = $2
+state_dir = $T/state-$1
+socket = $T/$1.sock
+stop_file = $T/stop-$1
+[coordinator]
+backend = etcd
+endpoints = ${ETCD_ENDPOINTS:-$ETCD_URL}
+lease_ttl = ${LEASE_TTL:-3s}
+request_timeout = ${REQUEST_TIMEOUT:-3s}
+CONF
+}
+
+# client_start NAME [GROUP]: starts a simulated node and waits until it is registered.
+client_start() {
+        local name=$1 group=${2:-g1} fd
+        client_conf "$name" "$group"
+        rm -f "$T/$name.in"
+        mkfifo "$T/$name.in"
+        "$COORD_CLIENT" "$T/$name.conf" < "$T/$name.in" > "$T/$name.out" 2> "$T/$name.err" &
+        CLIENT_PID[$name]=$!
+        track_pid $!
+        exec {fd}> "$T/$name.in"
+        CLIENT_FD[$name]=$fd
+        echo 0 > "$T/$name.seen"
+        client_wait "$name" '^ready' 15 >/dev/null || { diag "client $name did not register: $(tail -3 "$T/$name.err")"; return 1; }
+}
+
+client_send() { printf '%s\n' "$2" >&"${CLIENT_FD[$1]}"; }
+
+# client_wait NAME ERE SECONDS: waits for the next unseen output line matching ERE; prints it.
+client_wait() {
+        local name=$1 re=$2 end n line seen
+        end=$(( $(date +%s%N) / 1000000 + $(python3 -c "print(int(float('$3') * 1000))") ))
+        while [ "$(( $(date +%s%N) / 1000000 ))" -lt "$end" ]; do
+                n=$(wc -l < "$T/$name.out")
+                seen=$(cat "$T/$name.seen")
+                while [ "$seen" -lt "$n" ]; do
+                        seen=$((seen + 1))
+                        echo "$seen" > "$T/$name.seen"
+                        line=$(sed -n "${seen}p" "$T/$name.out")
+                        if printf '%s' "$line" | grep -Eq -- "$re"; then
+                                printf '%s\n' "$line"
+                                return 0
+                        fi
+                done
+                sleep 0.02
+        done
+        return 1
+}
+
+# client_quiet NAME ERE SECONDS: true when no line matching ERE comes within SECONDS.
+client_quiet() { ! client_wait "$@" >/dev/null; }
+
+client_kill() { kill -9 "${CLIENT_PID[$1]}" 2>/dev/null; wait "${CLIENT_PID[$1]}" 2>/dev/null; }
+
+# status_json NAME [GROUP]: the coordinator's view as seen by client NAME.
+status_json() {
+        client_send "$1" "status ${2:-}"
+        client_wait "$1" '^\{"ok":true,"backend"|^\{"ok":false' 10
+}
+
+admin() { client_send "$1" "admin $2"; client_wait "$1" '^\{' 10; }
