@@ -86,6 +86,7 @@ Config *config_free(Config *c) {
         free(c->state_dir);
         free(c->socket_path);
         free(c->stop_file);
+        free(c->settings_dir);
         free(c->coordinator);
         strlist_clear(&c->endpoints);
         free(c->prefix);
@@ -121,6 +122,9 @@ int config_new_default(Config **ret) {
         c->state_dir = strdup(LOCALSTATEDIR "/lib/medic");
         c->socket_path = strdup(RUNSTATEDIR "/medic/medicd.sock");
         c->stop_file = strdup(SYSCONFDIR "/medic/stop");
+        c->settings_dir = strdup(SYSCONFDIR "/medic");
+        if (!c->settings_dir)
+                return -ENOMEM;
         c->coordinator = strdup("local");
         c->prefix = strdup("/medic");
         c->lease_ttl = 15 * USEC_PER_SEC;
@@ -247,6 +251,8 @@ static void set_path(Parser *p, const char *key, const char *value) {
                 dst = &p->c->state_dir;
         else if (strcmp(key, "socket") == 0)
                 dst = &p->c->socket_path;
+        else if (strcmp(key, "settings_dir") == 0)
+                dst = &p->c->settings_dir;
         else
                 dst = &p->c->stop_file;
 
@@ -443,6 +449,7 @@ static const Key keys[] = {
         { "medic",       "state_dir",        set_path,         false },
         { "medic",       "socket",           set_path,         false },
         { "medic",       "stop_file",        set_path,         false },
+        { "medic",       "settings_dir",     set_path,         false },
         { "medic",       "log_level",        set_log_level,    false },
         { "medic",       "dry_run",          set_bool,         false },
         { "medic",       "verify_owner",     set_bool,         false },

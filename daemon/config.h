@@ -21,6 +21,7 @@ typedef struct Config {
         char *state_dir;            /* state_dir = ; default /var/lib/medic */
         char *socket_path;          /* socket = ; default /run/medic/medicd.sock */
         char *stop_file;            /* stop_file = ; default /etc/medic/stop */
+        char *settings_dir;         /* settings_dir = ; checks' settings files NAME.conf; default /etc/medic */
         int log_level;              /* log_level = debug|info|notice|warning|error ; syslog LOG_*; default LOG_INFO */
         bool dry_run;               /* dry_run = yes|no ; default yes */
         bool verify_owner;          /* verify_owner = yes|no ; default yes; "no" is for tests only */

@@ -528,6 +528,10 @@ void lua_api_open(LuaFile *f) {
         lua_setfield(L, -2, "group");
         lua_pushboolean(L, f->host->dry_run);
         lua_setfield(L, -2, "dry_run");
+        lua_pushstring(L, c->settings_dir);
+        lua_setfield(L, -2, "settings_dir");
+        lua_pushboolean(L, c->verify_owner);
+        lua_setfield(L, -2, "verify_owner");
         lua_setglobal(L, "medic");
         lua_modules_open(f);
 }

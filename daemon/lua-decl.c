@@ -34,8 +34,8 @@ static int decl_line(lua_State *L) {
 /* command_check "name" { "prog", "arg", ..., every = "1m", timeout = "30s", ok_status = 0 }:
  * a check whose condition is a command's exit status. Written in Lua on top of check(). */
 static const char command_check_lua[] =
-        "local check, medic, ok, problem, unknown, error, type, ipairs, tostring =\n"
-        "      check, medic, ok, problem, unknown, error, type, ipairs, tostring\n"
+        "local check, medic, ok, problem, unknown, error, type, ipairs, pairs, tostring, load, pcall, string =\n"
+        "      check, medic, ok, problem, unknown, error, type, ipairs, pairs, tostring, load, pcall, string\n"
         "function command_check(name)\n"
         "  if type(name) ~= 'string' then error('command_check: expected a check name', 2) end\n"
         "  return function(spec)\n"
@@ -57,6 +57,42 @@ static const char command_check_lua[] =
         "      end })\n"
         "    if not good then error(tostring(err):gsub('^[^:]*:%d+: ', ''), 2) end\n"
         "  end\n"
+        "end\n"
+        /* medic.settings(name, defaults): a check's optional settings file
+         * SETTINGS_DIR/NAME.conf of Lua assignments, trusted like check files (root's, not
+         * writable by group or others), run in an empty environment; unknown keys are errors.
+         * Returns defaults overridden by the file; raises an error (without position) on a
+         * bad file. May be called while loading or on every run. */
+        "local function load_settings(path, defaults)\n"
+        "  local s = {}\n"
+        "  for k, v in pairs(defaults) do s[k] = v end\n"
+        "  local st = medic.stat(path)\n"
+        "  if not st then return s end\n"
+        "  if st.type ~= 'file' then return nil, path .. ': refusing: not a regular file' end\n"
+        "  if medic.verify_owner and st.uid ~= 0 then\n"
+        "    return nil, path .. ': refusing: owned by uid ' .. st.uid .. ' (must be root)'\n"
+        "  end\n"
+        "  if medic.verify_owner and st.mode & 18 ~= 0 then\n"
+        "    return nil, string.format('%s: refusing: writable by group or others (mode %04o)', path, st.mode)\n"
+        "  end\n"
+        "  local text, err = medic.read(path, 65536)\n"
+        "  if not text then return nil, err end\n"
+        "  local env = {}\n"
+        "  local chunk, perr = load(text, '=' .. path, 't', env)\n"
+        "  if not chunk then return nil, perr end\n"
+        "  local good, rerr = pcall(chunk)\n"
+        "  if not good then return nil, tostring(rerr) end\n"
+        "  for k, v in pairs(env) do\n"
+        "    if defaults[k] == nil then return nil, path .. \": unknown setting '\" .. tostring(k) .. \"'\" end\n"
+        "    s[k] = v\n"
+        "  end\n"
+        "  return s\n"
+        "end\n"
+        "function medic.settings(name, defaults)\n"
+        "  if type(name) ~= 'string' or not name:match('^[%w._-]+$') then error('medic.settings: invalid name', 2) end\n"
+        "  local s, err = load_settings(medic.settings_dir .. '/' .. name .. '.conf', defaults or {})\n"
+        "  if not s then error(err, 0) end\n"
+        "  return s\n"
         "end\n";
 
 static bool valid_name(const char *s) {

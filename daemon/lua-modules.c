@@ -8,8 +8,11 @@
 
 typedef void (*lua_module_open_t)(LuaFile *f);
 
+void lua_procmaps_open(LuaFile *f);      /* lua-procmaps.c: medic.deleted_libraries */
+
 static const lua_module_open_t modules[] = {
         NULL, /* keep the array non-empty */
+        lua_procmaps_open,
 };
 
 void lua_modules_open(LuaFile *f) {

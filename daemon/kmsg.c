@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/* The kernel log as an event source. /dev/kmsg hands out one record per read(2) and never
+ * blocks when opened O_NONBLOCK; a FIFO or a regular file in the same format (for tests)
+ * gives a byte stream, so every input goes through the same line splitter. A FIFO is opened
+ * read-write so that the last writer closing it never turns into an endless EOF; a regular
+ * file is followed with inotify. /dev/kmsg itself is only ever opened read-only. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kmsg.h"
+#include "log.h"
+
+#define READ_CHUNK 8192             /* one /dev/kmsg record always fits */
+#define READS_PER_TURN 256          /* then give the event loop back */
+#define TRAILING_TRIGGER_USEC (250 * USEC_PER_MSEC)
+
+struct Kmsg {
+        Manager *manager;
+        char *path;
+        int fd;
+        bool regular;               /* a regular file, followed with inotify */
+        sd_event_source *io;
+        sd_event_source *trailing;  /* a second trigger shortly after a burst */
+        sd_event_source *more;      /* a regular file had more than one turn's worth */
+        char *partial;              /* bytes of an incomplete line */
+        size_t n_partial;
+        bool skipping;              /* the current line was too long: drop until '\n' */
+        KmsgRecord ring[KMSG_RING_SIZE];
+        size_t head, n;             /* oldest record at head */
+        uint64_t dropped;
+};
+
+static Kmsg *current;
+static char *current_error;
+
+static void record_clear(KmsgRecord *r) {
+        free(r->message);
+        *r = (KmsgRecord) {};
+}
+
+static bool parse_u64(const char *s, const char *end, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (s == end)
+                return false;
+        for (; s < end; s++) {
+                if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+                        return false;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        *ret = v;
+        return true;
+}
+
+int kmsg_parse_record(const char *line, size_t len, KmsgRecord *ret) {
+        const char *end = line + len, *semi, *f[3], *p = line;
+        uint64_t prio, seq, usec;
+        size_t mlen;
+        char *msg;
+
+        if (len == 0 || *line == ' ')
+                return -EINVAL;     /* a continuation line (" SUBSYSTEM=...") or empty */
+        semi = memchr(line, ';', len);
+        if (!semi)
+                return -EINVAL;
+        for (int i = 0; i < 3; i++) {
+                f[i] = memchr(p, ',', (size_t) (semi - p));
+                if (!f[i]) {
+                        if (i < 2)
+                                return -EINVAL;
+                        f[i] = semi;            /* no flags field: accept "prio,seq,usec;" */
+                }
+                p = f[i] + 1;
+        }
+        if (!parse_u64(line, f[0], &prio) || !parse_u64(f[0] + 1, f[1], &seq) ||
+            !parse_u64(f[1] + 1, f[2], &usec) || prio > 1023)
+                return -EINVAL;
+        mlen = (size_t) (end - semi - 1);
+        if (mlen > KMSG_MESSAGE_MAX)
+                mlen = KMSG_MESSAGE_MAX;
+        msg = strndup(semi + 1, mlen);
+        if (!msg)
+                return -ENOMEM;
+        *ret = (KmsgRecord) {
+                .seq = seq,
+                .priority = (int) (prio & 7),
+                .facility = (int) (prio >> 3),
+                .usec = usec,
+                .received = now_realtime(),
+                .message = msg,
+        };
+        return 0;
+}
+
+static void ring_push(Kmsg *k, KmsgRecord *r) {
+        size_t slot;
+
+        if (k->n == KMSG_RING_SIZE) {
+                record_clear(&k->ring[k->head]);
+                k->head = (k->head + 1) % KMSG_RING_SIZE;
+                k->n--;
+                k->dropped++;
+        }
+        slot = (k->head + k->n) % KMSG_RING_SIZE;
+        k->ring[slot] = *r;
+        *r = (KmsgRecord) {};
+        k->n++;
+}
+
+static void handle_line(Kmsg *k, const char *line, size_t len) {
+        KmsgRecord r;
+
+        if (kmsg_parse_record(line, len, &r) < 0)
+                return;
+        ring_push(k, &r);
+}
+
+/* Splits data into lines, keeping an incomplete last line for the next call. Lines longer
+ * than READ_CHUNK are dropped. Returns the number of lines handled. */
+static unsigned feed(Kmsg *k, const char *data, size_t size) {
+        unsigned lines = 0;
+
+        while (size > 0) {
+                const char *nl = memchr(data, '\n', size);
+                size_t take = nl ? (size_t) (nl - data) : size;
+
+                if (k->skipping) {
+                        if (nl)
+                                k->skipping = false;
+                } else if (k->n_partial + take > READ_CHUNK) {
+                        k->n_partial = 0;
+                        k->skipping = !nl;
+                } else if (!nl) {
+                        memcpy(k->partial + k->n_partial, data, take);
+                        k->n_partial += take;
+                } else if (k->n_partial > 0) {
+                        memcpy(k->partial + k->n_partial, data, take);
+                        handle_line(k, k->partial, k->n_partial + take);
+                        k->n_partial = 0;
+                        lines++;
+                } else {
+                        handle_line(k, data, take);
+                        lines++;
+                }
+                if (!nl)
+                        break;
+                size -= take + 1;
+                data += take + 1;
+        }
+        return lines;
+}
+
+static int on_trailing(sd_event_source *s, uint64_t usec, void *userdata) {
+        Kmsg *k = userdata;
+        manager_trigger(k->manager, "kmsg");
+        return 0;
+}
+
+static void new_records(Kmsg *k) {
+        int r;
+
+        manager_trigger(k->manager, "kmsg");
+        /* A check that was still running missed this trigger: run them once more a little
+         * later (cheap: they find nothing new unless it is needed). */
+        if (k->trailing) {
+                r = sd_event_source_set_time_relative(k->trailing, TRAILING_TRIGGER_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(k->trailing, SD_EVENT_ONESHOT);
+        } else {
+                r = sd_event_add_time_relative(k->manager->event, &k->trailing, CLOCK_MONOTONIC,
+                                               TRAILING_TRIGGER_USEC, 10 * USEC_PER_MSEC, on_trailing, k);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(k->trailing, "kmsg-trailing");
+        }
+        if (r < 0)
+                log_debug("Cannot arm the kmsg trailing trigger, ignoring: %s", strerror(-r));
+}
+
+/* Reads what is there now, at most READS_PER_TURN reads. */
+static int on_more(sd_event_source *s, void *userdata);
+
+static void read_some(Kmsg *k) {
+        char buf[READ_CHUNK];
+        unsigned lines = 0;
+        int i;
+
+        for (i = 0; i < READS_PER_TURN; i++) {
+                ssize_t n = read(k->fd, buf, sizeof buf);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EPIPE) {   /* the kernel overwrote records we had not read */
+                                k->dropped++;
+                                continue;
+                        }
+                        if (errno != EAGAIN)
+                                log_warning_errno(errno, "Cannot read %s, ignoring: %m", k->path);
+                        break;
+                }
+                if (n == 0) {
+                        if (k->regular) {
+                                struct stat st;
+                                off_t pos = lseek(k->fd, 0, SEEK_CUR);
+                                if (fstat(k->fd, &st) == 0 && pos > st.st_size) {
+                                        /* truncated: start over */
+                                        (void) lseek(k->fd, 0, SEEK_SET);
+                                        k->n_partial = 0;
+                                        k->skipping = false;
+                                        continue;
+                                }
+                        }
+                        break;
+                }
+                lines += feed(k, buf, (size_t) n);
+        }
+        if (lines > 0)
+                new_records(k);
+        /* epoll reports a FIFO or /dev/kmsg again while data is left; inotify does not. */
+        if (k->regular && i == READS_PER_TURN) {
+                int r = k->more ? sd_event_source_set_enabled(k->more, SD_EVENT_ONESHOT)
+                                : sd_event_add_defer(k->manager->event, &k->more, on_more, k);
+                if (r < 0)
+                        log_debug("Cannot schedule reading the rest of %s, ignoring: %s", k->path, strerror(-r));
+        }
+}
+
+static int on_more(sd_event_source *s, void *userdata) {
+        read_some(userdata);
+        return 0;
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        read_some(userdata);
+        return 0;
+}
+
+static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        read_some(userdata);
+        return 0;
+}
+
+static void kmsg_stop(void *state) {
+        Kmsg *k = state;
+
+        if (!k)
+                return;
+        if (current == k)
+                current = NULL;
+        sd_event_source_disable_unref(k->io);
+        sd_event_source_disable_unref(k->trailing);
+        sd_event_source_disable_unref(k->more);
+        if (k->fd >= 0)
+                close(k->fd);
+        for (size_t i = 0; i < k->n; i++)
+                record_clear(&k->ring[(k->head + i) % KMSG_RING_SIZE]);
+        free(k->partial);
+        free(k->path);
+        free(k);
+}
+
+static void set_error(const char *path, int err) {
+        free(current_error);
+        current_error = strprintf("%s: %s", path, strerror(err));
+}
+
+static int kmsg_start(Manager *m, void **ret_state) {
+        const char *path = m->config->kmsg_path ? m->config->kmsg_path : "/dev/kmsg";
+        Kmsg *k = calloc(1, sizeof(*k));
+        struct stat st;
+        int r;
+
+        if (!k)
+                return -ENOMEM;
+        k->manager = m;
+        k->fd = -1;
+        k->path = strdup(path);
+        k->partial = malloc(READ_CHUNK);
+        if (!k->path || !k->partial) {
+                kmsg_stop(k);
+                return -ENOMEM;
+        }
+        /* O_NONBLOCK: opening a FIFO read-write never waits for a writer, and reads return EAGAIN. */
+        k->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (k->fd < 0 || fstat(k->fd, &st) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (S_ISFIFO(st.st_mode)) {
+                int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                close(k->fd);
+                k->fd = fd;
+        }
+        k->regular = S_ISREG(st.st_mode);
+        if (k->regular)
+                r = sd_event_add_inotify(m->event, &k->io, path, IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB,
+                                         on_inotify, k);
+        else
+                r = sd_event_add_io(m->event, &k->io, k->fd, EPOLLIN, on_io, k);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_description(k->io, "kmsg");
+        current = k;
+        free(current_error);
+        current_error = NULL;
+        log_debug("Reading the kernel log from %s", path);
+        read_some(k);   /* what is there already (the kernel's buffer since boot) */
+        *ret_state = k;
+        return 0;
+fail:
+        set_error(path, -r);
+        kmsg_stop(k);
+        return r;
+}
+
+const MedicSource kmsg_source = {
+        .name = "kmsg",
+        .start = kmsg_start,
+        .stop = kmsg_stop,
+};
+
+const Kmsg *kmsg_current(const char **ret_error) {
+        if (ret_error)
+                *ret_error = current ? NULL : current_error ? current_error : "the kmsg source is not running";
+        return current;
+}
+
+size_t kmsg_count(const Kmsg *k) {
+        return k->n;
+}
+
+const KmsgRecord *kmsg_get(const Kmsg *k, size_t i) {
+        return i < k->n ? &k->ring[(k->head + i) % KMSG_RING_SIZE] : NULL;
+}
+
+uint64_t kmsg_dropped(const Kmsg *k) {
+        return k->dropped;
+}
+
+const char *kmsg_path(const Kmsg *k) {
+        return k->path;
+}
