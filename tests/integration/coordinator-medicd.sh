@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# medicd itself with the etcd coordinator: it registers and publishes its health, asks for
+# permission before a disruptive remedy, is refused while a stop switch is set, and gives the
+# permission back when its remedy is done; medicctl coordinator works through it.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/etcd-lib.sh"
+setup 90
+need_etcd
+start_etcd
+
+cat >> "$T/medic.conf" <<EOF
+endpoints = $ETCD_URL
+lease_ttl = 3s
+EOF
+sed -i 's/^backend = local/backend = etcd/' "$T/medic.conf"
+write_file "$T/checks/10-node.lua" <<EOF
+check "disk-ok" { every = "1s", health = true, run = function()
+  if medic.exists("$T/sick") then return problem("disk broken") end
+  return ok("disk fine")
+end }
+check "wants-reboot" { every = "1s", run = function()
+  if medic.exists("$T/trigger") then return problem("updates installed") end
+  return ok("nothing to do")
+end }
+EOF
+write_file "$T/rules/10-reboot.lua" <<'EOF'
+rule "reboot-for-updates" { when = "wants-reboot", remedy = reboot {}, limit = "5/1h", retry = "1s" }
+EOF
+start_medicd
+ok "medicd registered in etcd" wait_for 10 "etcdget --keys-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | grep -q ."
+is "$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | jget 'd["healthy"]')" true "published as healthy"
+touch "$T/sick"
+ok "a failing health condition is published" wait_for 5 \
+        "[ \"\$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | jget 'd[\"healthy\"]')\" = false ]"
+like "$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE)" 'disk-ok' "the summary names the condition"
+rm -f "$T/sick"
+wait_for 5 "[ \"\$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | jget 'd[\"healthy\"]')\" = true ]"
+
+out=$(ctl coordinator status)
+like "$out" "$MEDIC_NODE +yes +yes +no" "medicctl coordinator status lists the node alive, healthy, not holding"
+is "$(ctl_json coordinator status | jget 'd["budget"]["allowed"]')" 1 "medicctl coordinator status --json: budget"
+
+# A stop switch refuses the request.
+ctl coordinator stop --group "$MEDIC_GROUP" >/dev/null
+mark=$(log_mark)
+touch "$T/trigger"
+ok "with the group stopped the coordinator refuses" wait_for 10 \
+        "log_has_since $mark 'answered denied for rule reboot-for-updates.*stop switch'"
+ok "nothing was granted" test -z "$(etcdget --prefix --keys-only /medic/groups/$MEDIC_GROUP/holders/)"
+if log_has_since "$mark" 'Rule reboot-for-updates fires'; then fail "the remedy did not run"; else pass "the remedy did not run"; fi
+
+# Resumed: permission is granted, the remedy runs, permission goes back.
+mark=$(log_mark)
+ctl coordinator resume --group "$MEDIC_GROUP" >/dev/null
+ok "after resume permission is granted" wait_for 10 "log_has_since $mark 'answered granted for rule reboot-for-updates'"
+ok "the remedy ran after the grant" wait_for 5 "log_has_since $mark 'Rule reboot-for-updates fires'"
+ok "the permission was given back after the remedy" wait_for 5 \
+        "[ -z \"\$(etcdget --prefix --keys-only /medic/groups/$MEDIC_GROUP/holders/)\" ]"
+rm -f "$T/trigger"
+
+# Not root: changes are refused, status is allowed.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+        out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$MEDICCTL" --socket "$T/medicd.sock" coordinator stop 2>&1); rc=$?
+        ok "coordinator stop as nobody is refused (exit $rc)" test "$rc" -ne 0
+        like "$out" 'permission denied' "the refusal says why"
+else
+        skip "coordinator stop as nobody is refused" "no user nobody or no setpriv"
+        skip "the refusal says why" "no user nobody or no setpriv"
+fi
+ok "no stop switch was set" test -z "$(etcdget --prefix --keys-only /medic/stop)"
+stop_medicd
+done_testing
