@@ -95,6 +95,13 @@ Config *config_free(Config *c) {
         free(c->key_file);
         free(c->user);
         free(c->password_file);
+        free(c->ipmi.host);
+        free(c->ipmi.user);
+        free(c->ipmi.password_file);
+        free(c->ipmi.privilege);
+        strlist_clear(&c->ipmi.workarounds);
+        free(c->ipmi.interpret_file);
+        free(c->ipmi.helper);
         free(c);
         return NULL;
 }
@@ -146,6 +153,9 @@ int config_new_default(Config **ret) {
         c->check_timeout = 30 * USEC_PER_SEC;
         c->flapping = (RateSpec) { .count = 5, .window_usec = 10 * 60 * USEC_PER_SEC };
         c->history_size = 1000;
+        c->ipmi.port = 623;
+        c->ipmi.cipher_suite = 3;
+        c->ipmi.session_timeout = 20 * USEC_PER_SEC;
 
         *ret = TAKE_PTR(c);
         return 0;
@@ -441,6 +451,128 @@ static void set_budget(Parser *p, const char *key, const char *value) {
                 p->c->min_healthy = b;
 }
 
+/* ---- [ipmi] ---------------------------------------------------------------------------- */
+
+static void set_ipmi_string(Parser *p, const char *key, const char *value) {
+        IpmiConfig *i = &p->c->ipmi;
+
+        if (!*value || has_space(value)) {
+                perr(p, p->lineno, "invalid %s '%s' (expected a value without spaces)", key, value);
+                return;
+        }
+        if (strcmp(key, "host") == 0)
+                set_string(p, &i->host, strdup(value));
+        else if (strcmp(key, "user") == 0) {
+                if (strlen(value) > 16) {
+                        perr(p, p->lineno, "user '%s' is longer than 16 bytes (the IPMI limit)", value);
+                        return;
+                }
+                set_string(p, &i->user, strdup(value));
+        } else {
+                if (strcmp(value, "user") != 0 && strcmp(value, "operator") != 0 && strcmp(value, "admin") != 0) {
+                        perr(p, p->lineno, "invalid privilege '%s' (expected user, operator or admin)", value);
+                        return;
+                }
+                set_string(p, &i->privilege, strdup(value));
+        }
+}
+
+static void set_ipmi_number(Parser *p, const char *key, const char *value) {
+        bool port = strcmp(key, "port") == 0;
+        unsigned long v = 0;
+        const char *s = value;
+
+        for (; isdigit((unsigned char) *s) && v <= 65535; s++)
+                v = v * 10 + (unsigned long) (*s - '0');
+        if (port && (s == value || *s || v == 0 || v > 65535)) {
+                perr(p, p->lineno, "invalid port '%s' (expected 1 to 65535)", value);
+                return;
+        }
+        /* the cipher suites FreeIPMI implements */
+        if (!port && (s == value || *s || v > 17 || v == 4 || v == 5 || v == 9 || v == 10 || v == 13 || v == 14)) {
+                perr(p, p->lineno, "invalid cipher_suite '%s' (expected 0-3, 6-8, 11, 12 or 15-17)", value);
+                return;
+        }
+        if (port)
+                p->c->ipmi.port = (unsigned) v;
+        else
+                p->c->ipmi.cipher_suite = (int) v;
+}
+
+/* A path to a file only root may read: the password is a secret. */
+static void set_ipmi_password_file(Parser *p, const char *key, const char *value) {
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+
+        if (!*value) {
+                perr(p, p->lineno, "empty value for '%s' (expected a path)", key);
+                return;
+        }
+        path = resolve_path(p, value);
+        if (!path) {
+                p->oom = true;
+                return;
+        }
+        if (stat(path, &st) < 0) {
+                perr(p, p->lineno, "password_file %s: %s", path, strerror(errno));
+                return;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                perr(p, p->lineno, "password_file %s is not a regular file", path);
+                return;
+        }
+        if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+                perr(p, p->lineno, "password_file %s must be owned by %s and closed to group and others "
+                     "(chown root; chmod 0600), refusing it", path, geteuid() == 0 ? "root" : "the daemon's user");
+                return;
+        }
+        set_string(p, &p->c->ipmi.password_file, TAKE_PTR(path));
+}
+
+static void set_ipmi_path(Parser *p, const char *key, const char *value) {
+        if (!*value) {
+                perr(p, p->lineno, "empty value for '%s' (expected a path)", key);
+                return;
+        }
+        set_string(p, strcmp(key, "helper") == 0 ? &p->c->ipmi.helper : &p->c->ipmi.interpret_file,
+                   resolve_path(p, value));
+}
+
+static void set_ipmi_workarounds(Parser *p, const char *key, const char *value) {
+        static const char *const known[] = { "authcap", "intel20", "supermicro20", "sun20", "opensesspriv",
+                                             "integritycheckvalue", "nochecksumcheck", "assumeio", "spinpoll" };
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+
+        if (!copy) {
+                p->oom = true;
+                return;
+        }
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                size_t i;
+                for (i = 0; i < ELEMENTSOF(known); i++)
+                        if (strcmp(w, known[i]) == 0)
+                                break;
+                if (i == ELEMENTSOF(known)) {
+                        perr(p, p->lineno, "unknown workaround '%s' (expected authcap, intel20, supermicro20, sun20, "
+                             "opensesspriv, integritycheckvalue, nochecksumcheck, assumeio or spinpoll)", w);
+                        continue;
+                }
+                if (strlist_add(&p->c->ipmi.workarounds, w) < 0)
+                        p->oom = true;
+        }
+}
+
+static void set_ipmi_timeout(Parser *p, const char *key, const char *value) {
+        uint64_t v;
+
+        if (duration_parse(value, &v) < 0 || v < 100 * USEC_PER_MSEC || v > 3600 * USEC_PER_SEC) {
+                perr(p, p->lineno, "invalid duration '%s' for %s (expected 100ms to 1h, e.g. 10s)", value, key);
+                return;
+        }
+        p->c->ipmi.session_timeout = v;
+}
+
 static const Key keys[] = {
         { "medic",       "node",             set_name,         false },
         { "medic",       "group",            set_name,         false },
@@ -469,6 +601,16 @@ static const Key keys[] = {
         { "coordinator", "request_timeout",  set_coord_duration, false },
         { "coordinator", "max_unavailable",  set_budget,       false },
         { "coordinator", "min_healthy",      set_budget,       false },
+        { "ipmi",        "host",             set_ipmi_string,  false },
+        { "ipmi",        "port",             set_ipmi_number,  false },
+        { "ipmi",        "user",             set_ipmi_string,  false },
+        { "ipmi",        "password_file",    set_ipmi_password_file, false },
+        { "ipmi",        "cipher_suite",     set_ipmi_number,  false },
+        { "ipmi",        "privilege",        set_ipmi_string,  false },
+        { "ipmi",        "workarounds",      set_ipmi_workarounds, false },
+        { "ipmi",        "session_timeout",  set_ipmi_timeout, false },
+        { "ipmi",        "interpret_file",   set_ipmi_path,    false },
+        { "ipmi",        "helper",           set_ipmi_path,    false },
 };
 
 static bool section_known(const char *s, size_t len) {

@@ -10,6 +10,20 @@
 
 #define MEDIC_DEFAULT_CONFIG "/etc/medic/medic.conf"
 
+/* [ipmi]: how medic.ipmi reaches the BMC (in-band when host is NULL). */
+typedef struct IpmiConfig {
+        char *host;                 /* host = ; BMC address for IPMI 2.0 over LAN */
+        unsigned port;              /* port = ; default 623 */
+        char *user;                 /* user = */
+        char *password_file;        /* password_file = ; owned by the daemon's user, mode 0600 or 0400 */
+        int cipher_suite;           /* cipher_suite = ; default 3 */
+        char *privilege;            /* privilege = user|operator|admin ; default user */
+        StrList workarounds;        /* workarounds = NAME [NAME...] ; FreeIPMI workaround flags */
+        uint64_t session_timeout;   /* session_timeout = DURATION ; default 20s (capped by the check's timeout) */
+        char *interpret_file;       /* interpret_file = ; sensor state interpretation file */
+        char *helper;               /* helper = ; default $(pkglibexecdir)/medic-ipmi */
+} IpmiConfig;
+
 typedef struct Config {
         char *path;                 /* file it was read from */
 
@@ -41,6 +55,8 @@ typedef struct Config {
         uint64_t request_timeout;   /* request_timeout = DURATION ; default 10s */
         BudgetValue max_unavailable;/* max_unavailable = N|N% ; the group's budget until set-budget, default 1 */
         BudgetValue min_healthy;    /* min_healthy = N|N% ; default 0 */
+
+        IpmiConfig ipmi;
 } Config;
 
 /* Parses the file with inih. On success returns 0 and *ret. On any error returns -EINVAL and

@@ -8,9 +8,12 @@
 
 typedef void (*lua_module_open_t)(LuaFile *f);
 
+void lua_ipmi_open(LuaFile *f);          /* lua-ipmi.c: medic.ipmi */
+
 void lua_procmaps_open(LuaFile *f);      /* lua-procmaps.c: medic.deleted_libraries */
 
 static const lua_module_open_t modules[] = {
+        lua_ipmi_open,
         NULL, /* keep the array non-empty */
         lua_procmaps_open,
 };

@@ -452,6 +452,14 @@ int lua_run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *wha
         return 0;
 }
 
+uint64_t lua_run_deadline(const LuaRun *run) {
+        return run->deadline;
+}
+
+const char *lua_run_what(const LuaRun *run) {
+        return run->what;
+}
+
 void lua_run_cancel(LuaRun *run) {
         if (!run)
                 return;

@@ -72,6 +72,9 @@ LuaFile *lua_run_file(LuaRun *run);
 
 /* For bindings: the run a coroutine belongs to (NULL outside a run). */
 LuaRun *lua_run_current(lua_State *L);
+/* For bindings: when the run times out (CLOCK_MONOTONIC usec), and what runs (a check's name). */
+uint64_t lua_run_deadline(const LuaRun *run);
+const char *lua_run_what(const LuaRun *run);
 /* For bindings: park the run on a command or a timer. The binding then returns lua_yield(L, 0);
  * when the command ends, the run resumes with one value, built by push_result. */
 typedef void (*lua_run_push_t)(lua_State *co, const ExecResult *r, void *userdata);
