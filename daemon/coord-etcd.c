@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "control.h"
 #include "coordinator.h"
 #include "grant.h"
 #include "http.h"
@@ -829,19 +830,6 @@ static void admin_free(Admin *a) {
         free(a);
 }
 
-static struct json_object *admin_error(const char *fmt, ...) _printf_(1, 2);
-static struct json_object *admin_error(const char *fmt, ...) {
-        struct json_object *o = json_object_new_object();
-        char buf[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        json_object_object_add(o, "ok", json_object_new_boolean(0));
-        json_object_object_add(o, "error", json_object_new_string(buf));
-        return o;
-}
-
 static void on_admin_view(Etcd *e, struct json_object *reply, const char *error, void *ud) {
         Admin *a = ud;
         struct json_object *o, *members, *holders, *queue, *budget, *stop;
@@ -850,7 +838,7 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
         char b1[16], b2[16];
 
         if (error || view_parse(e, a->gprefix, reply, &v) < 0) {
-                a->cb(admin_error("cannot read the group from etcd: %s", error ? error : "malformed answer"), a->ud);
+                a->cb(control_error("cannot read the group from etcd: %s", error ? error : "malformed answer"), a->ud);
                 return admin_free(a);
         }
         GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable, .min_healthy = v.min_healthy,
@@ -928,7 +916,7 @@ static void on_admin_write(Etcd *e, struct json_object *reply, const char *error
         struct json_object *o;
 
         if (error)
-                o = admin_error("etcd refused or did not answer: %s", error);
+                o = control_error("etcd refused or did not answer: %s", error);
         else {
                 o = json_object_new_object();
                 json_object_object_add(o, "ok", json_object_new_boolean(1));
@@ -955,7 +943,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
         Admin *a;
 
         if (group && !valid_name(group)) {
-                cb(admin_error("invalid group name '%s'", group), ud);
+                cb(control_error("invalid group name '%s'", group), ud);
                 return 0;
         }
         a = calloc(1, sizeof(*a));
@@ -983,7 +971,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 if (!valid_name(node)) {
                         json_object_put(body);
                         json_object_put(succ);
-                        cb(admin_error("%s needs a node name", action), ud);
+                        cb(control_error("%s needs a node name", action), ud);
                         admin_free(a);
                         return 0;
                 }
@@ -1001,7 +989,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 if ((mu && budget_parse(mu, &x) < 0) || (mh && budget_parse(mh, &x) < 0) || (!mu && !mh)) {
                         json_object_put(body);
                         json_object_put(succ);
-                        cb(admin_error("set-budget needs max_unavailable=N|N%% and/or min_healthy=N|N%% (%s)",
+                        cb(control_error("set-budget needs max_unavailable=N|N%% and/or min_healthy=N|N%% (%s)",
                                        mu && budget_parse(mu, &x) < 0 ? mu : mh ? mh : "nothing given"), ud);
                         admin_free(a);
                         return 0;
@@ -1015,7 +1003,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
         } else {
                 json_object_put(body);
                 json_object_put(succ);
-                cb(admin_error("unknown coordinator action '%s' (expected status, stop, resume, release, forget, set-budget)",
+                cb(control_error("unknown coordinator action '%s' (expected status, stop, resume, release, forget, set-budget)",
                                action ? action : ""), ud);
                 admin_free(a);
                 return 0;
