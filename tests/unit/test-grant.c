@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* grant.c: who may be disrupted next in a group. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "grant.h"
+
+#define M(n, ...) ((GroupMember) { .name = n, .registered = true, .alive = true, .healthy = true, __VA_ARGS__ })
+
+static GrantVerdict decide(GroupMember *m, size_t n, BudgetValue maxu, BudgetValue minh, const char *node,
+                           unsigned *pos) {
+        GroupView v = { .members = m, .n = n, .max_unavailable = maxu, .min_healthy = minh };
+        char *why = NULL;
+        GrantVerdict r = grant_decide(&v, node, pos, &why);
+        assert_non_null(why);
+        free(why);
+        return r;
+}
+
+static const BudgetValue ONE = { 1, false }, ZERO = { 0, false };
+
+static void test_fifo(void **state) {
+        GroupMember m[] = { M("a", .queued = true, .queue_rev = 30), M("b", .queued = true, .queue_rev = 10),
+                            M("c", .queued = true, .queue_rev = 20) };
+        unsigned pos;
+
+        assert_int_equal(decide(m, 3, ONE, ZERO, "b", &pos), GRANT_YES);
+        assert_int_equal(pos, 1);
+        assert_int_equal(decide(m, 3, ONE, ZERO, "c", &pos), GRANT_WAIT);
+        assert_int_equal(pos, 2);
+        assert_int_equal(decide(m, 3, ONE, ZERO, "a", &pos), GRANT_WAIT);
+        assert_int_equal(pos, 3);
+        /* With two slots the first two in line may go. */
+        BudgetValue two = { 2, false };
+        assert_int_equal(decide(m, 3, two, ZERO, "c", &pos), GRANT_YES);
+        assert_int_equal(decide(m, 3, two, ZERO, "a", &pos), GRANT_WAIT);
+}
+
+static void test_held_is_idempotent(void **state) {
+        GroupMember m[] = { M("a", .holder = true), M("b", .queued = true, .queue_rev = 1) };
+
+        assert_int_equal(decide(m, 2, ONE, ZERO, "a", NULL), GRANT_HELD);
+        assert_int_equal(decide(m, 2, ONE, ZERO, "b", NULL), GRANT_WAIT);
+}
+
+static void test_unavailable_counts(void **state) {
+        /* A sick member or a dead one uses the budget of 1. */
+        GroupMember sick[] = { M("a", .healthy = false), M("b", .queued = true, .queue_rev = 1) };
+        GroupMember dead[] = { M("a", .alive = false, .healthy = false), M("b", .queued = true, .queue_rev = 1) };
+        assert_int_equal(decide(sick, 2, ONE, ZERO, "b", NULL), GRANT_WAIT);
+        assert_int_equal(decide(dead, 2, ONE, ZERO, "b", NULL), GRANT_WAIT);
+        /* A sick node asking for itself adds nothing: it is already counted. */
+        GroupMember self[] = { M("a"), M("b", .healthy = false, .queued = true, .queue_rev = 1) };
+        assert_int_equal(decide(self, 2, ONE, ZERO, "b", NULL), GRANT_YES);
+}
+
+static void test_percentages(void **state) {
+        GroupMember m[10];
+        BudgetValue ten = { 10, true }, fifty = { 50, true };
+        char names[10][4];
+
+        for (int i = 0; i < 10; i++) {
+                snprintf(names[i], sizeof names[i], "n%d", i);
+                m[i] = M(names[i], .queued = true, .queue_rev = i + 1);
+        }
+        /* 10% of 10 = 1 */
+        assert_int_equal(decide(m, 10, ten, ZERO, "n0", NULL), GRANT_YES);
+        assert_int_equal(decide(m, 10, ten, ZERO, "n1", NULL), GRANT_WAIT);
+        /* 10% of 3 rounds to 1, never 0 */
+        assert_int_equal(decide(m, 3, ten, ZERO, "n0", NULL), GRANT_YES);
+        /* 50% of 10 = 5 */
+        assert_int_equal(decide(m, 10, fifty, ZERO, "n4", NULL), GRANT_YES);
+        assert_int_equal(decide(m, 10, fifty, ZERO, "n5", NULL), GRANT_WAIT);
+        /* 0% explicitly: nothing */
+        BudgetValue none = { 0, true };
+        assert_int_equal(decide(m, 10, none, ZERO, "n0", NULL), GRANT_WAIT);
+}
+
+static void test_min_healthy(void **state) {
+        GroupMember m[] = { M("a", .queued = true, .queue_rev = 1), M("b"), M("c") };
+        BudgetValue three = { 3, false }, two = { 2, false }, two_slots = { 2, false }, ninety = { 90, true };
+
+        assert_int_equal(decide(m, 3, two_slots, three, "a", NULL), GRANT_WAIT);  /* would leave 2 < 3 */
+        assert_int_equal(decide(m, 3, two_slots, two, "a", NULL), GRANT_YES);     /* leaves 2 */
+        assert_int_equal(decide(m, 3, two_slots, ninety, "a", NULL), GRANT_WAIT); /* 90% of 3 = 3 */
+        /* Already below the minimum: nothing at all, even for a sick node. */
+        GroupMember low[] = { M("a", .healthy = false, .queued = true, .queue_rev = 1), M("b", .alive = false), M("c") };
+        assert_int_equal(decide(low, 3, three, two, "a", NULL), GRANT_WAIT);
+}
+
+static void test_stopped(void **state) {
+        GroupMember m[] = { M("a", .queued = true, .queue_rev = 1), M("b", .holder = true) };
+        GroupView v = { .members = m, .n = 2, .max_unavailable = { 5, false }, .stopped = true };
+
+        assert_int_equal(grant_decide(&v, "a", NULL, NULL), GRANT_STOPPED);
+        /* A holder keeps its grant: the stop switch blocks new grants only. */
+        assert_int_equal(grant_decide(&v, "b", NULL, NULL), GRANT_HELD);
+}
+
+static void test_counts(void **state) {
+        GroupMember m[] = { M("a", .holder = true), M("b", .alive = false, .healthy = false), M("c"),
+                            M("d", .queued = true, .queue_rev = 1), M("e", .registered = false, .alive = true) };
+        GroupView v = { .members = m, .n = 5, .max_unavailable = { 50, true }, .min_healthy = { 1, false } };
+        GroupCounts c;
+
+        grant_counts(&v, &c);
+        assert_int_equal(c.members, 4);       /* e never registered */
+        assert_int_equal(c.unavailable, 2);   /* a holds, b is dead */
+        assert_int_equal(c.healthy, 2);
+        assert_int_equal(c.allowed, 2);
+        assert_int_equal(c.holders, 1);
+        assert_int_equal(c.waiting, 1);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_fifo),
+                cmocka_unit_test(test_held_is_idempotent),
+                cmocka_unit_test(test_unavailable_counts),
+                cmocka_unit_test(test_percentages),
+                cmocka_unit_test(test_min_healthy),
+                cmocka_unit_test(test_stopped),
+                cmocka_unit_test(test_counts),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
