@@ -25,6 +25,8 @@ struct LuaRun {
         bool preempted;          /* yielded by the hook so that the loop can breathe */
         uint64_t slice_end;
         Exec *exec;
+        void (*op_cancel)(void *op);   /* a binding's own asynchronous operation */
+        void *op;
         lua_run_push_t push;
         void *push_userdata;
         sd_event_source *sleep_source, *deadline_source, *start_source;
@@ -322,6 +324,8 @@ static void run_free(LuaRun *run) {
         sd_event_source_disable_unref(run->start_source);
         if (run->exec)
                 exec_cancel(run->exec);
+        if (run->op && run->op_cancel)
+                run->op_cancel(run->op);
         luaL_unref(run->file->L, LUA_REGISTRYINDEX, run->co_ref);
         run->file->n_runs--;
         free(run->what);
@@ -337,6 +341,11 @@ static void run_finish(LuaRun *run, int status, const char *error, int nresults)
         if (run->exec) {
                 exec_cancel(run->exec);
                 run->exec = NULL;
+        }
+        if (run->op) {
+                if (run->op_cancel)
+                        run->op_cancel(run->op);
+                run->op = NULL;
         }
         if (run->done)
                 run->done(run, status, error, nresults, run->userdata);
@@ -374,7 +383,7 @@ static void run_resume(LuaRun *run, int nargs) {
                         (void) sd_event_source_set_description(run->start_source, "lua-run-continue");
                         return;
                 }
-                if (!run->exec && !run->sleep_source)
+                if (!run->exec && !run->sleep_source && !run->op)
                         return run_finish(run, -EIO, "yielded without waiting for anything", 0);
                 return;
         }
@@ -495,4 +504,19 @@ int lua_run_wait_sleep(LuaRun *run, uint64_t usec) {
         if (r >= 0)
                 (void) sd_event_source_set_description(run->sleep_source, "lua-sleep");
         return r;
+}
+
+int lua_run_wait_op(LuaRun *run, void *op, void (*cancel)(void *op)) {
+        if (run->op || run->exec)
+                return -EBUSY;
+        run->op = op;
+        run->op_cancel = cancel;
+        return 0;
+}
+
+void lua_run_complete_op(LuaRun *run, void (*push)(lua_State *co, void *userdata), void *userdata) {
+        run->op = NULL;
+        run->op_cancel = NULL;
+        push(run->co, userdata);
+        run_resume(run, 1);
 }

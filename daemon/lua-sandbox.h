@@ -81,5 +81,12 @@ typedef void (*lua_run_push_t)(lua_State *co, const ExecResult *r, void *userdat
 int lua_run_wait_exec(LuaRun *run, char *const *argv, const ExecOptions *opts,
                       lua_run_push_t push_result, void *userdata);
 int lua_run_wait_sleep(LuaRun *run, uint64_t usec);
+/* For bindings with asynchronous work of their own (an HTTP request, a D-Bus call): park the
+ * run on op; the binding then returns lua_yield(L, 0). When the work is done the binding calls
+ * lua_run_complete_op(), whose push callback pushes exactly one value, and the run resumes
+ * with it. If the run ends first (timeout, reload, shutdown), cancel(op) is called instead
+ * and lua_run_complete_op() must not be called any more. */
+int lua_run_wait_op(LuaRun *run, void *op, void (*cancel)(void *op));
+void lua_run_complete_op(LuaRun *run, void (*push)(lua_State *co, void *userdata), void *userdata);
 
 LuaFile *luafile_from_state(lua_State *L);
