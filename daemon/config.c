@@ -3,6 +3,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -87,6 +88,14 @@ Config *config_free(Config *c) {
         free(c->socket_path);
         free(c->stop_file);
         free(c->settings_dir);
+        strlist_clear(&c->reboot_methods);
+        free(c->sysrq_trigger);
+        free(c->sysrq_enable);
+        free(c->watchdog_device);
+        free(c->boot_id_file);
+        free(c->pre_reboot_dir);
+        free(c->post_reboot_dir);
+        free(c->notify_command);
         free(c->coordinator);
         strlist_clear(&c->endpoints);
         free(c->prefix);
@@ -131,6 +140,26 @@ int config_new_default(Config **ret) {
         c->stop_file = strdup(SYSCONFDIR "/medic/stop");
         c->settings_dir = strdup(SYSCONFDIR "/medic");
         if (!c->settings_dir)
+                return -ENOMEM;
+        if (strlist_add(&c->reboot_methods, "systemd") < 0 || strlist_add(&c->reboot_methods, "sysrq") < 0 ||
+            strlist_add(&c->reboot_methods, "watchdog") < 0)
+                return -ENOMEM;
+        c->systemd_deadline = 5 * 60 * USEC_PER_SEC;
+        c->sysrq_deadline = 60 * USEC_PER_SEC;
+        c->watchdog_deadline = 2 * 60 * USEC_PER_SEC;
+        c->watchdog_timeout = 10 * USEC_PER_SEC;
+        c->task_timeout = 5 * 60 * USEC_PER_SEC;
+        c->settle = 10 * 60 * USEC_PER_SEC;
+        c->settle_timeout = 60 * 60 * USEC_PER_SEC;
+        c->max_disruptions = (RateSpec) { .count = 3, .window_usec = 24 * 3600 * USEC_PER_SEC };
+        c->sysrq_trigger = strdup("/proc/sysrq-trigger");
+        c->sysrq_enable = strdup("/proc/sys/kernel/sysrq");
+        c->watchdog_device = strdup("/dev/watchdog");
+        c->boot_id_file = strdup("/proc/sys/kernel/random/boot_id");
+        c->pre_reboot_dir = strdup(SYSCONFDIR "/medic/pre-reboot.d");
+        c->post_reboot_dir = strdup(SYSCONFDIR "/medic/post-reboot.d");
+        if (!c->sysrq_trigger || !c->sysrq_enable || !c->watchdog_device || !c->boot_id_file ||
+            !c->pre_reboot_dir || !c->post_reboot_dir)
                 return -ENOMEM;
         c->coordinator = strdup("local");
         c->prefix = strdup("/medic");
@@ -573,6 +602,79 @@ static void set_ipmi_timeout(Parser *p, const char *key, const char *value) {
         p->c->ipmi.session_timeout = v;
 }
 
+static void set_methods(Parser *p, const char *key, const char *value) {
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+
+        if (!copy) {
+                p->oom = true;
+                return;
+        }
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                if (strcmp(w, "systemd") != 0 && strcmp(w, "sysrq") != 0 && strcmp(w, "watchdog") != 0) {
+                        perr(p, p->lineno, "unknown reboot method '%s' (expected systemd, sysrq, watchdog)", w);
+                        continue;
+                }
+                if (strlist_contains(&p->c->reboot_methods, w)) {
+                        perr(p, p->lineno, "reboot method '%s' is listed twice", w);
+                        continue;
+                }
+                if (strlist_add(&p->c->reboot_methods, w) < 0)
+                        p->oom = true;
+        }
+}
+
+static void set_reboot_duration(Parser *p, const char *key, const char *value) {
+        static const struct { const char *key; size_t offset; } fields[] = {
+                { "systemd_deadline", offsetof(Config, systemd_deadline) },
+                { "sysrq_deadline", offsetof(Config, sysrq_deadline) },
+                { "watchdog_deadline", offsetof(Config, watchdog_deadline) },
+                { "watchdog_timeout", offsetof(Config, watchdog_timeout) },
+                { "task_timeout", offsetof(Config, task_timeout) },
+                { "settle", offsetof(Config, settle) },
+                { "settle_timeout", offsetof(Config, settle_timeout) },
+        };
+        uint64_t v;
+
+        if (duration_parse(value, &v) < 0 || v == 0) {
+                perr(p, p->lineno, "invalid duration '%s' for %s (expected e.g. 30s, 5m)", value, key);
+                return;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (strcmp(fields[i].key, key) == 0)
+                        *(uint64_t *) ((char *) p->c + fields[i].offset) = v;
+}
+
+static void set_reboot_path(Parser *p, const char *key, const char *value) {
+        static const struct { const char *key; size_t offset; } fields[] = {
+                { "sysrq_trigger", offsetof(Config, sysrq_trigger) },
+                { "sysrq_enable", offsetof(Config, sysrq_enable) },
+                { "watchdog_device", offsetof(Config, watchdog_device) },
+                { "boot_id_file", offsetof(Config, boot_id_file) },
+                { "pre_reboot_dir", offsetof(Config, pre_reboot_dir) },
+                { "post_reboot_dir", offsetof(Config, post_reboot_dir) },
+                { "notify_command", offsetof(Config, notify_command) },
+        };
+
+        if (!*value) {
+                perr(p, p->lineno, "empty value for '%s' (expected a path)", key);
+                return;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (strcmp(fields[i].key, key) == 0)
+                        set_string(p, (char **) ((char *) p->c + fields[i].offset), resolve_path(p, value));
+}
+
+static void set_max_disruptions(Parser *p, const char *key, const char *value) {
+        RateSpec r;
+
+        if (ratespec_parse(value, &r) < 0) {
+                perr(p, p->lineno, "invalid %s '%s' (expected N/DURATION, e.g. 3/24h)", key, value);
+                return;
+        }
+        p->c->max_disruptions = r;
+}
+
 static const Key keys[] = {
         { "medic",       "node",             set_name,         false },
         { "medic",       "group",            set_name,         false },
@@ -601,6 +703,22 @@ static const Key keys[] = {
         { "coordinator", "request_timeout",  set_coord_duration, false },
         { "coordinator", "max_unavailable",  set_budget,       false },
         { "coordinator", "min_healthy",      set_budget,       false },
+        { "reboot",      "methods",          set_methods,      true  },
+        { "reboot",      "systemd_deadline", set_reboot_duration, false },
+        { "reboot",      "sysrq_deadline",   set_reboot_duration, false },
+        { "reboot",      "watchdog_deadline", set_reboot_duration, false },
+        { "reboot",      "watchdog_timeout", set_reboot_duration, false },
+        { "reboot",      "task_timeout",     set_reboot_duration, false },
+        { "reboot",      "settle",           set_reboot_duration, false },
+        { "reboot",      "settle_timeout",   set_reboot_duration, false },
+        { "reboot",      "sysrq_trigger",    set_reboot_path,  false },
+        { "reboot",      "sysrq_enable",     set_reboot_path,  false },
+        { "reboot",      "watchdog_device",  set_reboot_path,  false },
+        { "reboot",      "boot_id_file",     set_reboot_path,  false },
+        { "reboot",      "pre_reboot_dir",   set_reboot_path,  false },
+        { "reboot",      "post_reboot_dir",  set_reboot_path,  false },
+        { "reboot",      "notify_command",   set_reboot_path,  false },
+        { "reboot",      "max_disruptions",  set_max_disruptions, false },
         { "ipmi",        "host",             set_ipmi_string,  false },
         { "ipmi",        "port",             set_ipmi_number,  false },
         { "ipmi",        "user",             set_ipmi_string,  false },
@@ -661,7 +779,7 @@ static void classify_line(Parser *p, const char *line) {
                 p->prev_key = false;
                 p->last_key = NULL;
                 if (!section_known(start + 1, (size_t) (end - start - 1)))
-                        perr(p, p->lineno, "unknown section [%.*s] (expected [medic] or [coordinator])",
+                        perr(p, p->lineno, "unknown section [%.*s] (expected [medic], [coordinator], [reboot] or [ipmi])",
                              (int) (end - start - 1), start + 1);
                 return;
         }
@@ -756,7 +874,8 @@ static int handler(void *user, const char *section, const char *name, const char
 
         if (key->list)  /* the file's list replaces the default one */
                 strlist_clear(strcmp(name, "checks") == 0 ? &p->c->check_dirs
-                              : strcmp(name, "rules") == 0 ? &p->c->rule_dirs : &p->c->endpoints);
+                              : strcmp(name, "rules") == 0 ? &p->c->rule_dirs
+                              : strcmp(name, "methods") == 0 ? &p->c->reboot_methods : &p->c->endpoints);
         key->set(p, name, value);
         return 1;
 }

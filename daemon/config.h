@@ -57,6 +57,24 @@ typedef struct Config {
         BudgetValue min_healthy;    /* min_healthy = N|N% ; default 0 */
 
         IpmiConfig ipmi;
+
+        /* [reboot] */
+        StrList reboot_methods;     /* methods = systemd sysrq watchdog ; the ladder, in order */
+        uint64_t systemd_deadline;  /* systemd_deadline = DURATION ; default 5m */
+        uint64_t sysrq_deadline;    /* sysrq_deadline = DURATION ; default 1m */
+        uint64_t watchdog_deadline; /* watchdog_deadline = DURATION ; default 2m */
+        uint64_t watchdog_timeout;  /* watchdog_timeout = DURATION ; set on the device, default 10s */
+        char *sysrq_trigger;        /* sysrq_trigger = PATH ; default /proc/sysrq-trigger */
+        char *sysrq_enable;         /* sysrq_enable = PATH ; default /proc/sys/kernel/sysrq */
+        char *watchdog_device;      /* watchdog_device = PATH ; default /dev/watchdog */
+        char *boot_id_file;         /* boot_id_file = PATH ; default /proc/sys/kernel/random/boot_id */
+        char *pre_reboot_dir;       /* pre_reboot_dir = DIR ; default /etc/medic/pre-reboot.d */
+        char *post_reboot_dir;      /* post_reboot_dir = DIR ; default /etc/medic/post-reboot.d */
+        uint64_t task_timeout;      /* task_timeout = DURATION ; each task, default 5m */
+        uint64_t settle;            /* settle = DURATION ; healthy this long after boot before release, default 10m */
+        uint64_t settle_timeout;    /* settle_timeout = DURATION ; escalate when not healthy by then, default 1h */
+        RateSpec max_disruptions;   /* max_disruptions = N/DURATION ; reboot-loop protection, default 3/24h */
+        char *notify_command;       /* notify_command = PATH ; run with the details on escalations */
 } Config;
 
 /* Parses the file with inih. On success returns 0 and *ret. On any error returns -EINVAL and

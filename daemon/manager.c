@@ -15,7 +15,9 @@
 #include "log.h"
 #include "lua-api.h"
 #include "manager.h"
+#include "reboot.h"
 #include "remedy.h"
+#include "exec.h"
 
 #define TICK_USEC USEC_PER_SEC
 
@@ -92,14 +94,65 @@ void manager_save(Manager *m) {
                 (void) state_save(m);
 }
 
+void manager_note(Manager *m, const char *kind, const char *rule, const char *decision, const char *message) {
+        struct json_object *e = json_object_new_object();
+        json_object_object_add(e, "time", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        json_object_object_add(e, "kind", json_object_new_string(kind));
+        if (rule)
+                json_object_object_add(e, "rule", json_object_new_string(rule));
+        if (decision)
+                json_object_object_add(e, "decision", json_object_new_string(decision));
+        json_object_object_add(e, "message", json_object_new_string(message ? message : ""));
+        manager_history_add(m, e);
+}
+
+static void on_notify_done(const ExecResult *r, void *userdata) {
+        _cleanup_free_ char *d = exec_result_describe(r, 60 * USEC_PER_SEC);
+        if (!(r->exited && r->exit_status == 0))
+                log_warning("The notify command %s", d ? d : "failed");
+}
+
+void manager_escalate(Manager *m, const char *event, const char *rule, const char *reason) {
+        log_event(LOG_CRIT, MEDIC_MSG_RULE_ESCALATED,
+                  LOG_FIELDS({ "MEDIC_RULE", rule }, { "MEDIC_DECISION", event }, { "MEDIC_REASON", reason }),
+                  "Escalation (%s)%s%s: %s", event, rule ? " for rule " : "", rule ? rule : "", reason ? reason : "");
+        manager_note(m, "escalation", rule, event, reason);
+        if (!m->config->notify_command)
+                return;
+        StrList env = {};
+        strlist_addf(&env, "MEDIC_EVENT=%s", event);
+        strlist_addf(&env, "MEDIC_NODE=%s", m->config->node);
+        strlist_addf(&env, "MEDIC_GROUP=%s", m->config->group);
+        strlist_addf(&env, "MEDIC_RULE=%s", rule ? rule : "");
+        strlist_addf(&env, "MEDIC_REASON=%s", reason ? reason : "");
+        char *argv[] = { m->config->notify_command, (char *) event, NULL };
+        ExecOptions o = { .timeout_usec = 60 * USEC_PER_SEC, .env = env.v };
+        if (exec_start(m->event, argv, &o, on_notify_done, NULL, NULL) < 0)
+                log_warning("Cannot run the notify command %s", m->config->notify_command);
+        strlist_clear(&env);
+}
+
+void manager_park(Manager *m, const char *reason) {
+        if (m->parked)
+                return;
+        m->parked = true;
+        free(m->parked_reason);
+        m->parked_reason = strdup_or_null(reason);
+        m->dirty = true;
+        log_event(LOG_CRIT, MEDIC_MSG_NODE_PARKED, LOG_FIELDS({ "MEDIC_DECISION", "parked" }, { "MEDIC_REASON", reason }),
+                  "Node parked: %s. No more automation on this node until an operator runs 'medicctl unpark'", reason);
+        manager_escalate(m, "parked", NULL, reason);
+}
+
 char *manager_summary(Manager *m) {
         size_t problem = 0, unknown = 0;
         for (size_t i = 0; i < m->n_conds; i++) {
                 problem += m->conds[i]->state == COND_PROBLEM;
                 unknown += m->conds[i]->state == COND_UNKNOWN;
         }
-        return strprintf("%zu checks, %zu rules; %zu problem, %zu unknown%s", m->set ? m->set->n_checks : 0,
-                         m->set ? m->set->n_rules : 0, problem, unknown, manager_dry_run(m) ? "; dry-run" : "");
+        return strprintf("%zu checks, %zu rules; %zu problem, %zu unknown%s%s", m->set ? m->set->n_checks : 0,
+                         m->set ? m->set->n_rules : 0, problem, unknown, manager_dry_run(m) ? "; dry-run" : "",
+                         m->parked ? "; PARKED" : "");
 }
 
 static void notify_status(Manager *m) {
@@ -194,7 +247,12 @@ static struct json_object *cmd_status(Manager *m) {
         json_object_object_add(c, "flapping", json_object_new_int64((int64_t) flapping));
         json_object_object_add(o, "conditions", c);
         json_object_object_add(o, "coordinator", coordinator_status(m->coord));
-        json_object_object_add(o, "parked", json_object_new_boolean(0));
+        json_object_object_add(o, "parked", json_object_new_boolean(m->parked));
+        if (m->parked)
+                json_object_object_add(o, "parked_reason", json_object_new_string(m->parked_reason ? m->parked_reason : ""));
+        json_object_object_add(o, "reboot", m->rebooter ? rebooter_status(m->rebooter) : NULL);
+        json_object_object_add(o, "disruptions", json_object_new_int64(
+                (int64_t) eventlog_count(&m->disruptions, now_realtime(), m->config->max_disruptions.window_usec)));
         json_object_object_add(lr, "time", json_object_new_int64((int64_t) (m->last_reload / USEC_PER_SEC)));
         json_object_object_add(lr, "ok", json_object_new_boolean(m->last_reload_ok));
         json_object_object_add(lr, "errors", strlist_json(&m->last_reload_errors));
@@ -343,6 +401,20 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
         return NULL;
 }
 
+static struct json_object *cmd_unpark(Manager *m) {
+        bool was = m->parked;
+        m->parked = false;
+        m->parked_reason = mfree(m->parked_reason);
+        eventlog_free(&m->disruptions);
+        if (m->rebooter)
+                rebooter_clear(m->rebooter);
+        m->dirty = true;
+        manager_note(m, "operator", NULL, "unparked", was ? "automation resumed" : "was not parked");
+        log_notice("Unparked by an operator: automation resumes");
+        manager_save(m);
+        return ok_reply();
+}
+
 static struct json_object *on_request(ControlConn *conn, struct json_object *req, uid_t uid, void *userdata) {
         Manager *m = userdata;
         const char *cmd = req_string(req, "command");
@@ -361,10 +433,11 @@ static struct json_object *on_request(ControlConn *conn, struct json_object *req
                 return cmd_explain(m, req);
         if (strcmp(cmd, "coordinator") == 0)
                 return cmd_coordinator(m, conn, req, uid);
-        if (strcmp(cmd, "run-check") == 0 || strcmp(cmd, "reload") == 0) {
+        if (strcmp(cmd, "run-check") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "unpark") == 0) {
                 if (uid != 0)
                         return control_error("permission denied: %s needs root (you are uid %u)", cmd, (unsigned) uid);
-                return strcmp(cmd, "reload") == 0 ? cmd_reload(m) : cmd_run_check(m, conn, req);
+                return strcmp(cmd, "reload") == 0 ? cmd_reload(m) : strcmp(cmd, "unpark") == 0 ? cmd_unpark(m)
+                                                   : cmd_run_check(m, conn, req);
         }
         return control_error("unknown command '%s'", cmd);
 }
@@ -481,6 +554,8 @@ void manager_evaluate(Manager *m) {
                         m->dirty = true;
         }
         rules_run(m);
+        if (m->rebooter)
+                rebooter_tick(m->rebooter);
         manager_save(m);
         m->evaluating = false;
 }
@@ -601,6 +676,9 @@ int manager_start(Manager *m, StrList *errors) {
         r = start_runners(m);
         if (r < 0)
                 return r;
+        r = rebooter_new(m, &m->rebooter);
+        if (r < 0)
+                return r;
         r = sources_start(m);
         if (r < 0)
                 return r;
@@ -681,6 +759,7 @@ int manager_reload(Manager *m, StrList *errors) {
 
 void manager_stop(Manager *m) {
         stop_runners(m);
+        rebooter_cancel(m->rebooter);
         m->dirty = true;
         manager_save(m);
 }
@@ -699,7 +778,10 @@ Manager *manager_free(Manager *m) {
                 condition_free(m->conds[i]);
         free(m->conds);
         luaset_free(m->set);
+        rebooter_free(m->rebooter);
         coordinator_free(m->coord);
+        eventlog_free(&m->disruptions);
+        free(m->parked_reason);
         json_object_put(m->history);
         config_free(m->config);
         free(m->host);

@@ -13,6 +13,7 @@
 
 struct Remedy;
 struct Control;
+struct Rebooter;
 
 /* What the daemon remembers about a rule across reloads, restarts and reboots. */
 typedef struct RuleState {
@@ -55,6 +56,10 @@ typedef struct Manager {
         int lock_fd;
         bool evaluating;
         void **source_state;      /* one per entry of sources.c */
+        struct Rebooter *rebooter;
+        EventLog disruptions;     /* realtime usec of each disruptive remedy (persisted) */
+        bool parked;              /* reboot-loop protection tripped: no automation until unpark */
+        char *parked_reason;
 } Manager;
 
 int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run, Manager **ret);
@@ -76,6 +81,14 @@ void manager_save(Manager *m);
 void manager_trigger(Manager *m, const char *event);
 /* Runs the rule engine now. */
 void manager_evaluate(Manager *m);
+/* A history entry {kind, rule, decision, message}. */
+void manager_note(Manager *m, const char *kind, const char *rule, const char *decision, const char *message);
+/* Tells a human: logged at critical with the details, in the history, and through the
+ * configured notify command (environment MEDIC_EVENT, MEDIC_NODE, MEDIC_GROUP, MEDIC_RULE,
+ * MEDIC_REASON). */
+void manager_escalate(Manager *m, const char *event, const char *rule, const char *reason);
+/* Stops all automation on this node until an operator runs `medicctl unpark`. */
+void manager_park(Manager *m, const char *reason);
 /* One-line summary for STATUS= and `medicctl status`. */
 char *manager_summary(Manager *m);
 
@@ -92,6 +105,7 @@ typedef enum Verdict {
         VERDICT_ESCALATE,
         VERDICT_ASKING,
         VERDICT_FIRE,
+        VERDICT_PARKED,      /* reboot-loop protection: no automation until an operator unparks */
         _VERDICT_MAX,
 } Verdict;
 const char *verdict_to_string(Verdict v);

@@ -11,6 +11,7 @@
 #include "duration.h"
 #include "log.h"
 #include "manager.h"
+#include "reboot.h"
 #include "remedy.h"
 
 static const char *const verdict_names[_VERDICT_MAX] = {
@@ -18,6 +19,7 @@ static const char *const verdict_names[_VERDICT_MAX] = {
         [VERDICT_RUNNING] = "running", [VERDICT_RETRY_WAIT] = "waiting-for-effect",
         [VERDICT_BLOCKED] = "blocked", [VERDICT_WINDOW] = "outside-window", [VERDICT_LIMITED] = "rate-limited",
         [VERDICT_ESCALATE] = "escalate", [VERDICT_ASKING] = "asking-permission", [VERDICT_FIRE] = "fire",
+        [VERDICT_PARKED] = "parked",
 };
 
 const char *verdict_to_string(Verdict v) {
@@ -142,6 +144,11 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, u
                         goto done;                                              \
         } while (0)
 
+        if (m->parked) {
+                step(steps, "parked", false, "the node is parked (%s): no automation until 'medicctl unpark'",
+                     m->parked_reason ? m->parked_reason : "reboot-loop protection");
+                VERDICT(VERDICT_PARKED, "the node is parked");
+        }
         armed = rule_armed(m, d, s, now, &since, &why);
         if (!armed) {
                 step(steps, "condition", false, "%s", why ? why : "not in problem");
@@ -172,6 +179,8 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, u
 
         if (s->running)
                 VERDICT(VERDICT_RUNNING, "remedy is running");
+        if (disruptive && rebooter_busy(m->rebooter))
+                VERDICT(VERDICT_RUNNING, "a reboot of this node is in progress");
         if (s->asking)
                 VERDICT(VERDICT_ASKING, "waiting for the coordinator");
 
@@ -312,6 +321,20 @@ static void on_remedy_done(bool success, const char *detail, void *userdata) {
         manager_save(m);
 }
 
+static void on_reboot_failed(const char *reason, void *userdata) {
+        RuleCtx *c = userdata;
+        Manager *m = c->m;
+        RuleState *s = manager_rule_state(m, c->rule, true);
+
+        /* The rebooter gave the permission back when the pre-reboot tasks failed; after a
+         * failed ladder it keeps it (the node needs an operator). */
+        if (s && !rebooter_busy(m->rebooter))
+                s->holds_slot = false;
+        history(m, "remedy", c->rule, c->condition, "failed", reason);
+        ctx_free(c);
+        manager_save(m);
+}
+
 static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
         RuleCtx *c = ctx_new(m, d);
         uint64_t now = now_realtime();
@@ -339,6 +362,19 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
         history(m, "decision", d->name, c ? c->condition : NULL, "fire", d->remedy.text);
         if (!c) {
                 log_oom();
+                return;
+        }
+        if (d->remedy.kind == REMEDY_REBOOT) {
+                (void) eventlog_add(&m->disruptions, now);
+                eventlog_prune(&m->disruptions, now, m->config->max_disruptions.window_usec);
+                manager_save(m); /* the disruption counts before anything happens */
+                r = rebooter_start(m->rebooter, d, c->condition, on_reboot_failed, c);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot start the reboot for rule %s: %m", d->name);
+                        (void) coordinator_release(m->coord, d->name);
+                        s->holds_slot = false;
+                        ctx_free(c);
+                }
                 return;
         }
         r = remedy_start(m, d, c->condition, on_remedy_done, c, &s->running);
@@ -432,6 +468,17 @@ void rules_run(Manager *m) {
                 decision_changed(m, d, s, v, reason);
                 switch (v) {
                 case VERDICT_FIRE:
+                        if (remedy_is_disruptive(&d->remedy) && !manager_dry_run(m) &&
+                            !ratelimit_allows(&m->config->max_disruptions, &m->disruptions, now)) {
+                                char b1[32];
+                                _cleanup_free_ char *why = strprintf(
+                                        "%zu disruptive remedies within %s (max_disruptions %s): rule %s wanted another",
+                                        eventlog_count(&m->disruptions, now, m->config->max_disruptions.window_usec),
+                                        duration_format(m->config->max_disruptions.window_usec, b1, sizeof b1),
+                                        ratespec_format(&m->config->max_disruptions, (char[32]) {}, 32), d->name);
+                                manager_park(m, why);
+                                break;
+                        }
                         if (remedy_is_disruptive(&d->remedy) && !manager_dry_run(m)) {
                                 RuleCtx *c = ctx_new(m, d);
                                 if (!c)

@@ -62,6 +62,9 @@ int state_save(Manager *m) {
         json_object_object_add(root, "conditions", conds);
         json_object_object_add(root, "rules", rules);
         json_object_object_add(root, "history", json_object_get(m->history));
+        json_object_object_add(root, "disruptions", eventlog_to_json(&m->disruptions));
+        json_object_object_add(root, "parked", json_object_new_boolean(m->parked));
+        json_object_object_add(root, "parked_reason", m->parked_reason ? json_object_new_string(m->parked_reason) : NULL);
 
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
         r = write_file_atomic(path, text, strlen(text), 0600);
@@ -169,6 +172,14 @@ int state_load(Manager *m) {
         if (json_object_object_get_ex(root, "history", &hist) && json_object_is_type(hist, json_type_array)) {
                 json_object_put(m->history);
                 m->history = json_object_get(hist);
+        }
+        if (json_object_object_get_ex(root, "disruptions", &hist))
+                eventlog_from_json(&m->disruptions, hist);
+        if (json_object_object_get_ex(root, "parked", &hist) && json_object_get_boolean(hist)) {
+                m->parked = true;
+                m->parked_reason = strdup_or_null(get_str(root, "parked_reason"));
+                log_warning("This node is parked (%s): no automation until 'medicctl unpark'",
+                            m->parked_reason ? m->parked_reason : "reboot-loop protection");
         }
         json_object_put(root);
         log_info("Restored %zu conditions and %zu rule states from %s", m->n_conds, m->n_rstates, path);

@@ -28,6 +28,11 @@ static inline void freep(void *p) {
 }
 #define _cleanup_free_ _cleanup_(freep)
 
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 /* A growable list of owned strings; v is always NULL-terminated. */
 typedef struct StrList {
         char **v;

@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: MIT */
+/* The reboot ladder and what comes after the boot. The intent is recorded durably before
+ * any method is tried, so that medicd, after the boot (or after being killed half-way),
+ * knows what it was doing: a new boot id means the reboot happened, the same one means it
+ * has not happened yet. */
+#include <fcntl.h>
+#include <linux/watchdog.h>
+#include <lua.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <systemd/sd-bus.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "log.h"
+#include "reboot.h"
+
+#define SYSRQ_PAUSE (2 * USEC_PER_SEC)
+#define SYSRQ_NEEDED (16 | 32 | 128) /* sync, remount read-only, reboot */
+
+typedef enum Phase {
+        PHASE_IDLE,
+        PHASE_PRE,       /* pre-reboot tasks */
+        PHASE_LADDER,    /* trying methods */
+        PHASE_STUCK,     /* every method tried, still the same boot */
+        PHASE_POST,      /* post-reboot tasks */
+        PHASE_SETTLING,  /* waiting for health to hold for the settle time */
+        _PHASE_MAX,
+} Phase;
+
+static const char *const phase_names[_PHASE_MAX] = {
+        [PHASE_IDLE] = "idle", [PHASE_PRE] = "pre-reboot", [PHASE_LADDER] = "rebooting", [PHASE_STUCK] = "stuck",
+        [PHASE_POST] = "post-reboot", [PHASE_SETTLING] = "settling",
+};
+
+struct Rebooter {
+        Manager *m;
+        Phase phase;
+        char *rule, *condition, *boot_id;
+        uint64_t intent_time;          /* realtime usec */
+        size_t method;                 /* index into config->reboot_methods */
+        sd_event_source *deadline, *sysrq_timer;
+        int sysrq_step;
+        int watchdog_fd;
+        sd_bus *bus;
+        sd_bus_slot *slot;
+        TaskRun *tasks;
+        reboot_failed_t failed;
+        void *userdata;
+        uint64_t boot_seen, healthy_since;
+        bool sick_escalated;
+};
+
+static char *intent_path(Rebooter *r) {
+        return strprintf("%s/reboot-intent.json", r->m->config->state_dir);
+}
+
+static char *read_boot_id(Rebooter *r) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+
+        if (read_file(r->m->config->boot_id_file, 256, &buf, &size) < 0)
+                return NULL;
+        buf[strcspn(buf, " \t\r\n")] = 0;
+        return buf[0] ? strdup(buf) : NULL;
+}
+
+static int intent_save(Rebooter *r) {
+        _cleanup_free_ char *path = intent_path(r);
+        struct json_object *o = json_object_new_object();
+        const StrList *methods = &r->m->config->reboot_methods;
+        int k;
+
+        json_object_object_add(o, "boot_id", json_object_new_string(r->boot_id ? r->boot_id : ""));
+        json_object_object_add(o, "time", json_object_new_int64((int64_t) (r->intent_time / USEC_PER_SEC)));
+        json_object_object_add(o, "rule", json_object_new_string(r->rule));
+        json_object_object_add(o, "condition", r->condition ? json_object_new_string(r->condition) : NULL);
+        json_object_object_add(o, "phase", json_object_new_string(phase_names[r->phase]));
+        json_object_object_add(o, "method", r->method < methods->n ? json_object_new_string(methods->v[r->method]) : NULL);
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+        k = write_file_atomic(path, text, strlen(text), 0600);
+        json_object_put(o);
+        if (k < 0)
+                log_error_errno(k, "Cannot record the reboot intent in %s: %m", path);
+        return k;
+}
+
+static void intent_remove(Rebooter *r) {
+        _cleanup_free_ char *path = intent_path(r);
+        if (path && unlink(path) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Cannot remove %s: %m", path);
+}
+
+static struct json_object *intent_load(Rebooter *r) {
+        _cleanup_free_ char *path = intent_path(r), *buf = NULL;
+        size_t size;
+        struct json_object *o;
+
+        if (!path || read_file(path, 64 * 1024, &buf, &size) < 0)
+                return NULL;
+        o = json_tokener_parse(buf);
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                log_error("%s is not valid JSON; ignoring the recorded reboot intent", path);
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+static const char *jstr(struct json_object *o, const char *k) {
+        struct json_object *v;
+        return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static void stop_work(Rebooter *r) {
+        r->deadline = sd_event_source_disable_unref(r->deadline);
+        r->sysrq_timer = sd_event_source_disable_unref(r->sysrq_timer);
+        r->slot = sd_bus_slot_unref(r->slot);
+        r->bus = sd_bus_flush_close_unref(r->bus);
+        tasks_cancel(r->tasks);
+        r->tasks = NULL;
+}
+
+static void set_job(Rebooter *r, const char *rule, const char *condition) {
+        free(r->rule);
+        free(r->condition);
+        r->rule = strdup(rule);
+        r->condition = strdup_or_null(condition);
+}
+
+/* ---- the ladder ------------------------------------------------------------------------- */
+
+static void ladder_step(Rebooter *r, size_t i);
+
+static uint64_t method_deadline(Rebooter *r, const char *method) {
+        const Config *c = r->m->config;
+        return strcmp(method, "systemd") == 0 ? c->systemd_deadline
+             : strcmp(method, "sysrq") == 0 ? c->sysrq_deadline : c->watchdog_deadline;
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        Rebooter *r = userdata;
+        const char *method = r->m->config->reboot_methods.v[r->method];
+        char buf[32];
+
+        r->deadline = sd_event_source_disable_unref(r->deadline);
+        log_event(LOG_WARNING, MEDIC_MSG_REBOOT_METHOD,
+                  LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", method }, { "MEDIC_DECISION", "next-method" }),
+                  "The %s reboot did not happen within %s; trying the next method", method,
+                  duration_format(method_deadline(r, method), buf, sizeof buf));
+        ladder_step(r, r->method + 1);
+        return 0;
+}
+
+/* The method could not even be tried: go on at once. */
+static void method_failed(Rebooter *r, const char *why) {
+        const char *method = r->m->config->reboot_methods.v[r->method];
+        log_event(LOG_ERR, MEDIC_MSG_REBOOT_METHOD,
+                  LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", method }, { "MEDIC_REASON", why }),
+                  "The %s reboot failed: %s; trying the next method", method, why);
+        stop_work(r);
+        ladder_step(r, r->method + 1);
+}
+
+static int on_logind_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Rebooter *r = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        r->slot = sd_bus_slot_unref(r->slot);
+        if (e) {
+                _cleanup_free_ char *why = strprintf("logind refused: %s", e->message ? e->message : e->name);
+                method_failed(r, why);
+        } else
+                log_info("logind accepted the reboot; waiting for it");
+        return 0;
+}
+
+static int try_systemd(Rebooter *r) {
+        int k = sd_bus_open_system(&r->bus);
+        if (k >= 0)
+                k = sd_bus_attach_event(r->bus, r->m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (k >= 0)
+                k = sd_bus_call_method_async(r->bus, &r->slot, "org.freedesktop.login1", "/org/freedesktop/login1",
+                                             "org.freedesktop.login1.Manager", "Reboot", on_logind_reply, r, "b", 0);
+        return k;
+}
+
+static int sysrq_write(Rebooter *r, const char *path, const char *what) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY), k = 0;
+        if (fd < 0)
+                return -errno;
+        if (write(fd, what, strlen(what)) < 0)
+                k = -errno;
+        close(fd);
+        return k;
+}
+
+static int on_sysrq_step(sd_event_source *s, uint64_t usec, void *userdata) {
+        Rebooter *r = userdata;
+        static const char keys[] = { 's', 'u', 'b' };
+        char key[2] = { keys[r->sysrq_step], 0 };
+        int k;
+
+        r->sysrq_timer = sd_event_source_disable_unref(r->sysrq_timer);
+        k = sysrq_write(r, r->m->config->sysrq_trigger, key);
+        if (k < 0) {
+                _cleanup_free_ char *why = strprintf("cannot write '%s' to %s: %s", key, r->m->config->sysrq_trigger, strerror(-k));
+                method_failed(r, why);
+                return 0;
+        }
+        log_notice("sysrq: wrote '%s' (%s)", key, key[0] == 's' ? "sync" : key[0] == 'u' ? "remount read-only" : "reboot");
+        if (++r->sysrq_step < (int) sizeof keys)
+                (void) sd_event_add_time_relative(r->m->event, &r->sysrq_timer, CLOCK_MONOTONIC, SYSRQ_PAUSE,
+                                                  USEC_PER_MSEC, on_sysrq_step, r);
+        return 0;
+}
+
+static int try_sysrq(Rebooter *r) {
+        const Config *c = r->m->config;
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        long v = 0;
+
+        /* Enable the functions we need when the kernel restricts them. */
+        if (read_file(c->sysrq_enable, 64, &buf, &size) >= 0)
+                v = strtol(buf, NULL, 10);
+        if (v != 1 && (v & SYSRQ_NEEDED) != SYSRQ_NEEDED) {
+                int k = sysrq_write(r, c->sysrq_enable, "1\n");
+                if (k < 0)
+                        log_warning_errno(k, "Cannot enable sysrq in %s: %m; trying anyway", c->sysrq_enable);
+                else
+                        log_notice("Enabled sysrq (was %ld)", v);
+        }
+        r->sysrq_step = 0;
+        return sd_event_add_time_relative(r->m->event, &r->sysrq_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_sysrq_step, r);
+}
+
+static int try_watchdog(Rebooter *r) {
+        const Config *c = r->m->config;
+        int secs = (int) (c->watchdog_timeout / USEC_PER_SEC);
+
+        if (r->watchdog_fd < 0) {
+                r->watchdog_fd = open(c->watchdog_device, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (r->watchdog_fd < 0) {
+                        int e = errno;
+                        if (e == EBUSY)
+                                log_error("%s is busy: systemd owns it when RuntimeWatchdogSec= or "
+                                          "RebootWatchdogSec= is set in system.conf (or another daemon does)",
+                                          c->watchdog_device);
+                        return -e;
+                }
+        }
+        if (ioctl(r->watchdog_fd, WDIOC_SETTIMEOUT, &secs) < 0)
+                log_warning_errno(errno, "Cannot set the timeout of %s to %ds, relying on its current one: %m",
+                                  c->watchdog_device, secs);
+        /* One last pet, then never again: the device resets the machine when its timeout expires.
+         * The descriptor stays open (closing it could disarm a device without nowayout). */
+        if (write(r->watchdog_fd, "\0", 1) < 0)
+                log_warning_errno(errno, "Cannot write to %s: %m", c->watchdog_device);
+        log_notice("Stopped petting %s (timeout %ds)", c->watchdog_device, secs);
+        return 0;
+}
+
+static void ladder_step(Rebooter *r, size_t i) {
+        const StrList *methods = &r->m->config->reboot_methods;
+        char buf[32];
+        int k;
+
+        r->method = i;
+        if (i >= methods->n) {
+                r->phase = PHASE_STUCK;
+                (void) intent_save(r);
+                _cleanup_free_ char *why = strprintf("the node did not reboot: every method was tried (%s)",
+                                                     methods->n ? "see the log" : "none configured");
+                log_event(LOG_CRIT, MEDIC_MSG_REBOOT_STUCK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
+                          "Reboot for rule %s failed: %s; keeping the permission, the node needs an operator",
+                          r->rule, why);
+                manager_escalate(r->m, "reboot-stuck", r->rule, why);
+                if (r->failed)
+                        r->failed(why, r->userdata);
+                return;
+        }
+        const char *method = methods->v[i];
+        (void) intent_save(r);
+        log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_METHOD,
+                  LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", method }, { "MEDIC_DECISION", "reboot" }),
+                  "Rebooting the node by %s for rule %s (next method after %s)", method, r->rule,
+                  duration_format(method_deadline(r, method), buf, sizeof buf));
+        k = strcmp(method, "systemd") == 0 ? try_systemd(r) : strcmp(method, "sysrq") == 0 ? try_sysrq(r) : try_watchdog(r);
+        if (k < 0) {
+                _cleanup_free_ char *why = strprintf("%s", strerror(-k));
+                return method_failed(r, why);
+        }
+        (void) sd_event_add_time_relative(r->m->event, &r->deadline, CLOCK_MONOTONIC, method_deadline(r, method),
+                                          USEC_PER_SEC / 10, on_deadline, r);
+}
+
+static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
+        Rebooter *r = userdata;
+
+        r->tasks = NULL;
+        if (!ok) {
+                _cleanup_free_ char *why = strprintf("a pre-reboot task failed: %s", detail ? detail : "?");
+                log_event(LOG_ERR, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
+                          "Reboot for rule %s aborted: %s", r->rule, why);
+                r->phase = PHASE_IDLE;
+                (void) coordinator_release(r->m->coord, r->rule);
+                manager_escalate(r->m, "reboot-aborted", r->rule, why);
+                if (r->failed)
+                        r->failed(why, r->userdata);
+                return;
+        }
+        free(r->boot_id);
+        r->boot_id = read_boot_id(r);
+        r->intent_time = now_realtime();
+        r->phase = PHASE_LADDER;
+        /* Durably, before anything is tried. */
+        if (intent_save(r) < 0) {
+                r->phase = PHASE_IDLE;
+                (void) coordinator_release(r->m->coord, r->rule);
+                if (r->failed)
+                        r->failed("cannot record the reboot intent", r->userdata);
+                return;
+        }
+        ladder_step(r, 0);
+}
+
+static char **task_env(Rebooter *r, StrList *l) {
+        strlist_addf(l, "MEDIC_NODE=%s", r->m->config->node);
+        strlist_addf(l, "MEDIC_GROUP=%s", r->m->config->group);
+        strlist_addf(l, "MEDIC_RULE=%s", r->rule);
+        if (r->condition)
+                strlist_addf(l, "MEDIC_CONDITION=%s", r->condition);
+        return l->v;
+}
+
+int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot_failed_t failed, void *userdata) {
+        StrList env = {};
+        int k;
+
+        if (r->phase != PHASE_IDLE)
+                return -EBUSY;
+        set_job(r, d->name, condition);
+        r->failed = failed;
+        r->userdata = userdata;
+        r->phase = PHASE_PRE;
+        log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_STARTED,
+                  LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", condition }, { "MEDIC_DECISION", "reboot" }),
+                  "Rule %s reboots the node: running the pre-reboot tasks of %s", d->name, r->m->config->pre_reboot_dir);
+        k = tasks_run(r->m->event, r->m->config->pre_reboot_dir, r->m->config->task_timeout, task_env(r, &env),
+                      r->m->config->verify_owner, on_pre_tasks, r, &r->tasks);
+        strlist_clear(&env);
+        if (k < 0)
+                r->phase = PHASE_IDLE;
+        return k;
+}
+
+/* ---- after the boot ------------------------------------------------------------------------ */
+
+static void on_post_tasks(bool ok, const char *detail, void *userdata) {
+        Rebooter *r = userdata;
+
+        r->tasks = NULL;
+        if (!ok) {
+                _cleanup_free_ char *why = strprintf("a post-reboot task failed: %s", detail ? detail : "?");
+                log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
+                          "%s; keeping the permission", why);
+                manager_escalate(r->m, "came-back-sick", r->rule, why);
+                r->sick_escalated = true;
+        }
+        r->phase = PHASE_SETTLING;
+        r->boot_seen = now_realtime();
+        r->healthy_since = 0;
+        (void) intent_save(r);
+}
+
+/* Every health condition is ok, and was checked in this boot. */
+static bool healthy_now(Rebooter *r, char **ret_why) {
+        Manager *m = r->m;
+
+        for (size_t i = 0; m->set && i < m->set->n_checks; i++) {
+                CheckDecl *d = m->set->checks[i];
+                Condition *c;
+                if (!d->health)
+                        continue;
+                c = manager_find_condition(m, d->name);
+                if (!c || c->last_run < r->boot_seen) {
+                        *ret_why = strprintf("%s has not been checked since the boot", d->name);
+                        return false;
+                }
+                if (c->state != COND_OK) {
+                        *ret_why = strprintf("%s is %s: %s", d->name, cond_state_to_string(c->state), c->message ? c->message : "");
+                        return false;
+                }
+        }
+        return true;
+}
+
+void rebooter_tick(Rebooter *r) {
+        _cleanup_free_ char *why = NULL;
+        uint64_t now = now_realtime();
+        char buf[32];
+
+        if (r->phase != PHASE_SETTLING)
+                return;
+        if (!healthy_now(r, &why)) {
+                r->healthy_since = 0;
+                if (!r->sick_escalated && now - r->boot_seen >= r->m->config->settle_timeout) {
+                        r->sick_escalated = true;
+                        _cleanup_free_ char *msg = strprintf("not healthy %s after the reboot: %s",
+                                                             duration_format(r->m->config->settle_timeout, buf, sizeof buf), why);
+                        log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
+                                  "The node came back sick (%s); keeping the permission, the group's rollout stops here", msg);
+                        manager_escalate(r->m, "came-back-sick", r->rule, msg);
+                }
+                return;
+        }
+        if (r->healthy_since == 0) {
+                r->healthy_since = now;
+                log_info("Healthy after the reboot; releasing the permission after %s of health",
+                         duration_format(r->m->config->settle, buf, sizeof buf));
+        }
+        if (now - r->healthy_since < r->m->config->settle)
+                return;
+        log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_DONE, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_DECISION", "release" }),
+                  "Reboot for rule %s done: healthy for %s; giving the permission back", r->rule,
+                  duration_format(r->m->config->settle, buf, sizeof buf));
+        (void) coordinator_release(r->m->coord, r->rule);
+        RuleState *s = manager_rule_state(r->m, r->rule, false);
+        if (s)
+                s->holds_slot = false;
+        manager_note(r->m, "reboot", r->rule, "done", "healthy after the reboot; permission released");
+        intent_remove(r);
+        r->phase = PHASE_IDLE;
+}
+
+int rebooter_new(Manager *m, Rebooter **ret) {
+        Rebooter *r = calloc(1, sizeof(*r));
+        struct json_object *intent;
+
+        if (!r)
+                return -ENOMEM;
+        r->m = m;
+        r->watchdog_fd = -1;
+        *ret = r;
+
+        intent = intent_load(r);
+        if (!intent)
+                return 0;
+        _cleanup_free_ char *now_id = read_boot_id(r);
+        const char *then_id = jstr(intent, "boot_id"), *phase = jstr(intent, "phase"), *rule = jstr(intent, "rule");
+        struct json_object *tv;
+        set_job(r, rule ? rule : "?", jstr(intent, "condition"));
+        r->boot_id = strdup_or_null(then_id);
+        r->intent_time = json_object_object_get_ex(intent, "time", &tv) ? (uint64_t) json_object_get_int64(tv) * USEC_PER_SEC : 0;
+
+        if (then_id && now_id && strcmp(then_id, now_id) != 0) {
+                if (streq_ptr(phase, "settling")) {
+                        /* medicd restarted while settling: settle again from now. */
+                        r->phase = PHASE_SETTLING;
+                        r->boot_seen = now_realtime();
+                } else {
+                        log_event(LOG_NOTICE, MEDIC_MSG_REBOOTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", jstr(intent, "method") }),
+                                  "The node came back from the reboot for rule %s (last method tried: %s); "
+                                  "running the post-reboot tasks", r->rule, jstr(intent, "method") ?: "?");
+                        manager_note(m, "reboot", r->rule, "rebooted", jstr(intent, "method"));
+                        r->phase = PHASE_POST;
+                        StrList env = {};
+                        if (tasks_run(m->event, m->config->post_reboot_dir, m->config->task_timeout, task_env(r, &env),
+                                      m->config->verify_owner, on_post_tasks, r, &r->tasks) < 0)
+                                on_post_tasks(false, "cannot run the post-reboot tasks", r);
+                        strlist_clear(&env);
+                }
+                RuleState *s = manager_rule_state(m, r->rule, true);
+                if (s)
+                        s->holds_slot = true;
+        } else if (streq_ptr(phase, "stuck")) {
+                RuleState *s = manager_rule_state(m, r->rule, true);
+                if (s)
+                        s->holds_slot = true;
+                r->phase = PHASE_STUCK;
+                log_error("The reboot for rule %s failed before medicd stopped; the node still needs an operator "
+                          "(medicctl unpark after fixing it)", r->rule);
+        } else if (streq_ptr(phase, "rebooting") || streq_ptr(phase, "pre-reboot")) {
+                /* Same boot: the reboot has not happened. Go on with the ladder where it was, once. */
+                const StrList *methods = &m->config->reboot_methods;
+                const char *method = jstr(intent, "method");
+                size_t i = 0;
+                for (i = 0; method && i < methods->n; i++)
+                        if (strcmp(methods->v[i], method) == 0)
+                                break;
+                RuleState *s = manager_rule_state(m, r->rule, true);
+                if (s)
+                        s->holds_slot = true;
+                log_warning("A reboot for rule %s was in progress when medicd stopped (%s); continuing it", r->rule,
+                            method ? method : "before any method");
+                r->phase = PHASE_LADDER;
+                ladder_step(r, i >= methods->n ? 0 : i);
+        }
+        json_object_put(intent);
+        return 0;
+}
+
+void rebooter_cancel(Rebooter *r) {
+        if (r)
+                stop_work(r);
+}
+
+Rebooter *rebooter_free(Rebooter *r) {
+        if (!r)
+                return NULL;
+        stop_work(r);
+        if (r->watchdog_fd >= 0)
+                close(r->watchdog_fd); /* only at exit: the machine is going down anyway */
+        free(r->rule);
+        free(r->condition);
+        free(r->boot_id);
+        free(r);
+        return NULL;
+}
+
+bool rebooter_busy(const Rebooter *r) {
+        return r && r->phase != PHASE_IDLE;
+}
+
+struct json_object *rebooter_status(Rebooter *r) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "phase", json_object_new_string(phase_names[r->phase]));
+        if (r->phase != PHASE_IDLE) {
+                json_object_object_add(o, "rule", json_object_new_string(r->rule));
+                if (r->method < r->m->config->reboot_methods.n && r->phase == PHASE_LADDER)
+                        json_object_object_add(o, "method", json_object_new_string(r->m->config->reboot_methods.v[r->method]));
+                if (r->phase == PHASE_SETTLING)
+                        json_object_object_add(o, "healthy_since", r->healthy_since ?
+                                               json_object_new_int64((int64_t) (r->healthy_since / USEC_PER_SEC)) : NULL);
+        }
+        return o;
+}
+
+void rebooter_clear(Rebooter *r) {
+        if (r->phase != PHASE_STUCK)
+                return;
+        intent_remove(r);
+        r->phase = PHASE_IDLE;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "manager.h"
+
+/* The reboot remedy: pre-reboot tasks, a durable intent, then a ladder of methods (systemd
+ * over D-Bus, sysrq, hardware watchdog), each with a deadline before the next. After the boot:
+ * post-reboot tasks and a health gate before the permission is given back. */
+typedef struct Rebooter Rebooter;
+
+/* Called when a reboot did not happen: the tasks failed (permission given back) or the
+ * ladder ran out (permission kept: the node is in an unknown state). */
+typedef void (*reboot_failed_t)(const char *reason, void *userdata);
+
+/* Looks at the recorded intent: a new boot id starts the post-reboot phase, the same boot id
+ * (medicd restarted in the middle) resumes the ladder. */
+int rebooter_new(Manager *m, Rebooter **ret);
+Rebooter *rebooter_free(Rebooter *r);
+
+int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot_failed_t failed, void *userdata);
+/* Stops what runs (tasks, timers) without releasing anything: used at shutdown. */
+void rebooter_cancel(Rebooter *r);
+/* Called by the manager after every evaluation: drives the post-reboot health gate. */
+void rebooter_tick(Rebooter *r);
+struct json_object *rebooter_status(Rebooter *r);
+bool rebooter_busy(const Rebooter *r);
+/* An operator fixed a stuck node (medicctl unpark): forget the failed reboot. */
+void rebooter_clear(Rebooter *r);
+
+/* Runs the executables of dir in lexical order, each with timeout; done(ok, detail). */
+typedef struct TaskRun TaskRun;
+int tasks_run(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+              void (*done)(bool ok, const char *detail, void *ud),
+              void *userdata, TaskRun **ret);
+void tasks_cancel(TaskRun *t);

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* Task directories (pre-reboot.d, post-reboot.d, drain.d, …): the executables of a directory
+ * in lexical order, one after the other, each with a timeout; the first failure stops it. */
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "log.h"
+#include "reboot.h"
+#include "trust.h"
+
+struct TaskRun {
+        sd_event *event;
+        StrList files;
+        size_t next;
+        uint64_t timeout;
+        StrList env;
+        Exec *exec;
+        void (*done)(bool ok, const char *detail, void *ud);
+        void *userdata;
+        sd_event_source *defer;
+        bool ok;
+        char *detail;
+};
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void run_next(TaskRun *t);
+
+static void finish(TaskRun *t, bool ok, const char *detail) {
+        void (*done)(bool, const char *, void *) = t->done;
+        void *ud = t->userdata;
+        _cleanup_free_ char *copy = strdup_or_null(detail);
+
+        tasks_cancel(t);
+        done(ok, copy, ud);
+}
+
+static void on_task_done(const ExecResult *r, void *userdata) {
+        TaskRun *t = userdata;
+        const char *path = t->files.v[t->next - 1];
+        _cleanup_free_ char *desc = exec_result_describe(r, t->timeout);
+
+        t->exec = NULL;
+        if (!(r->exited && r->exit_status == 0)) {
+                size_t n = strcspn(r->err, "\n");
+                _cleanup_free_ char *why = strprintf("%s %s%s%.*s", path, desc ? desc : "failed",
+                                                     n ? ": " : "", (int) (n > 200 ? 200 : n), r->err);
+                log_warning("Task %s", why ? why : path);
+                return finish(t, false, why);
+        }
+        log_info("Task %s done", path);
+        run_next(t);
+}
+
+static void run_next(TaskRun *t) {
+        if (t->next >= t->files.n) {
+                _cleanup_free_ char *d = strprintf("%zu task%s done", t->files.n, t->files.n == 1 ? "" : "s");
+                return finish(t, true, d);
+        }
+        const char *path = t->files.v[t->next++];
+        char *argv[] = { (char *) path, NULL };
+        ExecOptions o = { .timeout_usec = t->timeout, .env = t->env.v };
+        log_info("Running task %s", path);
+        int r = exec_start(t->event, argv, &o, on_task_done, t, &t->exec);
+        if (r < 0) {
+                _cleanup_free_ char *why = strprintf("%s: cannot start: %s", path, strerror(-r));
+                finish(t, false, why);
+        }
+}
+
+static int on_defer(sd_event_source *s, void *userdata) {
+        TaskRun *t = userdata;
+        t->defer = sd_event_source_disable_unref(t->defer);
+        if (!t->ok)
+                return finish(t, false, t->detail), 0;
+        run_next(t);
+        return 0;
+}
+
+int tasks_run(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+              void (*done)(bool ok, const char *detail, void *ud),
+              void *userdata, TaskRun **ret) {
+        TaskRun *t = calloc(1, sizeof(*t));
+        DIR *d;
+
+        if (!t)
+                return -ENOMEM;
+        t->event = e;
+        t->timeout = timeout;
+        t->done = done;
+        t->userdata = userdata;
+        t->ok = true;
+        for (char **p = env; p && *p; p++)
+                strlist_add(&t->env, *p);
+        d = opendir(dir);
+        if (d) {
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        _cleanup_free_ char *path = NULL, *why = NULL;
+                        struct stat st;
+                        if (de->d_name[0] == '.')
+                                continue;
+                        path = strprintf("%s/%s", dir, de->d_name);
+                        if (!path || stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_IXUSR))
+                                continue; /* like run-parts: only executables */
+                        if (verify && trust_verify_file(path, &why) < 0) {
+                                /* A task nobody may trust fails the whole run. */
+                                t->ok = false;
+                                free(t->detail);
+                                t->detail = strprintf("%s: refusing: %s", path, why ? why : "untrusted");
+                        }
+                        strlist_add(&t->files, path);
+                }
+                closedir(d);
+                qsort(t->files.v, t->files.n, sizeof(char *), cmp_str);
+        } else if (errno != ENOENT)
+                log_warning_errno(errno, "Cannot read task directory %s, treating it as empty: %m", dir);
+        /* Start from the loop: the callback never comes from inside tasks_run(). */
+        int r = sd_event_add_defer(e, &t->defer, on_defer, t);
+        if (r < 0) {
+                t->done = NULL;
+                tasks_cancel(t);
+                return r;
+        }
+        if (ret)
+                *ret = t;
+        return 0;
+}
+
+void tasks_cancel(TaskRun *t) {
+        if (!t)
+                return;
+        if (t->exec)
+                exec_cancel(t->exec);
+        sd_event_source_disable_unref(t->defer);
+        strlist_clear(&t->files);
+        strlist_clear(&t->env);
+        free(t->detail);
+        free(t);
+}
