@@ -560,6 +560,17 @@ static int print_status(json_object *reply, const char *arg) {
 
         table_add(&t, xstrdup("parked:"));
         table_add(&t, format_field(reply, "parked"));
+        if (get_string(reply, "parked_reason")) {
+                table_add(&t, xstrdup("parked because:"));
+                table_add(&t, format_field(reply, "parked_reason"));
+        }
+        o = get_object(reply, "reboot");
+        if (o) {
+                table_add(&t, xstrdup("reboot:"));
+                str_printf(&b, "%s%s%s", get_string(o, "phase") ?: "-", get_string(o, "rule") ? " for rule " : "",
+                           get_string(o, "rule") ?: "");
+                table_add(&t, str_take(&b));
+        }
 
         o = get_object(reply, "last_reload");
         table_add(&t, xstrdup("last_reload:"));
@@ -937,6 +948,11 @@ static int print_coordinator(json_object *reply, const char *action) {
         return EXIT_OK;
 }
 
+static int print_unpark(json_object *reply, const char *arg) {
+        puts("unparked: automation resumes on this node");
+        return EXIT_OK;
+}
+
 typedef struct Command {
         const char *name;
         const char *arg_name;   /* shown in messages; NULL: the command takes no argument */
@@ -952,6 +968,7 @@ static const Command commands[] = {
         { "explain",    "RULE", "rule",  print_explain },
         { "run-check",  "NAME", "check", print_run_check },
         { "reload",     NULL,   NULL,    print_reload },
+        { "unpark",     NULL,   NULL,    print_unpark },
         { "coordinator", "ACTION", "action", print_coordinator },
 };
 
@@ -1173,6 +1190,8 @@ static void help(void) {
                "  explain RULE         Say whether RULE would fire now, and why (not)\n"
                "  run-check NAME       Run check NAME now and show its condition (root)\n"
                "  reload               Reload configuration, checks and rules (root)\n"
+               "  unpark               Resume automation after reboot-loop protection parked\n"
+               "                       the node (root)\n"
                "  coordinator status [--group G]\n"
                "                       Members, holders, queue, budget and stop switches\n"
                "  coordinator stop|resume [--group G]\n"

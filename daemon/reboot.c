@@ -186,7 +186,9 @@ static int try_systemd(Rebooter *r) {
 }
 
 static int sysrq_write(Rebooter *r, const char *path, const char *what) {
-        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY), k = 0;
+        /* O_NONBLOCK: a FIFO without a reader (tests) must fail, not hang the loop. O_APPEND
+         * makes no difference to procfs and keeps every key in a test file. */
+        int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY), k = 0;
         if (fd < 0)
                 return -errno;
         if (write(fd, what, strlen(what)) < 0)

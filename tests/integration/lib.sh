@@ -22,6 +22,8 @@ MEDICD="$top_builddir/medicd"
 MEDICCTL="$top_builddir/medicctl"
 EXEC_PROBE="$top_builddir/tests/helpers/exec-probe"
 unset JOURNAL_STREAM             # medicd must log to stderr, not to the journal
+# Never the host's system bus: a reboot remedy's "systemd" method must not reach a real logind.
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/medic-test-no-bus
 export LC_ALL=C
 
 T=""
@@ -191,6 +193,15 @@ write_config() {
                 echo "dry_run = no"
                 echo "log_level = debug"
                 [ $# -gt 0 ] && printf '%s\n' "$@"
+                echo ""
+                echo "[reboot]"
+                echo "# Test files, never the host's reboot devices."
+                echo "sysrq_trigger = $T/sysrq-trigger"
+                echo "sysrq_enable = $T/sysrq-enable"
+                echo "watchdog_device = $T/watchdog"
+                echo "boot_id_file = $T/boot_id"
+                echo "pre_reboot_dir = $T/pre-reboot.d"
+                echo "post_reboot_dir = $T/post-reboot.d"
                 echo ""
                 echo "[coordinator]"
                 echo "backend = local"
