@@ -87,6 +87,7 @@ Config *config_free(Config *c) {
         free(c->state_dir);
         free(c->socket_path);
         free(c->stop_file);
+        free(c->kmsg_path);
         free(c->settings_dir);
         strlist_clear(&c->reboot_methods);
         free(c->sysrq_trigger);
@@ -162,6 +163,9 @@ int config_new_default(Config **ret) {
             !c->pre_reboot_dir || !c->post_reboot_dir)
                 return -ENOMEM;
         c->coordinator = strdup("local");
+        c->kmsg_path = strdup("/dev/kmsg");
+        if (!c->kmsg_path)
+                return -ENOMEM;
         c->prefix = strdup("/medic");
         c->lease_ttl = 15 * USEC_PER_SEC;
         c->request_timeout = 10 * USEC_PER_SEC;
@@ -290,6 +294,8 @@ static void set_path(Parser *p, const char *key, const char *value) {
                 dst = &p->c->state_dir;
         else if (strcmp(key, "socket") == 0)
                 dst = &p->c->socket_path;
+        else if (strcmp(key, "kmsg") == 0)
+                dst = &p->c->kmsg_path;
         else if (strcmp(key, "settings_dir") == 0)
                 dst = &p->c->settings_dir;
         else
@@ -683,6 +689,7 @@ static const Key keys[] = {
         { "medic",       "state_dir",        set_path,         false },
         { "medic",       "socket",           set_path,         false },
         { "medic",       "stop_file",        set_path,         false },
+        { "medic",       "kmsg",             set_path,         false },
         { "medic",       "settings_dir",     set_path,         false },
         { "medic",       "log_level",        set_log_level,    false },
         { "medic",       "dry_run",          set_bool,         false },

@@ -43,6 +43,7 @@ typedef struct Config {
         uint64_t check_timeout;     /* check_timeout = DURATION ; default 30s ; checks without their own */
         RateSpec flapping;          /* flapping = N/DURATION ; default 5/10m */
         unsigned history_size;      /* history_size = N ; default 1000 ; entries kept */
+        char *kmsg_path;            /* kmsg = PATH ; default /dev/kmsg ; a FIFO or file in its format for tests */
 
         /* [coordinator] */
         char *coordinator;          /* backend = local|etcd ; default local */

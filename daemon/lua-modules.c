@@ -10,9 +10,14 @@ typedef void (*lua_module_open_t)(LuaFile *f);
 
 void lua_ipmi_open(LuaFile *f);          /* lua-ipmi.c: medic.ipmi */
 
+void lua_kmsg_open(LuaFile *f);         /* lua-kmsg.c: medic.kmsg, medic.kmsg_info */
+void lua_logins_open(LuaFile *f);       /* lua-logins.c: medic.logins */
+
 void lua_procmaps_open(LuaFile *f);      /* lua-procmaps.c: medic.deleted_libraries */
 
 static const lua_module_open_t modules[] = {
+        lua_kmsg_open,
+        lua_logins_open,
         lua_ipmi_open,
         NULL, /* keep the array non-empty */
         lua_procmaps_open,

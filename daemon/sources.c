@@ -3,9 +3,11 @@
  * its own view (links, kernel messages, …) for its Lua binding and calls manager_trigger()
  * when something changes, so that checks listing the event run at once. */
 #include "log.h"
+#include "kmsg.h"
 #include "manager.h"
 
 static const MedicSource *const sources[] = {
+        &kmsg_source,
         NULL, /* keep the array non-empty */
 };
 
