@@ -5,10 +5,11 @@
 #include "log.h"
 #include "kmsg.h"
 #include "manager.h"
+#include "netlink.h"
 
 static const MedicSource *const sources[] = {
+        &netlink_source,
         &kmsg_source,
-        NULL, /* keep the array non-empty */
 };
 
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
@@ -18,8 +19,6 @@ int sources_start(Manager *m) {
         if (!m->source_state)
                 return -ENOMEM;
         for (size_t i = 0; i < N_SOURCES; i++) {
-                if (!sources[i])
-                        continue;
                 int r = sources[i]->start(m, &m->source_state[i]);
                 if (r < 0)
                         log_warning_errno(r, "Event source %s is not available, ignoring: %m", sources[i]->name);
@@ -31,7 +30,7 @@ void sources_stop(Manager *m) {
         if (!m->source_state)
                 return;
         for (size_t i = 0; i < N_SOURCES; i++)
-                if (sources[i] && m->source_state[i])
+                if (m->source_state[i])
                         sources[i]->stop(m->source_state[i]);
         free(m->source_state);
         m->source_state = NULL;
