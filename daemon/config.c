@@ -2,11 +2,13 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stddef.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +100,8 @@ Config *config_free(Config *c) {
         free(c->post_reboot_dir);
         free(c->notify_command);
         free(c->coordinator);
+        free(c->metrics_textfile);
+        free(c->metrics_listen);
         strlist_clear(&c->endpoints);
         free(c->prefix);
         free(c->ca_file);
@@ -681,6 +685,94 @@ static void set_max_disruptions(Parser *p, const char *key, const char *value) {
         p->c->max_disruptions = r;
 }
 
+int parse_loopback_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        struct sockaddr_storage ss = {};
+        const char *colon, *port;
+        char host[INET6_ADDRSTRLEN + 1];
+        unsigned long p = 0;
+        bool bracketed;
+        size_t n;
+
+        if (!s)
+                return -EINVAL;
+        bracketed = s[0] == '[';
+        if (bracketed) {
+                colon = strchr(s, ']');
+                if (!colon || colon[1] != ':')
+                        return -EINVAL;
+                n = (size_t) (colon - s - 1);
+                port = colon + 2;
+                s++;
+        } else {
+                colon = strrchr(s, ':');
+                if (!colon)
+                        return -EINVAL;
+                n = (size_t) (colon - s);
+                port = colon + 1;
+        }
+        if (n == 0 || n >= sizeof host || !*port || strlen(port) > 5)
+                return -EINVAL;
+        for (const char *q = port; *q; q++) {
+                if (!isdigit((unsigned char) *q))
+                        return -EINVAL;
+                p = p * 10 + (unsigned long) (*q - '0');
+        }
+        if (p == 0 || p > 65535)
+                return -EINVAL;
+        memcpy(host, s, n);
+        host[n] = 0;
+
+        struct sockaddr_in *in4 = (struct sockaddr_in *) &ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+        if (inet_pton(AF_INET, host, &in4->sin_addr) == 1 && !bracketed) {
+                if ((ntohl(in4->sin_addr.s_addr) >> 24) != 127)
+                        return -EADDRNOTAVAIL;
+                in4->sin_family = AF_INET;
+                in4->sin_port = htons((uint16_t) p);
+                n = sizeof(*in4);
+        } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1 && bracketed) {
+                if (!IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+                        return -EADDRNOTAVAIL;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t) p);
+                n = sizeof(*in6);
+        } else
+                /* A name ("localhost", "0.0.0.0" is an address) would need a resolver: refused. */
+                return -EINVAL;
+        if (ret)
+                *ret = ss;
+        if (ret_len)
+                *ret_len = (socklen_t) n;
+        return 0;
+}
+
+static void set_metrics(Parser *p, const char *key, const char *value) {
+        if (strcmp(key, "textfile") == 0) {
+                if (!*value) {  /* empty: off */
+                        free(p->c->metrics_textfile);
+                        p->c->metrics_textfile = NULL;
+                } else if (value[strlen(value) - 1] == '/')
+                        perr(p, p->lineno, "textfile '%s' is a directory (expected a file, e.g. %s)", value,
+                             "/var/lib/prometheus/node-exporter/medic.prom");
+                else
+                        set_string(p, &p->c->metrics_textfile, resolve_path(p, value));
+                return;
+        }
+        if (!*value) {
+                free(p->c->metrics_listen);
+                p->c->metrics_listen = NULL;
+                return;
+        }
+        int r = parse_loopback_address(value, NULL, NULL);
+        if (r == -EADDRNOTAVAIL)
+                perr(p, p->lineno, "listen address '%s' is not a loopback address (only 127.0.0.0/8 and [::1] "
+                     "are allowed: the metrics are not meant for the network)", value);
+        else if (r < 0)
+                perr(p, p->lineno, "invalid listen address '%s' (expected 127.0.0.1:PORT or [::1]:PORT)", value);
+        else
+                set_string(p, &p->c->metrics_listen, strdup(value));
+}
+
 static const Key keys[] = {
         { "medic",       "node",             set_name,         false },
         { "medic",       "group",            set_name,         false },
@@ -736,6 +828,8 @@ static const Key keys[] = {
         { "ipmi",        "session_timeout",  set_ipmi_timeout, false },
         { "ipmi",        "interpret_file",   set_ipmi_path,    false },
         { "ipmi",        "helper",           set_ipmi_path,    false },
+        { "metrics",     "textfile",         set_metrics,      false },
+        { "metrics",     "listen",           set_metrics,      false },
 };
 
 static bool section_known(const char *s, size_t len) {
@@ -786,7 +880,7 @@ static void classify_line(Parser *p, const char *line) {
                 p->prev_key = false;
                 p->last_key = NULL;
                 if (!section_known(start + 1, (size_t) (end - start - 1)))
-                        perr(p, p->lineno, "unknown section [%.*s] (expected [medic], [coordinator], [reboot] or [ipmi])",
+                        perr(p, p->lineno, "unknown section [%.*s] (expected [medic], [coordinator], [reboot], [ipmi] or [metrics])",
                              (int) (end - start - 1), start + 1);
                 return;
         }

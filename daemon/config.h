@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "budget.h"
 #include "ratelimit.h"
@@ -76,6 +77,10 @@ typedef struct Config {
         uint64_t settle_timeout;    /* settle_timeout = DURATION ; escalate when not healthy by then, default 1h */
         RateSpec max_disruptions;   /* max_disruptions = N/DURATION ; reboot-loop protection, default 3/24h */
         char *notify_command;       /* notify_command = PATH ; run with the details on escalations */
+
+        /* [metrics] */
+        char *metrics_textfile;     /* textfile = PATH ; NULL (the default, or empty) = not written */
+        char *metrics_listen;       /* listen = ADDRESS:PORT ; loopback only ; NULL = no HTTP listener */
 } Config;
 
 /* Parses the file with inih. On success returns 0 and *ret. On any error returns -EINVAL and
@@ -92,6 +97,11 @@ Config *config_free(Config *c);
 
 /* Parses "yes/no/true/false/on/off/1/0". Returns 1, 0, or -EINVAL. */
 int parse_bool(const char *s);
+
+/* Parses "127.0.0.1:9101" or "[::1]:9101": a literal loopback address (127.0.0.0/8 or ::1)
+ * and a port from 1 to 65535. Returns 0, -EINVAL when malformed, -EADDRNOTAVAIL when the
+ * address is not a loopback one. ret and ret_len may be NULL. */
+int parse_loopback_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
 
 /* Parses a log level name into LOG_*; returns -EINVAL if unknown. */
 int parse_log_level(const char *s);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "lua-api.h"
 #include "manager.h"
+#include "metrics.h"
 #include "reboot.h"
 #include "remedy.h"
 #include "exec.h"
@@ -460,6 +461,7 @@ static void on_check_result(const CheckDecl *d, int state, const char *message, 
         Condition *c = manager_find_condition(m, d->name);
         uint64_t now = now_realtime();
 
+        metrics_check_finished(m->metrics, d->name, duration, state);
         if (state == CHECK_SKIP) {
                 if (c)
                         log_info("Check %s does not apply to this node: %s", d->name, message ? message : "");
@@ -564,6 +566,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         manager_evaluate(m);
         notify_status(m);
+        metrics_tick(m->metrics);
         return sd_event_source_set_time(s, usec + TICK_USEC);
 }
 
@@ -692,6 +695,9 @@ int manager_start(Manager *m, StrList *errors) {
         (void) sd_event_source_set_description(m->tick, "rule-tick");
         m->last_reload = now_realtime();
         m->last_reload_ok = true;
+        r = metrics_new(m, &m->metrics);
+        if (r < 0)
+                return r;
         if (manager_dry_run(m))
                 log_notice("Dry-run: every decision is logged, no remedy runs");
         log_event(LOG_INFO, MEDIC_MSG_STARTED, NULL, "medicd %s started on node %s (group %s): %zu checks, %zu rules",
@@ -770,6 +776,7 @@ Manager *manager_free(Manager *m) {
         stop_runners(m);
         sources_stop(m);
         control_free(m->control);
+        metrics_free(m->metrics);
         sd_event_source_disable_unref(m->tick);
         for (size_t i = 0; i < m->n_rstates; i++)
                 rulestate_free(m->rstates[i]);

@@ -13,6 +13,7 @@
 
 struct Remedy;
 struct Control;
+struct Metrics;
 struct Rebooter;
 
 /* What the daemon remembers about a rule across reloads, restarts and reboots. */
@@ -47,6 +48,7 @@ typedef struct Manager {
         struct json_object *history;  /* array, oldest first */
         Coordinator *coord;
         struct Control *control;
+        struct Metrics *metrics;  /* metrics.c; may be NULL */
         sd_event_source *tick;
         bool dirty;
         uint64_t started;         /* realtime usec */

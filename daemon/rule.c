@@ -11,6 +11,7 @@
 #include "duration.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 #include "reboot.h"
 #include "remedy.h"
 
@@ -307,6 +308,7 @@ static void on_remedy_done(bool success, const char *detail, void *userdata) {
         RuleState *s = manager_rule_state(m, c->rule, true);
 
         s->running = NULL;
+        metrics_remedy(m->metrics, c->rule, success ? METRICS_REMEDY_DONE : METRICS_REMEDY_FAILED);
         log_event(success ? LOG_NOTICE : LOG_WARNING, success ? MEDIC_MSG_REMEDY_DONE : MEDIC_MSG_REMEDY_FAILED,
                   LOG_FIELDS({ "MEDIC_RULE", c->rule }, { "MEDIC_CONDITION", c->condition },
                              { "MEDIC_DECISION", success ? "done" : "failed" }, { "MEDIC_REASON", detail }),
@@ -352,6 +354,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                                      { "MEDIC_REMEDY", d->remedy.text }, { "MEDIC_DECISION", "dry-run" }),
                           "dry-run: rule %s would run %s (attempt %u)", d->name, d->remedy.text, s->attempts);
                 history(m, "decision", d->name, c ? c->condition : NULL, "dry-run", d->remedy.text);
+                metrics_remedy(m->metrics, d->name, METRICS_REMEDY_DRY_RUN);
                 ctx_free(c);
                 return;
         }
@@ -382,6 +385,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                 log_event(LOG_WARNING, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", d->name }),
                           "Cannot start the remedy of rule %s: %s", d->name, strerror(-r));
                 history(m, "remedy", d->name, c->condition, "failed", strerror(-r));
+                metrics_remedy(m->metrics, d->name, METRICS_REMEDY_FAILED);
                 ctx_free(c);
         }
 }
