@@ -16,13 +16,23 @@ struct CheckRunner {
         uint64_t started;
         check_result_t cb;
         void *userdata;
+        bool again;     /* asked to run while running: run once more right after */
 };
 
 static int schedule(CheckRunner *c, uint64_t when);
 
+static int start_run(CheckRunner *c);
+
 static void deliver(CheckRunner *c, int state, const char *message, const char *details) {
         uint64_t duration = now_monotonic() - c->started;
+        bool again = c->again;
+
+        c->again = false;
         c->cb(c->decl, state, message, details, duration, c->userdata);
+        /* An event (or run-check) came while this run was going: what it changed may not be
+         * in this result, so look again. */
+        if (again)
+                (void) start_run(c);
 }
 
 static void on_done(LuaRun *run, int status, const char *error, int nresults, void *userdata) {
@@ -133,6 +143,10 @@ int checkrunner_new(sd_event *e, CheckDecl *d, check_result_t cb, void *userdata
 }
 
 int checkrunner_run_now(CheckRunner *c) {
+        if (c->run) {
+                c->again = true;
+                return 0;
+        }
         return start_run(c);
 }
 
