@@ -11,6 +11,12 @@
 
 #define DEFAULT_MAX_BODY (16 * 1024 * 1024)
 
+static uint64_t requests_started; /* for benchmarks: how chatty is a node? */
+
+uint64_t http_requests_started(void) {
+        return requests_started;
+}
+
 struct HttpClient {
         sd_event *event;
         CURLM *multi;
@@ -230,6 +236,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
 int http_request(HttpClient *c, const HttpOptions *o, http_done_t done, void *userdata, HttpRequest **ret) {
         HttpRequest *r = calloc(1, sizeof(*r));
 
+        requests_started++;
         if (!r)
                 return -ENOMEM;
         r->client = c;

@@ -51,5 +51,8 @@ int http_client_new(sd_event *e, HttpClient **ret);
 HttpClient *http_client_free(HttpClient *c);   /* cancels every request, no callbacks */
 
 int http_request(HttpClient *c, const HttpOptions *o, http_done_t done, void *userdata, HttpRequest **ret);
+/* How many requests this process started (benchmarks). */
+uint64_t http_requests_started(void);
+
 /* Aborts a request without calling its callback. Safe with NULL. */
 void http_request_cancel(HttpRequest *r);
