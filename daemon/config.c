@@ -104,6 +104,7 @@ Config *config_free(Config *c) {
         free(c->metrics_listen);
         strlist_clear(&c->endpoints);
         free(c->prefix);
+        free(c->url);
         free(c->ca_file);
         free(c->cert_file);
         free(c->key_file);
@@ -410,15 +411,12 @@ static void set_history_size(Parser *p, const char *key, const char *value) {
 }
 
 static void set_backend(Parser *p, const char *key, const char *value) {
-        if (strcmp(value, "local") == 0 || strcmp(value, "etcd") == 0) {
+        if (strcmp(value, "local") == 0 || strcmp(value, "etcd") == 0 || strcmp(value, "fleetlock") == 0) {
                 set_string(p, &p->c->coordinator, strdup(value));
                 p->coordinator_line = p->lineno;
                 return;
         }
-        if (strcmp(value, "fleetlock") == 0)
-                perr(p, p->lineno, "coordinator backend '%s' is not supported by this version", value);
-        else
-                perr(p, p->lineno, "unknown coordinator backend '%s' (expected local or etcd)", value);
+        perr(p, p->lineno, "unknown coordinator backend '%s' (expected local, etcd or fleetlock)", value);
 }
 
 static void set_endpoints(Parser *p, const char *key, const char *value) {
@@ -440,6 +438,23 @@ static void set_endpoints(Parser *p, const char *key, const char *value) {
                 if (strlist_add(&p->c->endpoints, w) < 0)
                         p->oom = true;
         }
+}
+
+static void set_url(Parser *p, const char *key, const char *value) {
+        _cleanup_free_ char *v = strdup(value);
+        size_t n;
+
+        if (!v) {
+                p->oom = true;
+                return;
+        }
+        if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) || has_space(v)) {
+                perr(p, p->lineno, "invalid url '%s' (expected http://HOST:PORT[/PATH] or https://...)", value);
+                return;
+        }
+        for (n = strlen(v); n > 0 && v[n - 1] == '/'; )
+                v[--n] = 0;
+        set_string(p, &p->c->url, TAKE_PTR(v));
 }
 
 static void set_coord_string(Parser *p, const char *key, const char *value) {
@@ -793,6 +808,7 @@ static const Key keys[] = {
         { "coordinator", "backend",          set_backend,      false },
         { "coordinator", "endpoints",        set_endpoints,    true  },
         { "coordinator", "prefix",           set_coord_string, false },
+        { "coordinator", "url",              set_url,          false },
         { "coordinator", "user",             set_coord_string, false },
         { "coordinator", "ca_file",          set_coord_path,   false },
         { "coordinator", "cert_file",        set_coord_path,   false },
@@ -1050,6 +1066,13 @@ int config_load(const char *path, Config **ret, StrList *errors) {
 
         if (!p.oom && c->coordinator && strcmp(c->coordinator, "etcd") == 0 && c->endpoints.n == 0)
                 perr(&p, p.coordinator_line, "backend = etcd needs endpoints = http://HOST:PORT ...");
+        if (!p.oom && c->coordinator && strcmp(c->coordinator, "fleetlock") == 0) {
+                if (!c->url)
+                        perr(&p, p.coordinator_line, "backend = fleetlock needs url = http://HOST:PORT");
+                if (c->group[strspn(c->group, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")])
+                        perr(&p, p.coordinator_line, "group '%s' cannot be used with FleetLock "
+                             "(group names must match ^[a-zA-Z0-9.-]+$)", c->group);
+        }
         if (!p.oom && (!c->cert_file) != (!c->key_file))
                 perr(&p, p.lineno, "cert_file and key_file must be given together");
         if (p.oom)

@@ -47,9 +47,10 @@ typedef struct Config {
         char *kmsg_path;            /* kmsg = PATH ; default /dev/kmsg ; a FIFO or file in its format for tests */
 
         /* [coordinator] */
-        char *coordinator;          /* backend = local|etcd ; default local */
+        char *coordinator;          /* backend = local|etcd|fleetlock ; default local */
         StrList endpoints;          /* endpoints = URL [URL...] ; etcd client URLs, tried in order */
         char *prefix;               /* prefix = ; key prefix in etcd, default "/medic" */
+        char *url;                  /* url = ; the FleetLock server's base URL */
         char *ca_file, *cert_file, *key_file;   /* TLS: CA bundle, client certificate and key */
         char *user;                 /* user = ; etcd user (with password_file) */
         char *password_file;        /* password_file = ; a root-only file holding the password */

@@ -14,7 +14,7 @@ const char *coord_answer_to_string(CoordAnswer a) {
 }
 
 int coordinator_new(const Config *cfg, sd_event *e, Coordinator **ret) {
-        static const CoordinatorOps *const backends[] = { &coord_local_ops, &coord_etcd_ops };
+        static const CoordinatorOps *const backends[] = { &coord_local_ops, &coord_etcd_ops, &coord_fleetlock_ops };
         Coordinator *c;
         int r;
 

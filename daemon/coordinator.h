@@ -49,6 +49,7 @@ struct Coordinator {
 
 extern const CoordinatorOps coord_local_ops;
 extern const CoordinatorOps coord_etcd_ops;
+extern const CoordinatorOps coord_fleetlock_ops;
 
 int coordinator_new(const Config *c, sd_event *e, Coordinator **ret);
 Coordinator *coordinator_free(Coordinator *c);

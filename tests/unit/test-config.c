@@ -311,7 +311,7 @@ static void test_many_errors(void **state) {
                 4, "unknown key 'bogus' in section [medic]",
                 5, "duplicate key 'node' (already set on line 2)",
                 6, "unknown section [nonsense]",
-                9, "unknown coordinator backend 'zookeeper' (expected local or etcd)",
+                9, "unknown coordinator backend 'zookeeper' (expected local, etcd or fleetlock)",
                 10, "expected 'key = value'",
                 12, "invalid log_level 'loud'",
                 13, "invalid duration '5x' for check_timeout",
@@ -349,7 +349,11 @@ static void test_bad_values(void **state) {
         load_err("[medic]\ndry_run = 2\n", 2, "invalid boolean '2' for dry_run", 0);
         load_err("[medic]\nverify_owner = nope\n", 2, "invalid boolean 'nope' for verify_owner", 0);
         load_err("[coordinator]\nbackend = fleetlock\n",
-                 2, "coordinator backend 'fleetlock' is not supported by this version", 0);
+                 2, "backend = fleetlock needs url = http://HOST:PORT", 0);
+        load_err("[coordinator]\nbackend = fleetlock\nurl = ftp://x\n", 3, "invalid url 'ftp://x'",
+                 2, "backend = fleetlock needs url", 0);
+        load_err("[medic]\ngroup = a_b\n[coordinator]\nbackend = fleetlock\nurl = http://127.0.0.1:1\n",
+                 4, "group 'a_b' cannot be used with FleetLock", 0);
         load_err("[coordinator]\nbackend = zookeeper\n", 2, "unknown coordinator backend 'zookeeper'", 0);
         load_err("[medic]\ncheck_timeout = 0\n", 2, "invalid duration '0'", 0);
         load_err("[medic]\nflapping = 0/10m\n", 2, "invalid rate", 0);
@@ -362,6 +366,14 @@ static void test_bad_values(void **state) {
                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
                  2, "is too long", 0);
+}
+
+static void test_fleetlock(void **state) {
+        Config *c = load_ok("[medic]\ngroup = web-1.eu\n[coordinator]\nbackend = fleetlock\n"
+                            "url = https://locks.example:3333/base//\n");
+        assert_string_equal(c->coordinator, "fleetlock");
+        assert_string_equal(c->url, "https://locks.example:3333/base");
+        config_free(c);
 }
 
 static void test_long_line(void **state) {
@@ -449,6 +461,7 @@ int main(void) {
                 cmocka_unit_test(test_duplicate_across_sections),
                 cmocka_unit_test(test_unknown_key_in_coordinator),
                 cmocka_unit_test(test_bad_values),
+                cmocka_unit_test(test_fleetlock),
                 cmocka_unit_test(test_long_line),
                 cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_errors_appended),

@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: MIT */
+/* The FleetLock backend: a client of the FleetLock protocol (Zincati's reboot coordination,
+ * served by airlock and compatible servers), so that medic nodes share a reboot budget with
+ * Fedora CoreOS fleets.
+ *
+ *   POST URL/v1/pre-reboot     take a slot (recursive: a holder asking again gets 200)
+ *   POST URL/v1/steady-state   give it back (a node that holds nothing gets 200)
+ *
+ * Both carry the header "fleet-lock-protocol: true" and the body
+ * {"client_params":{"id":NODE,"group":GROUP}}. 200 is success; anything else fails, and a
+ * FleetLock server explains why with {"kind":…,"value":…}. The server knows nodes, not rules:
+ * this node holds one slot at most, and the rule holding it is recorded locally in
+ * STATE_DIR/fleetlock.json so that the record survives a restart (and the reboot it was for).
+ *
+ * Fail safe: only a 200 to pre-reboot is a grant. Time-outs and transport errors are
+ * "unknown"; when the request may have reached the server (a time-out, a 5xx) the server may
+ * have taken a slot for us, so a rule that gives up afterwards sends steady-state to make sure
+ * nothing stays held. A steady-state that fails is retried with back-off, also after a restart. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "coordinator.h"
+#include "duration.h"
+#include "http.h"
+#include "log.h"
+
+#define ASK_INTERVAL (1 * USEC_PER_SEC)     /* a refusal is reused for this long, no traffic */
+#define RETRY_MIN (1 * USEC_PER_SEC)
+#define RETRY_MAX (30 * USEC_PER_SEC)
+#define MAX_VALUE 200                       /* characters of the server's text kept in a reason */
+#define MAX_KIND 64
+
+typedef struct FleetLock {
+        Coordinator *c;
+        HttpClient *http;
+        char *url, *node, *group, *state_path;
+        HttpTls tls;
+        uint64_t timeout;
+
+        char *holder;                 /* the rule holding this node's slot, as far as we know */
+        uint64_t since;               /* realtime usec */
+        bool release_pending;         /* a steady-state is owed to the server */
+        bool maybe_held;              /* a pre-reboot ended without telling whether it locked */
+        HttpRequest *lock_req, *release_req;
+        sd_event_source *release_timer;
+        uint64_t backoff;
+        char *release_error;
+
+        char *asking;                 /* the rule whose pre-reboot is in flight */
+        coord_answer_t cb;
+        void *userdata;
+        bool released_while_asking;
+
+        CoordAnswer last_answer;
+        char *last_holder, *last_reason, *last_kind;
+        uint64_t last_at;             /* monotonic usec, 0: nothing to reuse */
+} FleetLock;
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+/* A copy of text from the server fit for a log line: control characters become spaces, at most
+ * max bytes (not cutting a UTF-8 sequence), "..." when cut. */
+static char *sanitize(const char *s, size_t max) {
+        size_t n = strlen(s);
+        bool cut = n > max;
+        char *out;
+
+        if (cut) {
+                n = max;
+                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+                        n--;
+        }
+        out = malloc(n + 4);
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                out[i] = (unsigned char) s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+        strcpy(out + n, cut ? "..." : "");
+        return out;
+}
+
+static void fl_save(FleetLock *f) {
+        struct json_object *o = json_object_new_object();
+        const char *text;
+        int r;
+
+        json_object_object_add(o, "holder", f->holder ? json_object_new_string(f->holder) : NULL);
+        json_object_object_add(o, "since", f->holder ? json_object_new_int64((int64_t) (f->since / USEC_PER_SEC)) : NULL);
+        json_object_object_add(o, "release_pending", json_object_new_boolean(f->release_pending));
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+        r = write_file_atomic(f->state_path, text, strlen(text), 0644);
+        if (r < 0)
+                log_warning_errno(r, "FleetLock: cannot record the slot in %s, ignoring: %m", f->state_path);
+        json_object_put(o);
+}
+
+static void fl_load(FleetLock *f) {
+        _cleanup_free_ char *buf = NULL;
+        struct json_object *o, *v;
+        size_t size;
+
+        if (read_file(f->state_path, 64 * 1024, &buf, &size) < 0)
+                return;
+        o = json_tokener_parse(buf);
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                /* We may hold a slot and not know for which rule: owe the server a release. */
+                log_error("%s: cannot parse; giving back any FleetLock slot this node may hold", f->state_path);
+                f->release_pending = true;
+                json_object_put(o);
+                return;
+        }
+        if (json_object_object_get_ex(o, "holder", &v) && json_object_is_type(v, json_type_string))
+                f->holder = strdup(json_object_get_string(v));
+        if (json_object_object_get_ex(o, "since", &v))
+                f->since = (uint64_t) json_object_get_int64(v) * USEC_PER_SEC;
+        if (json_object_object_get_ex(o, "release_pending", &v))
+                f->release_pending = json_object_get_boolean(v);
+        json_object_put(o);
+}
+
+static int fl_post(FleetLock *f, const char *endpoint, http_done_t done, HttpRequest **ret) {
+        static const char *const headers[] = {
+                "fleet-lock-protocol: true", "Content-Type: application/json", "Accept: application/json", NULL
+        };
+        struct json_object *body = json_object_new_object(), *params = json_object_new_object();
+        _cleanup_free_ char *url = strprintf("%s%s", f->url, endpoint);
+        int r;
+
+        json_object_object_add(params, "id", json_object_new_string(f->node));
+        json_object_object_add(params, "group", json_object_new_string(f->group));
+        json_object_object_add(body, "client_params", params);
+        HttpOptions o = {
+                .url = url, .method = "POST", .headers = headers, .timeout_usec = f->timeout,
+                .max_body = 64 * 1024, .tls = &f->tls,
+                .body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+        };
+        r = url ? http_request(f->http, &o, done, f, ret) : -ENOMEM;
+        json_object_put(body);
+        return r;
+}
+
+/* Explains a failed call. *ret_kind is the server's error kind (NULL when it gave none: then
+ * the answer is not a FleetLock refusal). *ret_ambiguous: the call may have changed the
+ * server's state although it failed. */
+static char *describe_failure(FleetLock *f, const HttpResponse *r, char **ret_kind, bool *ret_ambiguous) {
+        _cleanup_free_ char *value = NULL, *kind = NULL;
+        struct json_object *o, *k, *v;
+        char *reason;
+
+        *ret_kind = NULL;
+        if (r->curl_code != 0) {
+                char t[32];
+                bool unreachable = r->curl_code == 6 /* CURLE_COULDNT_RESOLVE_HOST */ ||
+                                   r->curl_code == 7 /* CURLE_COULDNT_CONNECT */;
+                /* Not connected, or the TLS handshake failed: nothing was sent. */
+                *ret_ambiguous = !(unreachable || r->curl_code == 35 /* CURLE_SSL_CONNECT_ERROR */ ||
+                                   r->curl_code == 60 /* CURLE_PEER_FAILED_VERIFICATION */);
+                if (r->timed_out)
+                        return strprintf("no answer from the FleetLock server %s within %s", f->url,
+                                         duration_format(f->timeout, t, sizeof t));
+                return strprintf("%s the FleetLock server %s: %s", unreachable ? "cannot reach" : "no usable answer from",
+                                 f->url, r->error ? r->error : "transfer failed");
+        }
+        *ret_ambiguous = r->status >= 500;
+        o = json_tokener_parse(r->body);
+        if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "kind", &k) ||
+            !json_object_is_type(k, json_type_string) || json_object_get_string_len(k) == 0) {
+                _cleanup_free_ char *excerpt = sanitize(r->body, 100);
+                json_object_put(o);
+                return strprintf("the FleetLock server %s answered HTTP %ld without a FleetLock error%s%s", f->url,
+                                 r->status, excerpt && *excerpt ? ": " : "", excerpt ? excerpt : "");
+        }
+        kind = sanitize(json_object_get_string(k), MAX_KIND);
+        value = sanitize(json_object_object_get_ex(o, "value", &v) && json_object_is_type(v, json_type_string)
+                                 ? json_object_get_string(v) : "", MAX_VALUE);
+        json_object_put(o);
+        if (!kind || !value)
+                return NULL;
+
+        unsigned slots;
+        if (strcmp(kind, "failed_lock") == 0 && sscanf(value, "all %u semaphore slots", &slots) == 1) {
+                *ret_ambiguous = false;
+                reason = strprintf("all %u slot%s of group %s %s held (failed_lock: %s)", slots, slots == 1 ? "" : "s",
+                                   f->group, slots == 1 ? "is" : "are", value);
+        } else if (strcmp(kind, "failed_lock") == 0)
+                reason = strprintf("the FleetLock server could not take a slot (failed_lock: %s)", value);
+        else if (strcmp(kind, "unknown_group") == 0) {
+                *ret_ambiguous = false;
+                reason = strprintf("the FleetLock server has no group '%s' (unknown_group: %s)", f->group, value);
+        } else if (strcmp(kind, "invalid_client_identity") == 0) {
+                *ret_ambiguous = false;
+                reason = strprintf("the FleetLock server refused the identity id '%s', group '%s' "
+                                   "(invalid_client_identity: %s)", f->node, f->group, value);
+        } else if (strcmp(kind, "bad_request") == 0) {
+                *ret_ambiguous = false;
+                reason = strprintf("the FleetLock server refused the request as malformed (bad_request: %s)", value);
+        } else
+                reason = strprintf("the FleetLock server refused with HTTP %ld (%s: %s)", r->status, kind, value);
+        *ret_kind = TAKE_PTR(kind);
+        return reason;
+}
+
+/* ---- giving the slot back ----------------------------------------------------------------- */
+
+static void start_release(FleetLock *f);
+
+static int on_release_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        start_release(userdata);
+        return 0;
+}
+
+static void schedule_release(FleetLock *f) {
+        char t[32];
+
+        f->backoff = !f->backoff ? RETRY_MIN : f->backoff * 2 > RETRY_MAX ? RETRY_MAX : f->backoff * 2;
+        (void) sd_event_source_set_time_relative(f->release_timer, f->backoff);
+        (void) sd_event_source_set_enabled(f->release_timer, SD_EVENT_ONESHOT);
+        log_warning("FleetLock: cannot give back the slot of %s in group %s: %s; retrying in %s", f->node, f->group,
+                    f->release_error ? f->release_error : "", duration_format(f->backoff, t, sizeof t));
+}
+
+static void on_release_done(const HttpResponse *r, void *userdata) {
+        FleetLock *f = userdata;
+        _cleanup_free_ char *kind = NULL;
+        bool ambiguous;
+
+        f->release_req = NULL;
+        if (r->curl_code == 0 && r->status == 200) {
+                log_info("FleetLock: %s gave back its slot in group %s", f->node, f->group);
+                f->release_pending = false;
+                f->maybe_held = false;
+                f->backoff = 0;
+                free(f->release_error);
+                f->release_error = NULL;
+                fl_save(f);
+                return;
+        }
+        free(f->release_error);
+        f->release_error = describe_failure(f, r, &kind, &ambiguous);
+        schedule_release(f);
+}
+
+/* Sends the steady-state owed, unless a call is in flight (it runs when that one is done). */
+static void start_release(FleetLock *f) {
+        int r;
+
+        if (!f->release_pending || f->release_req || f->lock_req)
+                return;
+        (void) sd_event_source_set_enabled(f->release_timer, SD_EVENT_OFF);
+        r = fl_post(f, "/v1/steady-state", on_release_done, &f->release_req);
+        if (r < 0) {
+                free(f->release_error);
+                f->release_error = strprintf("cannot start an HTTP request: %s", strerror(-r));
+                schedule_release(f);
+        }
+}
+
+/* ---- asking for the slot ------------------------------------------------------------------ */
+
+static void answer(FleetLock *f, CoordAnswer a, const char *reason, const char *kind) {
+        coord_answer_t cb = f->cb;
+        void *ud = f->userdata;
+        _cleanup_free_ char *holder = TAKE_PTR(f->asking);
+
+        f->cb = NULL;
+        f->userdata = NULL;
+        free(f->last_holder);
+        free(f->last_reason);
+        free(f->last_kind);
+        f->last_holder = strdup_or_null(holder);
+        f->last_reason = strdup_or_null(reason);
+        f->last_kind = strdup_or_null(kind);
+        f->last_answer = a;
+        f->last_at = now_monotonic();
+        if (cb)
+                cb(a, reason, ud);
+}
+
+static void on_lock_done(const HttpResponse *r, void *userdata) {
+        FleetLock *f = userdata;
+        _cleanup_free_ char *reason = NULL, *kind = NULL;
+        bool ambiguous;
+
+        f->lock_req = NULL;
+        if (r->curl_code == 0 && r->status == 200) {
+                f->maybe_held = false;
+                if (f->released_while_asking) {
+                        /* Given back while we asked: the slot we just got goes back too. */
+                        f->release_pending = true;
+                        fl_save(f);
+                        answer(f, COORD_UNKNOWN, "the permission was given back while asking for it", NULL);
+                        start_release(f);
+                        return;
+                }
+                f->release_pending = false;
+                f->backoff = 0;
+                (void) sd_event_source_set_enabled(f->release_timer, SD_EVENT_OFF);
+                if (!f->holder) {
+                        f->holder = strdup(f->asking);
+                        f->since = now_realtime();
+                        log_notice("FleetLock: %s holds a slot of group %s for rule %s", f->node, f->group, f->asking);
+                }
+                fl_save(f);
+                answer(f, COORD_GRANTED, NULL, NULL);
+                return;
+        }
+        reason = describe_failure(f, r, &kind, &ambiguous);
+        if (ambiguous)
+                f->maybe_held = true;
+        else if (kind) {
+                /* A definite refusal: the server holds nothing for us (a recursive lock would
+                 * have answered 200), whatever our record says. */
+                f->maybe_held = false;
+                if (f->holder) {
+                        log_notice("FleetLock: the server holds no slot for %s any more; forgetting rule %s's",
+                                   f->node, f->holder);
+                        free(f->holder);
+                        f->holder = NULL;
+                        f->since = 0;
+                        fl_save(f);
+                }
+        }
+        if (f->released_while_asking && f->maybe_held)
+                f->release_pending = true;
+        answer(f, kind ? COORD_DENIED : COORD_UNKNOWN, reason ? reason : "out of memory", kind);
+        start_release(f); /* one that waited for this call */
+}
+
+static int fl_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata) {
+        FleetLock *f = c->data;
+        int r;
+
+        if (f->asking) {
+                cb(COORD_UNKNOWN, "another request to the FleetLock server is in flight", userdata);
+                return 0;
+        }
+        if (f->holder && strcmp(f->holder, holder) != 0) {
+                _cleanup_free_ char *why = strprintf("this node's FleetLock slot is held by rule %s", f->holder);
+                cb(COORD_DENIED, why ? why : "this node's FleetLock slot is held by another rule", userdata);
+                return 0;
+        }
+        if (f->release_req) {
+                cb(COORD_UNKNOWN, "the previous slot is still being given back to the FleetLock server", userdata);
+                return 0;
+        }
+        /* Asked again right after a refusal: the same answer, without traffic. A grant is never
+         * reused: every grant is a fresh 200 from the server. */
+        if (f->last_at && f->last_answer != COORD_GRANTED && streq_ptr(f->last_holder, holder) &&
+            now_monotonic() - f->last_at < ASK_INTERVAL) {
+                cb(f->last_answer, f->last_reason, userdata);
+                return 0;
+        }
+        f->asking = strdup(holder);
+        if (!f->asking)
+                return -ENOMEM;
+        f->cb = cb;
+        f->userdata = userdata;
+        f->released_while_asking = false;
+        r = fl_post(f, "/v1/pre-reboot", on_lock_done, &f->lock_req);
+        if (r < 0) {
+                _cleanup_free_ char *why = strprintf("cannot start an HTTP request: %s", strerror(-r));
+                answer(f, COORD_UNKNOWN, why, NULL);
+        }
+        return 0;
+}
+
+static int fl_release(Coordinator *c, const char *holder) {
+        FleetLock *f = c->data;
+
+        /* The slot is the node's: a rule gives back only what it holds or asks for. */
+        if (holder && f->holder && strcmp(f->holder, holder) != 0)
+                return 0;
+        if (holder && !f->holder && f->asking && strcmp(f->asking, holder) != 0)
+                return 0;
+        if (f->asking)
+                f->released_while_asking = true;
+        if (f->holder)
+                log_info("FleetLock: rule %s gives back the slot of %s", f->holder, f->node);
+        free(f->holder);
+        f->holder = NULL;
+        f->since = 0;
+        f->last_at = 0;
+        f->release_pending = true;
+        fl_save(f);
+        start_release(f);
+        return 0;
+}
+
+static void fl_withdraw(Coordinator *c, const char *holder) {
+        FleetLock *f = c->data;
+
+        f->last_at = 0;
+        /* A held slot is given back by its rule; a request in flight settles it itself. */
+        if (f->holder || f->asking || !f->maybe_held)
+                return;
+        log_info("FleetLock: rule %s gave up after an answer that may have taken a slot; giving it back",
+                 holder ? holder : "?");
+        f->release_pending = true;
+        fl_save(f);
+        start_release(f);
+}
+
+/* ---- views -------------------------------------------------------------------------------- */
+
+static struct json_object *fl_status(Coordinator *c) {
+        FleetLock *f = c->data;
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "url", json_object_new_string(f->url));
+        json_object_object_add(o, "id", json_object_new_string(f->node));
+        json_object_object_add(o, "group", json_object_new_string(f->group));
+        json_object_object_add(o, "holder", f->holder ? json_object_new_string(f->holder) : NULL);
+        json_object_object_add(o, "since", f->holder ? json_object_new_int64((int64_t) (f->since / USEC_PER_SEC)) : NULL);
+        json_object_object_add(o, "stopped", json_object_new_boolean(coordinator_stopped_locally(c)));
+        json_object_object_add(o, "waiting", json_object_new_boolean(f->asking != NULL));
+        json_object_object_add(o, "last_answer", f->last_holder ? json_object_new_string(coord_answer_to_string(f->last_answer)) : NULL);
+        json_object_object_add(o, "last_reason", f->last_reason ? json_object_new_string(f->last_reason) : NULL);
+        json_object_object_add(o, "last_kind", f->last_kind ? json_object_new_string(f->last_kind) : NULL);
+        json_object_object_add(o, "release_pending", json_object_new_boolean(f->release_pending));
+        json_object_object_add(o, "release_error", f->release_error ? json_object_new_string(f->release_error) : NULL);
+        json_object_object_add(o, "maybe_held", json_object_new_boolean(f->maybe_held));
+        return o;
+}
+
+static int fl_admin(Coordinator *c, struct json_object *req, void (*cb)(struct json_object *, void *), void *ud) {
+        struct json_object *o = json_object_new_object(), *v;
+        const char *action = json_object_object_get_ex(req, "action", &v) ? json_object_get_string(v) : NULL;
+
+        if (streq_ptr(action, "status")) {
+                json_object_object_add(o, "ok", json_object_new_boolean(1));
+                json_object_object_add(o, "backend", json_object_new_string("fleetlock"));
+                json_object_object_add(o, "local", coordinator_status(c));
+        } else {
+                _cleanup_free_ char *msg = strprintf(
+                        "coordinator %s is not available with backend = fleetlock: the FleetLock protocol has no "
+                        "operator API (a node can only take and give back its own slot); use the FleetLock "
+                        "server's own tools, or the stop file to stop this node", action ? action : "(none)");
+                json_object_object_add(o, "ok", json_object_new_boolean(0));
+                json_object_object_add(o, "error", json_object_new_string(msg ? msg : "not available with FleetLock"));
+        }
+        cb(o, ud);
+        return 0;
+}
+
+/* ---- life --------------------------------------------------------------------------------- */
+
+static void fl_done(Coordinator *c) {
+        FleetLock *f = c->data;
+
+        if (!f)
+                return;
+        if (f->asking)
+                answer(f, COORD_UNKNOWN, "shutting down", NULL);
+        if (f->maybe_held && !f->holder && !f->release_pending) {
+                f->release_pending = true;
+                fl_save(f);
+        }
+        if (f->release_pending)
+                log_warning("FleetLock: the slot of %s in group %s is not confirmed given back; "
+                            "medicd gives it back when it starts again", f->node, f->group);
+        http_client_free(f->http);
+        sd_event_source_disable_unref(f->release_timer);
+        free(f->url);
+        free(f->node);
+        free(f->group);
+        free(f->state_path);
+        free((char *) f->tls.ca_file);
+        free((char *) f->tls.cert_file);
+        free((char *) f->tls.key_file);
+        free(f->holder);
+        free(f->release_error);
+        free(f->asking);
+        free(f->last_holder);
+        free(f->last_reason);
+        free(f->last_kind);
+        free(f);
+        c->data = NULL;
+}
+
+static int fl_init(Coordinator *c) {
+        const Config *cfg = c->config;
+        FleetLock *f;
+        int r;
+
+        if (!cfg->url)
+                return log_error_errno(EINVAL, "FleetLock: no url configured");
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        c->data = f;
+        f->c = c;
+        f->url = strdup(cfg->url);
+        f->node = strdup(cfg->node);
+        f->group = strdup(cfg->group);
+        f->state_path = strprintf("%s/fleetlock.json", cfg->state_dir);
+        f->tls.ca_file = strdup_or_null(cfg->ca_file);
+        f->tls.cert_file = strdup_or_null(cfg->cert_file);
+        f->tls.key_file = strdup_or_null(cfg->key_file);
+        f->timeout = cfg->request_timeout;
+        if (!f->url || !f->node || !f->group || !f->state_path) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = http_client_new(c->event, &f->http);
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_time(c->event, &f->release_timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC,
+                              on_release_timer, f);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(f->release_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(f->release_timer, "fleetlock-release");
+
+        fl_load(f);
+        if (f->holder)
+                log_info("FleetLock: rule %s holds the slot of %s in group %s (recorded before this start)",
+                         f->holder, f->node, f->group);
+        if (f->release_pending) {
+                log_info("FleetLock: giving back the slot of %s owed from before this start", f->node);
+                start_release(f);
+        }
+        log_debug("FleetLock: %s as id '%s' in group '%s'", f->url, f->node, f->group);
+        return 0;
+fail:
+        fl_done(c);
+        return r;
+}
+
+const CoordinatorOps coord_fleetlock_ops = {
+        .name = "fleetlock",
+        .init = fl_init,
+        .request = fl_request,
+        .release = fl_release,
+        .status = fl_status,
+        .done = fl_done,
+        .withdraw = fl_withdraw,
+        .admin = fl_admin,
+};
