@@ -282,6 +282,10 @@ int http_request(HttpClient *c, const HttpOptions *o, http_done_t done, void *us
                         curl_easy_setopt(e, CURLOPT_SSLCERT, o->tls->cert_file);
                 if (o->tls->key_file)
                         curl_easy_setopt(e, CURLOPT_SSLKEY, o->tls->key_file);
+                if (o->tls->insecure) {
+                        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+                        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+                }
         }
         r->next = c->requests;
         if (c->requests)

@@ -16,6 +16,7 @@ typedef struct HttpTls {
         const char *ca_file;      /* CA bundle to verify the server; NULL = system default */
         const char *cert_file;    /* client certificate (PEM) */
         const char *key_file;     /* client key (PEM) */
+        bool insecure;            /* do not verify the server's certificate or name */
 } HttpTls;
 
 typedef struct HttpOptions {

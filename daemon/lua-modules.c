@@ -12,6 +12,8 @@ void lua_ipmi_open(LuaFile *f);          /* lua-ipmi.c: medic.ipmi */
 void lua_kmsg_open(LuaFile *f);          /* lua-kmsg.c: medic.kmsg, medic.kmsg_info */
 void lua_logins_open(LuaFile *f);        /* lua-logins.c: medic.logins */
 void lua_procmaps_open(LuaFile *f);      /* lua-procmaps.c: medic.deleted_libraries */
+void lua_http_open(LuaFile *f);          /* lua-http.c: medic.http, http_check */
+void lua_systemd_open(LuaFile *f);       /* lua-systemd.c: medic.systemd */
 void lua_links_open(LuaFile *f);         /* lua-links.c: medic.links */
 
 static const lua_module_open_t modules[] = {
@@ -19,6 +21,8 @@ static const lua_module_open_t modules[] = {
         lua_logins_open,
         lua_ipmi_open,
         lua_procmaps_open,
+        lua_http_open,
+        lua_systemd_open,
         lua_links_open,
 };
 
