@@ -243,6 +243,10 @@ static int l_reboot(lua_State *L) {
 }
 static int l_maintenance(lua_State *L) {
         static const char *const fields[] = { "drain", "undrain", NULL };
+        if (lua_isnoneornil(L, 1)) {
+                lua_settop(L, 0);
+                lua_newtable(L);
+        }
         luaL_checktype(L, 1, LUA_TTABLE);
         check_fields(L, 1, "maintenance", "remedy", fields);
         return new_remedy(L, REMEDY_MAINTENANCE);
@@ -328,8 +332,12 @@ static void parse_remedy(lua_State *L, int idx, const char *rule, RemedyDecl *r)
         case REMEDY_MAINTENANCE:
                 if (lua_getfield(L, spec, "drain") == LUA_TSTRING)
                         r->drain = strdup(lua_tostring(L, -1));
+                else
+                        r->drain = strdup(SYSCONFDIR "/medic/drain.d");
                 if (lua_getfield(L, spec, "undrain") == LUA_TSTRING)
                         r->undrain = strdup(lua_tostring(L, -1));
+                else
+                        r->undrain = strdup(SYSCONFDIR "/medic/undrain.d");
                 lua_pop(L, 2);
                 r->text = strdup("maintenance");
                 break;

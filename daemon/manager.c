@@ -69,6 +69,9 @@ static void rulestate_free(RuleState *s) {
         if (!s)
                 return;
         remedy_cancel(s->running);
+        tasks_cancel(s->maintenance_tasks);
+        free(s->maintenance);
+        free(s->maintenance_condition);
         eventlog_free(&s->fired);
         free(s->last_decision);
         free(s->name);
@@ -210,6 +213,7 @@ static struct json_object *rule_json(Manager *m, const RuleDecl *d) {
         json_object_object_add(o, "attempts", json_object_new_int64(s ? s->attempts : 0));
         json_object_object_add(o, "escalated", json_object_new_boolean(s && s->escalated));
         json_object_object_add(o, "status", json_object_new_string(s && s->last_decision ? s->last_decision : "idle"));
+        json_object_object_add(o, "maintenance", s && s->maintenance ? json_object_new_string(s->maintenance) : NULL);
         return o;
 }
 
@@ -556,6 +560,7 @@ void manager_evaluate(Manager *m) {
                         m->dirty = true;
         }
         rules_run(m);
+        maintenance_tick(m);
         if (m->rebooter)
                 rebooter_tick(m->rebooter);
         manager_save(m);
@@ -766,6 +771,7 @@ int manager_reload(Manager *m, StrList *errors) {
 void manager_stop(Manager *m) {
         stop_runners(m);
         rebooter_cancel(m->rebooter);
+        maintenance_cancel_all(m);
         m->dirty = true;
         manager_save(m);
 }

@@ -30,6 +30,10 @@ typedef struct RuleState {
         struct Remedy *running;  /* not persisted */
         bool asking;             /* waiting for the coordinator */
         bool holds_slot;         /* the coordinator granted this rule the slot */
+        char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining" or NULL (persisted) */
+        char *maintenance_condition;
+        struct TaskRun *maintenance_tasks;
+        uint64_t maintenance_retry; /* realtime usec: when to try undrain again after a failure */
 } RuleState;
 
 typedef struct Manager {
@@ -121,6 +125,11 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s, uint64_
 void rules_run(Manager *m);
 /* Whether the rule's trigger holds now, and since when (realtime usec). */
 bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, uint64_t *ret_since, char **ret_why);
+
+/* maintenance.c: drain, hold while the condition stays, undrain, release. */
+int maintenance_start(Manager *m, const RuleDecl *d, RuleState *s, const char *condition);
+void maintenance_tick(Manager *m);
+void maintenance_cancel_all(Manager *m);
 
 /* state.c */
 int state_load(Manager *m);

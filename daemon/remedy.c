@@ -170,7 +170,8 @@ int remedy_start(Manager *m, const RuleDecl *d, const char *condition, remedy_do
                 break;
         case REMEDY_REBOOT:
         case REMEDY_MAINTENANCE:
-                k = finish_later(r, false, "this remedy is not implemented in this version of medic");
+                /* Disruptive remedies live in reboot.c and maintenance.c, after a grant. */
+                k = -EINVAL;
                 break;
         default:
                 k = -EINVAL;

@@ -182,6 +182,8 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, u
                 VERDICT(VERDICT_RUNNING, "remedy is running");
         if (disruptive && rebooter_busy(m->rebooter))
                 VERDICT(VERDICT_RUNNING, "a reboot of this node is in progress");
+        if (s->maintenance)
+                VERDICT(VERDICT_RUNNING, "in maintenance (%s)", s->maintenance);
         if (s->asking)
                 VERDICT(VERDICT_ASKING, "waiting for the coordinator");
 
@@ -367,6 +369,15 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                 log_oom();
                 return;
         }
+        if (d->remedy.kind == REMEDY_MAINTENANCE) {
+                (void) eventlog_add(&m->disruptions, now);
+                eventlog_prune(&m->disruptions, now, m->config->max_disruptions.window_usec);
+                r = maintenance_start(m, d, s, c->condition);
+                if (r < 0)
+                        log_error_errno(r, "Cannot start the maintenance for rule %s: %m", d->name);
+                ctx_free(c);
+                return;
+        }
         if (d->remedy.kind == REMEDY_REBOOT) {
                 (void) eventlog_add(&m->disruptions, now);
                 eventlog_prune(&m->disruptions, now, m->config->max_disruptions.window_usec);
@@ -449,7 +460,7 @@ void rules_run(Manager *m) {
                 if (!s)
                         continue;
                 armed = rule_armed(m, d, s, now, &since, NULL);
-                if (!armed && s->episode != 0 && !s->running && !s->asking) {
+                if (!armed && s->episode != 0 && !s->running && !s->asking && !s->maintenance) {
                         log_info("Rule %s: the problem is over after %u attempt%s", d->name, s->attempts,
                                  s->attempts == 1 ? "" : "s");
                         history(m, "episode", d->name, d->when, "ended", "condition is no longer problem");

@@ -57,6 +57,9 @@ int state_save(Manager *m) {
                 json_object_object_add(o, "attempts", json_object_new_int64(s->attempts));
                 json_object_object_add(o, "escalated", json_object_new_boolean(s->escalated));
                 json_object_object_add(o, "exhausted_logged", json_object_new_boolean(s->exhausted_logged));
+                json_object_object_add(o, "maintenance", s->maintenance ? json_object_new_string(s->maintenance) : NULL);
+                json_object_object_add(o, "maintenance_condition",
+                                       s->maintenance_condition ? json_object_new_string(s->maintenance_condition) : NULL);
                 json_object_object_add(rules, s->name, o);
         }
         json_object_object_add(root, "conditions", conds);
@@ -168,6 +171,8 @@ int state_load(Manager *m) {
                 s->attempts = (unsigned) get_u64(ro, "attempts");
                 s->escalated = json_object_object_get_ex(ro, "escalated", &v) && json_object_get_boolean(v);
                 s->exhausted_logged = json_object_object_get_ex(ro, "exhausted_logged", &v) && json_object_get_boolean(v);
+                s->maintenance = strdup_or_null(get_str(ro, "maintenance"));
+                s->maintenance_condition = strdup_or_null(get_str(ro, "maintenance_condition"));
         }
         if (json_object_object_get_ex(root, "history", &hist) && json_object_is_type(hist, json_type_array)) {
                 json_object_put(m->history);

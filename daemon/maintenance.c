@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* The maintenance remedy: with permission, run the drain tasks, keep the node out while its
+ * condition stays (an IPMI Critical sensor until the hardware is repaired), then run the
+ * undrain tasks and give the permission back. The phase is persisted, so a restart or a
+ * reboot in the middle carries on where it was. */
+#include <string.h>
+
+#include "log.h"
+#include "manager.h"
+#include "reboot.h"
+
+#define UNDRAIN_RETRY (5 * 60 * USEC_PER_SEC)
+
+typedef struct MaintCtx {
+        Manager *m;
+        char *rule;
+} MaintCtx;
+
+static void set_phase(Manager *m, RuleState *s, const char *phase) {
+        free(s->maintenance);
+        s->maintenance = strdup_or_null(phase);
+        m->dirty = true;
+        manager_save(m);
+}
+
+static char **env_for(Manager *m, RuleState *s, StrList *l) {
+        strlist_addf(l, "MEDIC_NODE=%s", m->config->node);
+        strlist_addf(l, "MEDIC_GROUP=%s", m->config->group);
+        strlist_addf(l, "MEDIC_RULE=%s", s->name);
+        if (s->maintenance_condition)
+                strlist_addf(l, "MEDIC_CONDITION=%s", s->maintenance_condition);
+        return l->v;
+}
+
+static void on_tasks(bool ok, const char *detail, void *userdata) {
+        MaintCtx *c = userdata;
+        Manager *m = c->m;
+        RuleState *s = manager_rule_state(m, c->rule, false);
+
+        free(c->rule);
+        free(c);
+        if (!s)
+                return;
+        s->maintenance_tasks = NULL;
+        if (streq_ptr(s->maintenance, "draining")) {
+                if (!ok) {
+                        _cleanup_free_ char *why = strprintf("drain failed: %s", detail ? detail : "?");
+                        log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_REASON", why }),
+                                  "Maintenance for rule %s: %s; undraining and giving the permission back", s->name, why);
+                        manager_escalate(m, "drain-failed", s->name, why);
+                        /* Put back what the drain may have done half-way. */
+                        set_phase(m, s, "undraining");
+                        maintenance_tick(m);
+                        return;
+                }
+                log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "holding" }),
+                          "Maintenance for rule %s: drained (%s); holding the node out while %s stays", s->name,
+                          detail ? detail : "", s->maintenance_condition ? s->maintenance_condition : "the condition");
+                manager_note(m, "maintenance", s->name, "drained", detail);
+                set_phase(m, s, "holding");
+                return;
+        }
+        if (streq_ptr(s->maintenance, "undraining")) {
+                if (!ok) {
+                        _cleanup_free_ char *why = strprintf("undrain failed: %s", detail ? detail : "?");
+                        log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_REASON", why }),
+                                  "Maintenance for rule %s: %s; keeping the permission, trying again in 5 minutes",
+                                  s->name, why);
+                        manager_escalate(m, "undrain-failed", s->name, why);
+                        s->maintenance_retry = now_realtime() + UNDRAIN_RETRY;
+                        return;
+                }
+                log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
+                          "Maintenance for rule %s done: undrained (%s); giving the permission back", s->name,
+                          detail ? detail : "");
+                manager_note(m, "maintenance", s->name, "done", detail);
+                (void) coordinator_release(m->coord, s->name);
+                s->holds_slot = false;
+                s->maintenance_retry = 0;
+                free(s->maintenance_condition);
+                s->maintenance_condition = NULL;
+                set_phase(m, s, NULL);
+        }
+}
+
+static int run_tasks(Manager *m, RuleState *s, const char *dir) {
+        MaintCtx *c = calloc(1, sizeof(*c));
+        StrList env = {};
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->m = m;
+        c->rule = strdup(s->name);
+        r = tasks_run(m->event, dir, m->config->task_timeout, env_for(m, s, &env), m->config->verify_owner, on_tasks, c,
+                      &s->maintenance_tasks);
+        strlist_clear(&env);
+        if (r < 0) {
+                free(c->rule);
+                free(c);
+        }
+        return r;
+}
+
+int maintenance_start(Manager *m, const RuleDecl *d, RuleState *s, const char *condition) {
+        free(s->maintenance_condition);
+        s->maintenance_condition = strdup_or_null(condition);
+        set_phase(m, s, "draining");
+        log_event(LOG_NOTICE, MEDIC_MSG_RULE_FIRED, LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "drain" }),
+                  "Maintenance for rule %s: running the drain tasks of %s", d->name, d->remedy.drain);
+        return run_tasks(m, s, d->remedy.drain);
+}
+
+/* Drives every rule in maintenance: resumes after a restart, and undrains once the
+ * condition is ok again (unknown keeps the node out: it is not a healthy signal). */
+void maintenance_tick(Manager *m) {
+        for (size_t i = 0; i < m->n_rstates; i++) {
+                RuleState *s = m->rstates[i];
+                RuleDecl *d;
+                if (!s->maintenance || s->maintenance_tasks)
+                        continue;
+                d = luaset_find_rule(m->set, s->name);
+                if (!d || d->remedy.kind != REMEDY_MAINTENANCE) {
+                        log_warning("Rule %s was in maintenance but no longer exists as a maintenance rule; "
+                                    "the permission stays held until an operator releases it", s->name);
+                        continue;
+                }
+                s->holds_slot = true;
+                if (streq_ptr(s->maintenance, "draining")) {
+                        (void) run_tasks(m, s, d->remedy.drain);
+                } else if (streq_ptr(s->maintenance, "holding")) {
+                        Condition *c = s->maintenance_condition ? manager_find_condition(m, s->maintenance_condition) : NULL;
+                        if (c && c->state == COND_OK) {
+                                log_notice("Maintenance for rule %s: %s is ok again; running the undrain tasks", s->name, c->name);
+                                set_phase(m, s, "undraining");
+                                (void) run_tasks(m, s, d->remedy.undrain);
+                        }
+                } else if (streq_ptr(s->maintenance, "undraining") && now_realtime() >= s->maintenance_retry)
+                        (void) run_tasks(m, s, d->remedy.undrain);
+        }
+}
+
+void maintenance_cancel_all(Manager *m) {
+        for (size_t i = 0; i < m->n_rstates; i++) {
+                tasks_cancel(m->rstates[i]->maintenance_tasks);
+                m->rstates[i]->maintenance_tasks = NULL;
+        }
+}
