@@ -232,7 +232,7 @@ static int l_call(lua_State *L) {
         return new_remedy(L, REMEDY_CALL);
 }
 static int l_reboot(lua_State *L) {
-        static const char *const fields[] = { "methods", "grace", NULL };
+        static const char *const fields[] = { "methods", NULL };
         if (lua_isnoneornil(L, 1)) {
                 lua_settop(L, 0);
                 lua_newtable(L);
@@ -314,19 +314,13 @@ static void parse_remedy(lua_State *L, int idx, const char *rule, RemedyDecl *r)
                 r->text = strdup("call (Lua function)");
                 break;
         case REMEDY_REBOOT:
+                /* No methods: the node's ladder ([reboot] methods in medic.conf). */
                 opt_strings(L, spec, "methods", "rule", rule, &r->methods);
-                if (r->methods.n == 0) {
-                        strlist_add(&r->methods, "systemd");
-                        strlist_add(&r->methods, "sysrq");
-                        strlist_add(&r->methods, "watchdog");
-                }
                 for (size_t i = 0; i < r->methods.n; i++)
                         if (!strlist_contains(&(StrList) { (char *[]) { "systemd", "sysrq", "watchdog", NULL }, 3 },
                                               r->methods.v[i]))
                                 luaL_error(L, "rule '%s': unknown reboot method '%s' (expected systemd, sysrq, watchdog)",
                                            rule, r->methods.v[i]);
-                r->grace = 10 * 60 * USEC_PER_SEC;
-                opt_duration(L, spec, "grace", "rule", rule, &r->grace);
                 r->text = strdup("reboot");
                 break;
         case REMEDY_MAINTENANCE:

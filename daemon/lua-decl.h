@@ -22,8 +22,7 @@ typedef struct RemedyDecl {
         char *unit;              /* restart/start/stop */
         int fn_ref;              /* call */
         uint64_t timeout;
-        StrList methods;         /* reboot */
-        uint64_t grace;          /* reboot */
+        StrList methods;         /* reboot: the rule's own ladder; empty = the node's */
         char *drain, *undrain;   /* maintenance */
         char *text;              /* one-line description: "command /bin/true", "restart foo.service" */
 } RemedyDecl;

@@ -38,7 +38,8 @@ struct Rebooter {
         Phase phase;
         char *rule, *condition, *boot_id;
         uint64_t intent_time;          /* realtime usec */
-        size_t method;                 /* index into config->reboot_methods */
+        size_t method;                 /* index into methods */
+        StrList methods;               /* the ladder: the rule's own, or the node's */
         sd_event_source *deadline, *sysrq_timer;
         int sysrq_step;
         int watchdog_fd;
@@ -68,7 +69,7 @@ static char *read_boot_id(Rebooter *r) {
 static int intent_save(Rebooter *r) {
         _cleanup_free_ char *path = intent_path(r);
         struct json_object *o = json_object_new_object();
-        const StrList *methods = &r->m->config->reboot_methods;
+        const StrList *methods = &r->methods;
         int k;
 
         json_object_object_add(o, "boot_id", json_object_new_string(r->boot_id ? r->boot_id : ""));
@@ -122,10 +123,16 @@ static void stop_work(Rebooter *r) {
 }
 
 static void set_job(Rebooter *r, const char *rule, const char *condition) {
+        const RuleDecl *d = luaset_find_rule(r->m->set, rule);
+        const StrList *methods = d && d->remedy.methods.n > 0 ? &d->remedy.methods : &r->m->config->reboot_methods;
+
         free(r->rule);
         free(r->condition);
         r->rule = strdup(rule);
         r->condition = strdup_or_null(condition);
+        strlist_clear(&r->methods);
+        for (size_t i = 0; i < methods->n; i++)
+                strlist_add(&r->methods, methods->v[i]);
 }
 
 /* ---- the ladder ------------------------------------------------------------------------- */
@@ -140,7 +147,7 @@ static uint64_t method_deadline(Rebooter *r, const char *method) {
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         Rebooter *r = userdata;
-        const char *method = r->m->config->reboot_methods.v[r->method];
+        const char *method = r->methods.v[r->method];
         char buf[32];
 
         r->deadline = sd_event_source_disable_unref(r->deadline);
@@ -154,7 +161,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* The method could not even be tried: go on at once. */
 static void method_failed(Rebooter *r, const char *why) {
-        const char *method = r->m->config->reboot_methods.v[r->method];
+        const char *method = r->methods.v[r->method];
         log_event(LOG_ERR, MEDIC_MSG_REBOOT_METHOD,
                   LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", method }, { "MEDIC_REASON", why }),
                   "The %s reboot failed: %s; trying the next method", method, why);
@@ -264,7 +271,7 @@ static int try_watchdog(Rebooter *r) {
 }
 
 static void ladder_step(Rebooter *r, size_t i) {
-        const StrList *methods = &r->m->config->reboot_methods;
+        const StrList *methods = &r->methods;
         char buf[32];
         int k;
 
@@ -485,7 +492,7 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                           "(medicctl unpark after fixing it)", r->rule);
         } else if (streq_ptr(phase, "rebooting") || streq_ptr(phase, "pre-reboot")) {
                 /* Same boot: the reboot has not happened. Go on with the ladder where it was, once. */
-                const StrList *methods = &m->config->reboot_methods;
+                const StrList *methods = &r->methods;
                 const char *method = jstr(intent, "method");
                 size_t i = 0;
                 for (i = 0; method && i < methods->n; i++)
@@ -517,6 +524,7 @@ Rebooter *rebooter_free(Rebooter *r) {
         free(r->rule);
         free(r->condition);
         free(r->boot_id);
+        strlist_clear(&r->methods);
         free(r);
         return NULL;
 }
@@ -530,8 +538,8 @@ struct json_object *rebooter_status(Rebooter *r) {
         json_object_object_add(o, "phase", json_object_new_string(phase_names[r->phase]));
         if (r->phase != PHASE_IDLE) {
                 json_object_object_add(o, "rule", json_object_new_string(r->rule));
-                if (r->method < r->m->config->reboot_methods.n && r->phase == PHASE_LADDER)
-                        json_object_object_add(o, "method", json_object_new_string(r->m->config->reboot_methods.v[r->method]));
+                if (r->method < r->methods.n && r->phase == PHASE_LADDER)
+                        json_object_object_add(o, "method", json_object_new_string(r->methods.v[r->method]));
                 if (r->phase == PHASE_SETTLING)
                         json_object_object_add(o, "healthy_since", r->healthy_since ?
                                                json_object_new_int64((int64_t) (r->healthy_since / USEC_PER_SEC)) : NULL);
