@@ -72,6 +72,11 @@ struct Etcd {
 
         Pending pending;              /* at most one request in flight per node */
         bool attempting;
+        /* A release is retried until etcd confirms the delete; until then no request is decided
+         * (a read racing the delete would answer "already holds permission" after it). */
+        bool release_wanted, release_in_flight;
+        uint64_t release_backoff;
+        sd_event_source *release_timer;
         uint64_t view_gen;            /* bumped by every watch event */
         uint64_t cached_gen;          /* the generation cached_answer was computed at */
         CoordAnswer cached_answer;
@@ -408,11 +413,18 @@ static void leave_queue(Etcd *e) {
         etcd_call(e, "kv/deleterange", body, on_ignore, (void *) "leaving the queue");
 }
 
+static void release_send(Etcd *e);
+
 static void answer(Etcd *e, CoordAnswer a, const char *reason) {
         Pending p = e->pending;
 
         e->pending = (Pending) {};
         e->attempting = false;
+        if (e->release_wanted) {
+                /* Released while this request was in flight: whatever it saw is stale. */
+                a = COORD_UNKNOWN;
+                reason = "the permission was released while the request was in flight";
+        }
         if (a != COORD_UNKNOWN) {
                 /* Cache the answer until the next watch event says something changed. */
                 free(e->cached_reason);
@@ -425,6 +437,8 @@ static void answer(Etcd *e, CoordAnswer a, const char *reason) {
         if (p.cb)
                 p.cb(a, reason, p.userdata);
         free(p.holder);
+        if (e->release_wanted && !e->release_in_flight && !e->pending.cb)
+                release_send(e);
 }
 
 static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, void *ud) {
@@ -549,6 +563,10 @@ static int etcd_request(Coordinator *c, const char *holder, coord_answer_t cb, v
                 cb(COORD_UNKNOWN, "another request is in flight", userdata);
                 return 0;
         }
+        if (e->release_wanted) {
+                cb(COORD_UNKNOWN, "the last release is not confirmed by etcd yet", userdata);
+                return 0;
+        }
         /* Nothing changed since the last answer (no watch event): the same answer, no traffic. */
         if (e->cached_gen == e->view_gen && e->cached_holder && strcmp(e->cached_holder, holder) == 0 &&
             e->cached_answer == COORD_DENIED && e->lease) {
@@ -566,17 +584,51 @@ static void etcd_withdraw(Coordinator *c, const char *holder) {
         e->view_gen++;
 }
 
-/* Gives the permission (and any place in the queue) back. */
-static int etcd_release(Coordinator *c, const char *holder) {
-        Etcd *e = c->data;
+static int on_release_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Etcd *e = userdata;
+        if (e->release_wanted && !e->release_in_flight && !e->pending.cb)
+                release_send(e);
+        return 0;
+}
+
+static void on_released(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        e->release_in_flight = false;
+        if (error) {
+                /* Maybe applied, maybe not: deleting again is harmless. */
+                e->release_backoff = e->release_backoff ? (e->release_backoff * 2 > RETRY_MAX ? RETRY_MAX : e->release_backoff * 2)
+                                                        : RETRY_MIN;
+                log_warning("etcd: releasing the permission: %s; trying again in %llu s", error,
+                            (unsigned long long) (e->release_backoff / USEC_PER_SEC));
+                (void) sd_event_source_set_time_relative(e->release_timer, e->release_backoff);
+                (void) sd_event_source_set_enabled(e->release_timer, SD_EVENT_ONESHOT);
+                return;
+        }
+        e->release_wanted = false;
+        e->release_backoff = 0;
+        e->view_gen++;
+}
+
+static void release_send(Etcd *e) {
         struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
         _cleanup_free_ char *hk = gkey(e, "holders", e->node), *qk = gkey(e, "queue", e->node);
 
         json_object_array_add(succ, delete_req(hk, NULL));
         json_object_array_add(succ, delete_req(qk, NULL));
         json_object_object_add(body, "success", succ);
-        etcd_call(e, "kv/txn", body, on_ignore, (void *) "releasing the permission");
+        e->release_in_flight = true;
+        etcd_call(e, "kv/txn", body, on_released, NULL);
+}
+
+/* Gives the permission (and any place in the queue) back; retried until etcd confirms it. A
+ * request in flight is answered first (its answer becomes "unknown"), so the delete comes after
+ * any grant it may write. */
+static int etcd_release(Coordinator *c, const char *holder) {
+        Etcd *e = c->data;
+
+        e->release_wanted = true;
         e->view_gen++;
+        if (!e->release_in_flight && !e->pending.cb)
+                release_send(e);
         return 0;
 }
 
@@ -1090,12 +1142,17 @@ static int etcd_init(Coordinator *c) {
                 return r;
         r = sd_event_add_time(c->event, &e->reg_timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC, on_reg_timer, e);
         if (r >= 0)
+                r = sd_event_add_time(c->event, &e->release_timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC,
+                                      on_release_timer, e);
+        if (r >= 0)
                 r = sd_event_add_time(c->event, &e->keepalive_timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC,
                                       on_keepalive_timer, e);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(e->reg_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(e->release_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(e->release_timer, "etcd-release");
         (void) sd_event_source_set_description(e->reg_timer, "etcd-register");
         (void) sd_event_source_set_description(e->keepalive_timer, "etcd-keepalive");
         _cleanup_free_ char *stop = strprintf("%s/stop", e->prefix);
@@ -1113,6 +1170,7 @@ static void etcd_done(Coordinator *c) {
 
         if (!e)
                 return;
+        e->release_wanted = false; /* nothing more is sent */
         if (e->pending.cb)
                 answer(e, COORD_UNKNOWN, "shutting down");
         watch_done(&e->group_watch);
@@ -1120,6 +1178,7 @@ static void etcd_done(Coordinator *c) {
         http_client_free(e->http);
         sd_event_source_disable_unref(e->reg_timer);
         sd_event_source_disable_unref(e->keepalive_timer);
+        sd_event_source_disable_unref(e->release_timer);
         strlist_clear(&e->endpoints);
         free(e->prefix);
         free(e->gprefix);
