@@ -184,6 +184,11 @@ Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, u
                 VERDICT(VERDICT_RUNNING, "a reboot of this node is in progress");
         if (s->maintenance)
                 VERDICT(VERDICT_RUNNING, "in maintenance (%s)", s->maintenance);
+        if (disruptive)
+                for (size_t i = 0; i < m->n_rstates; i++)
+                        if (m->rstates[i] != s && m->rstates[i]->maintenance)
+                                /* One disruption at a time: the permission is the node's. */
+                                VERDICT(VERDICT_RUNNING, "the node is in maintenance for rule %s", m->rstates[i]->name);
         if (s->asking)
                 VERDICT(VERDICT_ASKING, "waiting for the coordinator");
 
@@ -385,8 +390,11 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                 r = rebooter_start(m->rebooter, d, c->condition, on_reboot_failed, c);
                 if (r < 0) {
                         log_error_errno(r, "Cannot start the reboot for rule %s: %m", d->name);
-                        (void) coordinator_release(m->coord, d->name);
-                        s->holds_slot = false;
+                        /* Busy: the permission belongs to the reboot that is running. */
+                        if (r != -EBUSY) {
+                                (void) coordinator_release(m->coord, d->name);
+                                s->holds_slot = false;
+                        }
                         ctx_free(c);
                 }
                 return;
