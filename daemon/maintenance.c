@@ -56,7 +56,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "holding" }),
                           "Maintenance for rule %s: drained (%s); holding the node out while %s stays", s->name,
                           detail ? detail : "", s->maintenance_condition ? s->maintenance_condition : "the condition");
-                manager_note(m, "maintenance", s->name, "drained", detail);
+                manager_note(m, "maintenance", s->name, s->maintenance_condition, "drained", detail);
                 set_phase(m, s, "holding");
                 return;
         }
@@ -73,7 +73,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
                           "Maintenance for rule %s done: undrained (%s); giving the permission back", s->name,
                           detail ? detail : "");
-                manager_note(m, "maintenance", s->name, "done", detail);
+                manager_note(m, "maintenance", s->name, s->maintenance_condition, "done", detail);
                 (void) coordinator_release(m->coord, s->name);
                 s->holds_slot = false;
                 s->maintenance_retry = 0;

@@ -98,12 +98,15 @@ void manager_save(Manager *m) {
                 (void) state_save(m);
 }
 
-void manager_note(Manager *m, const char *kind, const char *rule, const char *decision, const char *message) {
+void manager_note(Manager *m, const char *kind, const char *rule, const char *condition, const char *decision,
+                  const char *message) {
         struct json_object *e = json_object_new_object();
         json_object_object_add(e, "time", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
         json_object_object_add(e, "kind", json_object_new_string(kind));
         if (rule)
                 json_object_object_add(e, "rule", json_object_new_string(rule));
+        if (condition)
+                json_object_object_add(e, "condition", json_object_new_string(condition));
         if (decision)
                 json_object_object_add(e, "decision", json_object_new_string(decision));
         json_object_object_add(e, "message", json_object_new_string(message ? message : ""));
@@ -120,7 +123,7 @@ void manager_escalate(Manager *m, const char *event, const char *rule, const cha
         log_event(LOG_CRIT, MEDIC_MSG_RULE_ESCALATED,
                   LOG_FIELDS({ "MEDIC_RULE", rule }, { "MEDIC_DECISION", event }, { "MEDIC_REASON", reason }),
                   "Escalation (%s)%s%s: %s", event, rule ? " for rule " : "", rule ? rule : "", reason ? reason : "");
-        manager_note(m, "escalation", rule, event, reason);
+        manager_note(m, "escalation", rule, NULL, event, reason);
         if (!m->config->notify_command)
                 return;
         StrList env = {};
@@ -414,7 +417,7 @@ static struct json_object *cmd_unpark(Manager *m) {
         if (m->rebooter)
                 rebooter_clear(m->rebooter);
         m->dirty = true;
-        manager_note(m, "operator", NULL, "unparked", was ? "automation resumed" : "was not parked");
+        manager_note(m, "operator", NULL, NULL, "unparked", was ? "automation resumed" : "was not parked");
         log_notice("Unparked by an operator: automation resumes");
         manager_save(m);
         return ok_reply();

@@ -87,8 +87,9 @@ void manager_save(Manager *m);
 void manager_trigger(Manager *m, const char *event);
 /* Runs the rule engine now. */
 void manager_evaluate(Manager *m);
-/* A history entry {kind, rule, decision, message}. */
-void manager_note(Manager *m, const char *kind, const char *rule, const char *decision, const char *message);
+/* A history entry {kind, rule, condition, decision, message}; any of them may be NULL but kind. */
+void manager_note(Manager *m, const char *kind, const char *rule, const char *condition, const char *decision,
+                  const char *message);
 /* Tells a human: logged at critical with the details, in the history, and through the
  * configured notify command (environment MEDIC_EVENT, MEDIC_NODE, MEDIC_GROUP, MEDIC_RULE,
  * MEDIC_REASON). */

@@ -438,7 +438,7 @@ void rebooter_tick(Rebooter *r) {
         RuleState *s = manager_rule_state(r->m, r->rule, false);
         if (s)
                 s->holds_slot = false;
-        manager_note(r->m, "reboot", r->rule, "done", "healthy after the reboot; permission released");
+        manager_note(r->m, "reboot", r->rule, r->condition, "done", "healthy after the reboot; permission released");
         intent_remove(r);
         r->phase = PHASE_IDLE;
 }
@@ -472,7 +472,7 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                         log_event(LOG_NOTICE, MEDIC_MSG_REBOOTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", jstr(intent, "method") }),
                                   "The node came back from the reboot for rule %s (last method tried: %s); "
                                   "running the post-reboot tasks", r->rule, jstr(intent, "method") ?: "?");
-                        manager_note(m, "reboot", r->rule, "rebooted", jstr(intent, "method"));
+                        manager_note(m, "reboot", r->rule, r->condition, "rebooted", jstr(intent, "method"));
                         r->phase = PHASE_POST;
                         StrList env = {};
                         if (tasks_run(m->event, m->config->post_reboot_dir, m->config->task_timeout, task_env(r, &env),

@@ -294,20 +294,6 @@ static void ctx_free(RuleCtx *c) {
         free(c);
 }
 
-static void history(Manager *m, const char *kind, const char *rule, const char *condition, const char *decision,
-                    const char *message) {
-        struct json_object *e = json_object_new_object();
-        json_object_object_add(e, "time", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
-        json_object_object_add(e, "kind", json_object_new_string(kind));
-        if (rule)
-                json_object_object_add(e, "rule", json_object_new_string(rule));
-        if (condition)
-                json_object_object_add(e, "condition", json_object_new_string(condition));
-        if (decision)
-                json_object_object_add(e, "decision", json_object_new_string(decision));
-        json_object_object_add(e, "message", json_object_new_string(message ? message : ""));
-        manager_history_add(m, e);
-}
 
 static void on_remedy_done(bool success, const char *detail, void *userdata) {
         RuleCtx *c = userdata;
@@ -320,7 +306,7 @@ static void on_remedy_done(bool success, const char *detail, void *userdata) {
                   LOG_FIELDS({ "MEDIC_RULE", c->rule }, { "MEDIC_CONDITION", c->condition },
                              { "MEDIC_DECISION", success ? "done" : "failed" }, { "MEDIC_REASON", detail }),
                   "Remedy of rule %s %s: %s", c->rule, success ? "succeeded" : "failed", detail ? detail : "");
-        history(m, "remedy", c->rule, c->condition, success ? "done" : "failed", detail);
+        manager_note(m, "remedy", c->rule, c->condition, success ? "done" : "failed", detail);
         if (s->holds_slot) {
                 /* Disruptive remedies that did not take the node down give the slot back. */
                 (void) coordinator_release(m->coord, c->rule);
@@ -339,7 +325,7 @@ static void on_reboot_failed(const char *reason, void *userdata) {
          * failed ladder it keeps it (the node needs an operator). */
         if (s && !rebooter_busy(m->rebooter))
                 s->holds_slot = false;
-        history(m, "remedy", c->rule, c->condition, "failed", reason);
+        manager_note(m, "remedy", c->rule, c->condition, "failed", reason);
         ctx_free(c);
         manager_save(m);
 }
@@ -360,7 +346,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", c ? c->condition : NULL },
                                      { "MEDIC_REMEDY", d->remedy.text }, { "MEDIC_DECISION", "dry-run" }),
                           "dry-run: rule %s would run %s (attempt %u)", d->name, d->remedy.text, s->attempts);
-                history(m, "decision", d->name, c ? c->condition : NULL, "dry-run", d->remedy.text);
+                manager_note(m, "decision", d->name, c ? c->condition : NULL, "dry-run", d->remedy.text);
                 metrics_remedy(m->metrics, d->name, METRICS_REMEDY_DRY_RUN);
                 ctx_free(c);
                 return;
@@ -369,7 +355,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                   LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", c ? c->condition : NULL },
                              { "MEDIC_REMEDY", d->remedy.text }, { "MEDIC_DECISION", "fire" }),
                   "Rule %s fires: running %s (attempt %u)", d->name, d->remedy.text, s->attempts);
-        history(m, "decision", d->name, c ? c->condition : NULL, "fire", d->remedy.text);
+        manager_note(m, "decision", d->name, c ? c->condition : NULL, "fire", d->remedy.text);
         if (!c) {
                 log_oom();
                 return;
@@ -403,7 +389,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
         if (r < 0) {
                 log_event(LOG_WARNING, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", d->name }),
                           "Cannot start the remedy of rule %s: %s", d->name, strerror(-r));
-                history(m, "remedy", d->name, c->condition, "failed", strerror(-r));
+                manager_note(m, "remedy", d->name, c->condition, "failed", strerror(-r));
                 metrics_remedy(m->metrics, d->name, METRICS_REMEDY_FAILED);
                 ctx_free(c);
         }
@@ -422,7 +408,7 @@ static void on_permission(CoordAnswer a, const char *reason, void *userdata) {
                              { "MEDIC_REASON", reason }),
                   "Coordinator answered %s for rule %s%s%s", coord_answer_to_string(a), c->rule,
                   reason ? ": " : "", reason ? reason : "");
-        history(m, "permission", c->rule, c->condition, coord_answer_to_string(a), reason);
+        manager_note(m, "permission", c->rule, c->condition, coord_answer_to_string(a), reason);
         if (a == COORD_GRANTED) {
                 s->holds_slot = true;
                 /* The trigger may have cleared while we waited: then give the slot back, do nothing. */
@@ -447,7 +433,7 @@ static void decision_changed(Manager *m, const RuleDecl *d, RuleState *s, Verdic
                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", verdict_to_string(v) },
                                      { "MEDIC_REASON", reason }),
                           "Rule %s does not fire: %s", d->name, reason ? reason : verdict_to_string(v));
-                history(m, "decision", d->name, d->when, verdict_to_string(v), reason);
+                manager_note(m, "decision", d->name, d->when, verdict_to_string(v), reason);
         } else
                 log_debug("Rule %s: %s (%s)", d->name, verdict_to_string(v), reason ? reason : "");
 }
@@ -471,7 +457,7 @@ void rules_run(Manager *m) {
                 if (!armed && s->episode != 0 && !s->running && !s->asking && !s->maintenance) {
                         log_info("Rule %s: the problem is over after %u attempt%s", d->name, s->attempts,
                                  s->attempts == 1 ? "" : "s");
-                        history(m, "episode", d->name, d->when, "ended", "condition is no longer problem");
+                        manager_note(m, "episode", d->name, d->when, "ended", "condition is no longer problem");
                         if (remedy_is_disruptive(&d->remedy) && !s->holds_slot)
                                 coordinator_withdraw(m->coord, d->name);
                         s->episode = 0;
@@ -525,7 +511,7 @@ void rules_run(Manager *m) {
                                   LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "escalate" },
                                              { "MEDIC_REASON", reason }),
                                   "Rule %s did not clear the problem: %s", d->name, reason);
-                        history(m, "decision", d->name, d->when, "escalate", reason);
+                        manager_note(m, "decision", d->name, d->when, "escalate", reason);
                         break;
                 case VERDICT_LIMITED:
                         if (!s->exhausted_logged) {
@@ -534,7 +520,7 @@ void rules_run(Manager *m) {
                                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "exhausted" },
                                                      { "MEDIC_REASON", reason }),
                                           "Rule %s is exhausted: %s", d->name, reason);
-                                history(m, "decision", d->name, d->when, "exhausted", reason);
+                                manager_note(m, "decision", d->name, d->when, "exhausted", reason);
                         }
                         break;
                 default:
