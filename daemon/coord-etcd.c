@@ -56,7 +56,8 @@ struct Etcd {
         char *prefix, *gprefix;       /* PREFIX, PREFIX/groups/G/ */
         char *node, *group;
         HttpTls tls;
-        char *userpwd;
+        char *user, *password;        /* etcd authentication (auth/authenticate gives a token) */
+        char *token;                  /* "Authorization:" header, NULL until authenticated */
         uint64_t ttl, timeout;
         BudgetValue max_unavailable, min_healthy;
 
@@ -206,12 +207,29 @@ typedef struct Call {
 } Call;
 
 static void call_send(Call *k);
+static void authenticate(Etcd *e, Call *then);
+static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud);
+
+static void call_free(Call *k) {
+        free(k->path);
+        free(k->body);
+        free(k);
+}
 
 static void on_call_done(const HttpResponse *r, void *userdata) {
         Call *k = userdata;
         Etcd *e = k->etcd;
         _cleanup_free_ char *err = NULL;
         struct json_object *reply = NULL;
+
+        /* An expired or missing token: authenticate and send the call again, once. */
+        if (r->curl_code == 0 && r->status == 401 && e->user && strcmp(k->path, "auth/authenticate") != 0 &&
+            k->tries <= e->endpoints.n) {
+                e->token = mfree(e->token);
+                k->tries = e->endpoints.n + 1;
+                authenticate(e, k);
+                return;
+        }
 
         if (r->curl_code != 0) {
                 /* Not connected at all: nothing was sent, another endpoint may answer. */
@@ -240,26 +258,54 @@ static void on_call_done(const HttpResponse *r, void *userdata) {
         }
         k->cb(e, reply, err, k->ud);
         json_object_put(reply);
-        free(k->path);
-        free(k->body);
-        free(k);
+        call_free(k);
 }
 
 static void call_send(Call *k) {
         Etcd *e = k->etcd;
+
+        if (e->user && !e->token && strcmp(k->path, "auth/authenticate") != 0) {
+                authenticate(e, k);
+                return;
+        }
         _cleanup_free_ char *url = strprintf("%s/v3/%s", e->endpoints.v[e->endpoint], k->path);
-        const char *headers[] = { "Content-Type: application/json", NULL };
+        _cleanup_free_ char *auth = e->token ? strprintf("Authorization: %s", e->token) : NULL;
+        const char *headers[] = { "Content-Type: application/json", auth, NULL };
         HttpOptions o = {
-                .url = url, .body = k->body, .headers = headers, .timeout_usec = e->timeout,
-                .tls = &e->tls, .userpwd = e->userpwd,
+                .url = url, .body = k->body, .headers = headers, .timeout_usec = e->timeout, .tls = &e->tls,
         };
         k->tries++;
         if (!url || http_request(e->http, &o, on_call_done, k, NULL) < 0) {
                 k->cb(e, NULL, "cannot start an HTTP request", k->ud);
-                free(k->path);
-                free(k->body);
-                free(k);
+                call_free(k);
         }
+}
+
+static void on_authenticated(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        Call *then = ud;
+        struct json_object *t = NULL;
+
+        if (!error && json_object_object_get_ex(reply, "token", &t) && json_object_is_type(t, json_type_string)) {
+                free(e->token);
+                e->token = strdup(json_object_get_string(t));
+                log_debug("etcd: authenticated as %s", e->user);
+                if (then)
+                        call_send(then);
+                return;
+        }
+        log_warning("etcd: cannot authenticate as %s: %s", e->user, error ? error : "no token in the answer");
+        if (then) {
+                then->cb(e, NULL, "etcd authentication failed", then->ud);
+                call_free(then);
+        }
+}
+
+/* Gets a token for user/password, then sends `then` (may be NULL). */
+static void authenticate(Etcd *e, Call *then) {
+        struct json_object *body = json_object_new_object();
+        json_object_object_add(body, "name", json_object_new_string(e->user));
+        json_object_object_add(body, "password", json_object_new_string(e->password ? e->password : ""));
+        etcd_call(e, "auth/authenticate", body, on_authenticated, then);
 }
 
 /* Posts body (consumed) to /v3/path; cb gets the reply object (borrowed) or an error. */
@@ -696,6 +742,7 @@ static void start_registration(Etcd *e) {
                 return;
         e->registering = true;
         e->lease = 0;
+
         json_object_object_add(body, "TTL", json_object_new_int64((int64_t) (e->ttl / USEC_PER_SEC)));
         etcd_call(e, "lease/grant", body, on_lease, NULL);
 }
@@ -829,7 +876,8 @@ static void watch_start(Watch *w) {
         Etcd *e = w->etcd;
         struct json_object *body = json_object_new_object(), *cr = json_object_new_object();
         _cleanup_free_ char *url = strprintf("%s/v3/watch", e->endpoints.v[e->endpoint]);
-        const char *headers[] = { "Content-Type: application/json", NULL };
+        _cleanup_free_ char *auth = e->token ? strprintf("Authorization: %s", e->token) : NULL;
+        const char *headers[] = { "Content-Type: application/json", auth, NULL };
 
         jadd_b64(cr, "key", w->key);
         if (w->range_end)
@@ -838,7 +886,7 @@ static void watch_start(Watch *w) {
         json_object_object_add(body, "create_request", cr);
         HttpOptions o = {
                 .url = url, .body = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
-                .headers = headers, .tls = &e->tls, .userpwd = e->userpwd, .on_data = watch_data,
+                .headers = headers, .tls = &e->tls, .on_data = watch_data,
         };
         if (http_request(e->http, &o, on_watch_end, w, &w->req) < 0) {
                 (void) sd_event_source_set_time_relative(w->retry, RETRY_MAX);
@@ -1135,7 +1183,8 @@ static int etcd_init(Coordinator *c) {
                         if (r < 0)
                                 return log_error_errno(r, "etcd: cannot read password_file %s: %m", cfg->password_file);
                 }
-                e->userpwd = strprintf("%s:%s", cfg->user, pw ? pw : "");
+                e->user = strdup(cfg->user);
+                e->password = TAKE_PTR(pw);
         }
         r = http_client_new(c->event, &e->http);
         if (r < 0)
@@ -1187,7 +1236,11 @@ static void etcd_done(Coordinator *c) {
         free((char *) e->tls.ca_file);
         free((char *) e->tls.cert_file);
         free((char *) e->tls.key_file);
-        free(e->userpwd);
+        free(e->user);
+        if (e->password)
+                explicit_bzero(e->password, strlen(e->password));
+        free(e->password);
+        free(e->token);
         free(e->summary);
         free(e->cached_reason);
         free(e->cached_holder);
