@@ -1,14 +1,20 @@
 -- reboot-request: an operator (or a tool) asked for a reboot by creating a flag file,
 -- /etc/medic/reboot-request (kept across reboots: remove it once done) or
--- /run/medic/reboot-request (gone after the reboot). Its first line, if any, is the reason.
+-- /run/medic/reboot-request (gone after the reboot; `medicctl request reboot` writes it), or
+-- through the coordinator (`medicctl coordinator request-reboot NODE`: the etcd backend
+-- mirrors the node's request into /run/medic/coordinator-reboot-request). Its first line,
+-- if any, is the reason.
 --
 -- Settings: /etc/medic/reboot-request.conf (the directory is settings_dir in medic.conf):
---   files = { "/etc/medic/reboot-request", "/run/medic/reboot-request" }
+--   files = { "/etc/medic/reboot-request", "/run/medic/reboot-request",
+--             "/run/medic/coordinator-reboot-request" }
 local SETTINGS_FILE = medic.settings_dir .. "/reboot-request.conf"
-local DEFAULTS = { files = { "/etc/medic/reboot-request", "/run/medic/reboot-request" } }
+local DEFAULTS = { files = { "/etc/medic/reboot-request", "/run/medic/reboot-request",
+                             "/run/medic/coordinator-reboot-request" } }
 
 check "reboot-request" {
   every = "1m",
+  events = { "reboot-request" },   -- medicctl request runs it at once
   timeout = "10s",
   run = function()
     local good, settings = pcall(medic.settings, "reboot-request", DEFAULTS)

@@ -15,11 +15,13 @@
  * that counted as alive still there) and writes the holder key. Any error, time-out or
  * ambiguous answer means "not granted" until a fresh read proves otherwise. */
 #include <json-c/json.h>
+#include <libgen.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "coordinator.h"
@@ -57,6 +59,8 @@ struct Etcd {
         char *node, *group;
         HttpTls tls;
         char *user, *password;        /* etcd authentication (auth/authenticate gives a token) */
+        char *request_key;            /* PREFIX/groups/G/requests/NODE: an operator asks this node to reboot */
+        char *request_flag;           /* mirrored into this file for the reboot-request check */
         char *token;                  /* "Authorization:" header, NULL until authenticated */
         uint64_t ttl, timeout;
         BudgetValue max_unavailable, min_healthy;
@@ -682,6 +686,7 @@ static int etcd_release(Coordinator *c, const char *holder) {
 
 static void start_registration(Etcd *e);
 static void watch_start(Watch *w);
+static void on_request_read(Etcd *e, struct json_object *reply, const char *error, void *ud);
 
 static char *health_value(Etcd *e) {
         struct json_object *o = json_object_new_object();
@@ -713,6 +718,10 @@ static void on_registered(Etcd *e, struct json_object *reply, const char *error,
         (void) sd_event_source_set_time_relative(e->keepalive_timer, e->ttl / 3);
         (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_ON);
         e->view_gen++;
+        /* A request made while this node was away. */
+        struct json_object *body = json_object_new_object();
+        jadd_b64(body, "key", e->request_key);
+        etcd_call(e, "kv/range", body, on_request_read, NULL);
 }
 
 static void on_lease(Etcd *e, struct json_object *reply, const char *error, void *ud) {
@@ -813,17 +822,56 @@ static void etcd_publish_health(Coordinator *c, bool healthy, const char *summar
 
 /* ---- watches ------------------------------------------------------------------------------- */
 
+/* The node's reboot request in etcd becomes (or stops being) a flag file, which the shipped
+ * reboot-request check reads like any other flag. */
+static void mirror_request(Etcd *e, const char *value) {
+        if (value) {
+                _cleanup_free_ char *text = strprintf("%s\n", *value ? value : "requested through the coordinator");
+                int k = write_file_atomic(e->request_flag, text, strlen(text), 0644);
+                if (k < 0)
+                        log_warning_errno(k, "Cannot write %s: %m", e->request_flag);
+                else
+                        log_notice("etcd: a reboot of this node was requested: %s", *value ? value : "(no reason)");
+        } else if (unlink(e->request_flag) == 0)
+                log_notice("etcd: the reboot request for this node was withdrawn");
+}
+
+static void on_request_read(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        struct json_object *kvs = jget(reply, "kvs");
+        if (error) {
+                log_warning("etcd: cannot read %s: %s", e->request_key, error);
+                return;
+        }
+        if (kvs && json_object_array_length(kvs) > 0) {
+                _cleanup_free_ char *v = unb64(json_object_get_string(jget(json_object_array_get_idx(kvs, 0), "value")) ?: "");
+                mirror_request(e, v ? v : "");
+        } else
+                mirror_request(e, NULL);
+}
+
 static void watch_event(Watch *w, struct json_object *line) {
         Etcd *e = w->etcd;
-        struct json_object *res = jget(line, "result");
+        struct json_object *res = jget(line, "result"), *events;
 
         if (jget(line, "error")) {
                 log_warning("etcd: watch error: %s", json_object_to_json_string(jget(line, "error")));
                 return;
         }
-        if (!res || !jget(res, "events"))
+        if (!res || !(events = jget(res, "events")))
                 return;
         e->view_gen++;
+        for (size_t i = 0; i < json_object_array_length(events); i++) {
+                struct json_object *ev = json_object_array_get_idx(events, i), *kv = jget(ev, "kv");
+                _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
+                if (!key || strcmp(key, e->request_key) != 0)
+                        continue;
+                if (streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE"))
+                        mirror_request(e, NULL);
+                else {
+                        _cleanup_free_ char *v = unb64(json_object_get_string(jget(kv, "value")) ?: "");
+                        mirror_request(e, v ? v : "");
+                }
+        }
         log_debug("etcd: %zu change(s) under %s", json_object_array_length(jget(res, "events")), w->key);
 }
 
@@ -1081,6 +1129,20 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                         _cleanup_free_ char *k = strprintf("%s%s/%s", a->gprefix, all[i], node);
                         json_object_array_add(succ, delete_req(k, NULL));
                 }
+        } else if (streq_ptr(action, "request-reboot") || streq_ptr(action, "cancel-reboot")) {
+                if (!valid_name(node)) {
+                        json_object_put(body);
+                        json_object_put(succ);
+                        cb(control_error("%s needs a node name", action), ud);
+                        admin_free(a);
+                        return 0;
+                }
+                _cleanup_free_ char *k = strprintf("%srequests/%s", a->gprefix, node);
+                const char *reason = json_object_get_string(jget(req, "reason"));
+                if (streq_ptr(action, "request-reboot"))
+                        json_object_array_add(succ, put_req(k, reason ? reason : "", 0));
+                else
+                        json_object_array_add(succ, delete_req(k, NULL));
         } else if (streq_ptr(action, "set-budget")) {
                 const char *mu = json_object_get_string(jget(req, "max_unavailable"));
                 const char *mh = json_object_get_string(jget(req, "min_healthy"));
@@ -1103,7 +1165,8 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
         } else {
                 json_object_put(body);
                 json_object_put(succ);
-                cb(control_error("unknown coordinator action '%s' (expected status, stop, resume, release, forget, set-budget)",
+                cb(control_error("unknown coordinator action '%s' (expected status, stop, resume, release, forget, "
+                                 "set-budget, request-reboot, cancel-reboot)",
                                action ? action : ""), ud);
                 admin_free(a);
                 return 0;
@@ -1167,6 +1230,9 @@ static int etcd_init(Coordinator *c) {
         e->node = strdup(cfg->node);
         e->group = strdup(cfg->group);
         e->gprefix = strprintf("%s/groups/%s/", cfg->prefix, cfg->group);
+        e->request_key = strprintf("%srequests/%s", e->gprefix, cfg->node);
+        _cleanup_free_ char *sockdir = strdup(cfg->socket_path);
+        e->request_flag = strprintf("%s/coordinator-reboot-request", sockdir ? dirname(sockdir) : "/run/medic");
         e->tls.ca_file = strdup_or_null(cfg->ca_file);
         e->tls.cert_file = strdup_or_null(cfg->cert_file);
         e->tls.key_file = strdup_or_null(cfg->key_file);
@@ -1231,6 +1297,8 @@ static void etcd_done(Coordinator *c) {
         strlist_clear(&e->endpoints);
         free(e->prefix);
         free(e->gprefix);
+        free(e->request_key);
+        free(e->request_flag);
         free(e->node);
         free(e->group);
         free((char *) e->tls.ca_file);

@@ -2,6 +2,7 @@
 /* The manager owns the configuration, the loaded Lua set, the check runners, the conditions
  * and rule states; it wires check results to the rule engine and answers the control socket. */
 #include <fcntl.h>
+#include <libgen.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
@@ -423,6 +424,34 @@ static struct json_object *cmd_unpark(Manager *m) {
         return ok_reply();
 }
 
+/* `medicctl request reboot [REASON]` / `request clear`: the flag file next to the socket,
+ * which the shipped reboot-request check reads (default /run/medic/reboot-request). */
+static struct json_object *cmd_request(Manager *m, struct json_object *req) {
+        const char *action = req_string(req, "action"), *reason = req_string(req, "reason");
+        _cleanup_free_ char *dir = strdup(m->config->socket_path), *path = NULL;
+        int r;
+
+        if (!dir)
+                return control_error("out of memory");
+        path = strprintf("%s/reboot-request", dirname(dir));
+        if (streq_ptr(action, "reboot")) {
+                _cleanup_free_ char *text = strprintf("%s\n", reason && *reason ? reason : "requested by an operator (medicctl)");
+                r = write_file_atomic(path, text, strlen(text), 0644);
+                if (r < 0)
+                        return control_error("cannot write %s: %s", path, strerror(-r));
+                manager_note(m, "operator", NULL, NULL, "reboot-requested", reason);
+        } else if (streq_ptr(action, "clear")) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return control_error("cannot remove %s: %m", path);
+                manager_note(m, "operator", NULL, NULL, "reboot-request-cleared", NULL);
+        } else
+                return control_error("request needs 'reboot' or 'clear'");
+        manager_trigger(m, "reboot-request");
+        struct json_object *o = ok_reply();
+        json_object_object_add(o, "file", json_object_new_string(path));
+        return o;
+}
+
 static struct json_object *on_request(ControlConn *conn, struct json_object *req, uid_t uid, void *userdata) {
         Manager *m = userdata;
         const char *cmd = req_string(req, "command");
@@ -441,11 +470,12 @@ static struct json_object *on_request(ControlConn *conn, struct json_object *req
                 return cmd_explain(m, req);
         if (strcmp(cmd, "coordinator") == 0)
                 return cmd_coordinator(m, conn, req, uid);
-        if (strcmp(cmd, "run-check") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "unpark") == 0) {
+        if (strcmp(cmd, "run-check") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "unpark") == 0 ||
+            strcmp(cmd, "request") == 0) {
                 if (uid != 0)
                         return control_error("permission denied: %s needs root (you are uid %u)", cmd, (unsigned) uid);
                 return strcmp(cmd, "reload") == 0 ? cmd_reload(m) : strcmp(cmd, "unpark") == 0 ? cmd_unpark(m)
-                                                   : cmd_run_check(m, conn, req);
+                       : strcmp(cmd, "request") == 0 ? cmd_request(m, req) : cmd_run_check(m, conn, req);
         }
         return control_error("unknown command '%s'", cmd);
 }

@@ -948,6 +948,12 @@ static int print_coordinator(json_object *reply, const char *action) {
         return EXIT_OK;
 }
 
+static int print_request(json_object *reply, const char *arg) {
+        printf("%s: %s\n", strcmp(arg, "reboot") == 0 ? "reboot requested" : "request cleared",
+               get_string(reply, "file") ?: "-");
+        return EXIT_OK;
+}
+
 static int print_unpark(json_object *reply, const char *arg) {
         puts("unparked: automation resumes on this node");
         return EXIT_OK;
@@ -969,6 +975,7 @@ static const Command commands[] = {
         { "run-check",  "NAME", "check", print_run_check },
         { "reload",     NULL,   NULL,    print_reload },
         { "unpark",     NULL,   NULL,    print_unpark },
+        { "request",    "reboot|clear", "action", print_request },
         { "coordinator", "ACTION", "action", print_coordinator },
 };
 
@@ -1175,6 +1182,7 @@ typedef struct Args {
         const char *group;      /* coordinator --group */
         const char *node;       /* coordinator release/forget NODE */
         const char *max_unavailable, *min_healthy; /* coordinator set-budget */
+        const char *reason;     /* request reboot REASON, coordinator request-reboot NODE REASON */
 } Args;
 
 static void help(void) {
@@ -1190,6 +1198,9 @@ static void help(void) {
                "  explain RULE         Say whether RULE would fire now, and why (not)\n"
                "  run-check NAME       Run check NAME now and show its condition (root)\n"
                "  reload               Reload configuration, checks and rules (root)\n"
+               "  request reboot [REASON]\n"
+               "                       Ask this node's medic to reboot it (the reboot-request\n"
+               "                       check and its rules decide when); request clear (root)\n"
                "  unpark               Resume automation after reboot-loop protection parked\n"
                "                       the node (root)\n"
                "  coordinator status [--group G]\n"
@@ -1202,6 +1213,8 @@ static void help(void) {
                "                       Remove NODE from the group (root)\n"
                "  coordinator set-budget GROUP max_unavailable=N|N%% min_healthy=N|N%%\n"
                "                       Set a group's budget (root)\n"
+               "  coordinator request-reboot NODE [REASON] [--group G], cancel-reboot NODE\n"
+               "                       Ask another node to reboot through the coordinator (root)\n"
                "\n"
                "Options:\n"
                "  -s, --socket PATH    Control socket (default: $MEDIC_SOCKET, else\n"
@@ -1336,17 +1349,21 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                                            args->command->arg_name);
         }
         if (strcmp(args->command->name, "coordinator") == 0) {
-                static const char *const actions[] = { "status", "stop", "resume", "release", "forget", "set-budget" };
+                static const char *const actions[] = { "status", "stop", "resume", "release", "forget", "set-budget",
+                                                       "request-reboot", "cancel-reboot" };
                 bool known = false;
                 for (size_t i = 0; i < ELEMENTSOF(actions); i++)
                         known = known || strcmp(actions[i], args->arg) == 0;
                 if (!known)
                         return usage_error("coordinator: unknown action '%s' (expected status, stop, resume, "
                                            "release NODE, forget NODE, set-budget GROUP KEY=VALUE...)", args->arg);
-                if (strcmp(args->arg, "release") == 0 || strcmp(args->arg, "forget") == 0) {
+                if (strcmp(args->arg, "release") == 0 || strcmp(args->arg, "forget") == 0 ||
+                    strcmp(args->arg, "request-reboot") == 0 || strcmp(args->arg, "cancel-reboot") == 0) {
                         if (optind >= argc || !*argv[optind])
                                 return usage_error("coordinator %s: missing NODE", args->arg);
                         args->node = argv[optind++];
+                        if (strcmp(args->arg, "request-reboot") == 0 && optind < argc)
+                                args->reason = argv[optind++];
                 } else if (strcmp(args->arg, "set-budget") == 0) {
                         if (optind >= argc || !*argv[optind])
                                 return usage_error("coordinator set-budget: missing GROUP");
@@ -1365,6 +1382,12 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 }
         } else if (args->group)
                 return usage_error("--group only applies to coordinator");
+        else if (strcmp(args->command->name, "request") == 0) {
+                if (strcmp(args->arg, "reboot") != 0 && strcmp(args->arg, "clear") != 0)
+                        return usage_error("request: expected 'reboot [REASON]' or 'clear', not '%s'", args->arg);
+                if (strcmp(args->arg, "reboot") == 0 && optind < argc)
+                        args->reason = argv[optind++];
+        }
 
         if (optind < argc)
                 return usage_error("%s: unexpected argument '%s'", args->command->name, argv[optind]);
@@ -1389,6 +1412,8 @@ static char *build_request(const Args *args, size_t *ret_len) {
         if (args->group && json_object_object_add(req, "group", json_object_new_string(args->group)) < 0)
                 die_oom();
         if (args->node && json_object_object_add(req, "node", json_object_new_string(args->node)) < 0)
+                die_oom();
+        if (args->reason && json_object_object_add(req, "reason", json_object_new_string(args->reason)) < 0)
                 die_oom();
         if (args->max_unavailable &&
             json_object_object_add(req, "max_unavailable", json_object_new_string(args->max_unavailable)) < 0)
