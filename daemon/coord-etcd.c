@@ -60,6 +60,10 @@ struct Etcd {
         HttpTls tls;
         char *user, *password;        /* etcd authentication (auth/authenticate gives a token) */
         char *request_key;            /* PREFIX/groups/G/requests/NODE: an operator asks this node to reboot */
+        /* What the last read of the group showed, for status and metrics (may be a little old). */
+        bool seen_view, stop_cluster, stop_group, holding;
+        int64_t holding_since;
+        unsigned budget_used, budget_allowed;
         char *request_flag;           /* mirrored into this file for the reboot-request check */
         char *token;                  /* "Authorization:" header, NULL until authenticated */
         uint64_t ttl, timeout;
@@ -555,6 +559,36 @@ static void enqueue(Etcd *e) {
         etcd_call(e, "kv/txn", body, on_enqueued, NULL);
 }
 
+static void remember_view(Etcd *e, const View *v, const GroupView *gv) {
+        GroupCounts cnt;
+
+        grant_counts(gv, &cnt);
+        e->seen_view = true;
+        e->stop_cluster = v->stop_cluster;
+        e->stop_group = v->stop_group;
+        e->budget_used = cnt.unavailable;
+        e->budget_allowed = cnt.allowed;
+        e->holding = false;
+        for (size_t i = 0; i < v->n; i++)
+                if (strcmp(v->names[i], e->node) == 0 && v->m[i].holder) {
+                        struct json_object *h = json_tokener_parse(v->holder_json[i] ? v->holder_json[i] : "{}");
+                        e->holding = true;
+                        e->holding_since = jint(h, "since");
+                        json_object_put(h);
+                }
+}
+
+static void on_first_view(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        View v;
+
+        if (error || view_parse(e, e->gprefix, reply, &v) < 0)
+                return;
+        GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable,
+                         .min_healthy = v.min_healthy, .stopped = v.stop_cluster || v.stop_group };
+        remember_view(e, &v, &gv);
+        view_free(&v);
+}
+
 static void on_view_for_request(Etcd *e, struct json_object *reply, const char *error, void *ud) {
         _cleanup_free_ char *reason = NULL;
         View v;
@@ -568,6 +602,7 @@ static void on_view_for_request(Etcd *e, struct json_object *reply, const char *
                 return answer(e, COORD_UNKNOWN, "etcd answered a malformed range");
         GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable,
                          .min_healthy = v.min_healthy, .stopped = v.stop_cluster || v.stop_group };
+        remember_view(e, &v, &gv);
         size_t me = view_member(&v, e->node);
         gv.members = v.m; /* view_member may have grown the array */
         gv.n = v.n;
@@ -686,6 +721,8 @@ static int etcd_release(Coordinator *c, const char *holder) {
 
 static void start_registration(Etcd *e);
 static void watch_start(Watch *w);
+static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud);
+static void on_first_view(Etcd *e, struct json_object *reply, const char *error, void *ud);
 static void on_request_read(Etcd *e, struct json_object *reply, const char *error, void *ud);
 
 static char *health_value(Etcd *e) {
@@ -718,7 +755,8 @@ static void on_registered(Etcd *e, struct json_object *reply, const char *error,
         (void) sd_event_source_set_time_relative(e->keepalive_timer, e->ttl / 3);
         (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_ON);
         e->view_gen++;
-        /* A request made while this node was away. */
+        /* The group as it is now (status, metrics), and a request made while this node was away. */
+        read_view(e, e->gprefix, on_first_view, NULL);
         struct json_object *body = json_object_new_object();
         jadd_b64(body, "key", e->request_key);
         etcd_call(e, "kv/range", body, on_request_read, NULL);
@@ -863,7 +901,15 @@ static void watch_event(Watch *w, struct json_object *line) {
         for (size_t i = 0; i < json_object_array_length(events); i++) {
                 struct json_object *ev = json_object_array_get_idx(events, i), *kv = jget(ev, "kv");
                 _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
-                if (!key || strcmp(key, e->request_key) != 0)
+                bool deleted = streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE");
+                if (!key)
+                        continue;
+                _cleanup_free_ char *gstop = strprintf("%sstop", e->gprefix), *cstop = strprintf("%s/stop", e->prefix);
+                if (streq_ptr(key, gstop))
+                        e->stop_group = !deleted;
+                else if (streq_ptr(key, cstop))
+                        e->stop_cluster = !deleted;
+                if (strcmp(key, e->request_key) != 0)
                         continue;
                 if (streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE"))
                         mirror_request(e, NULL);
@@ -992,6 +1038,8 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
         GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable, .min_healthy = v.min_healthy,
                          .stopped = v.stop_cluster || v.stop_group };
         grant_counts(&gv, &cnt);
+        if (strcmp(a->group, e->group) == 0)
+                remember_view(e, &v, &gv);
         o = json_object_new_object();
         members = json_object_new_array();
         holders = json_object_new_array();
@@ -1189,6 +1237,17 @@ static struct json_object *etcd_status(Coordinator *c) {
         json_object_object_add(o, "healthy", json_object_new_boolean(e->healthy));
         json_object_object_add(o, "waiting", json_object_new_boolean(e->pending.cb != NULL));
         json_object_object_add(o, "last_answer", e->cached_reason ? json_object_new_string(e->cached_reason) : NULL);
+        /* For metrics (see metrics.h): as of the last read of the group; stop switches live. */
+        if (e->seen_view) {
+                json_object_object_add(o, "budget_used", json_object_new_int(e->budget_used));
+                json_object_object_add(o, "budget_allowed", json_object_new_int(e->budget_allowed));
+                json_object_object_add(o, "stopped_cluster", json_object_new_boolean(e->stop_cluster));
+                json_object_object_add(o, "stopped_group", json_object_new_boolean(e->stop_group));
+                if (e->holding) {
+                        json_object_object_add(o, "holder", json_object_new_string(e->node));
+                        json_object_object_add(o, "since", json_object_new_int64(e->holding_since));
+                }
+        }
         return o;
 }
 

@@ -12,6 +12,9 @@ start_etcd
 cat >> "$T/medic.conf" <<EOF
 endpoints = $ETCD_URL
 lease_ttl = 3s
+
+[metrics]
+textfile = $T/medic.prom
 EOF
 sed -i 's/^backend = local/backend = etcd/' "$T/medic.conf"
 write_file "$T/checks/10-node.lua" <<EOF
@@ -41,8 +44,11 @@ out=$(ctl coordinator status)
 like "$out" "$MEDIC_NODE +yes +yes +no" "medicctl coordinator status lists the node alive, healthy, not holding"
 is "$(ctl_json coordinator status | jget 'd["budget"]["allowed"]')" 1 "medicctl coordinator status --json: budget"
 
+ok "metrics: the group's budget from etcd" wait_for 5 "grep -qx 'medic_coordinator_budget_allowed 1' $T/medic.prom"
+
 # A stop switch refuses the request.
 ctl coordinator stop --group "$MEDIC_GROUP" >/dev/null
+ok "metrics: the group's stop switch, from the watch" wait_for 5 "grep -qx 'medic_coordinator_stop{scope=\"group\"} 1' $T/medic.prom"
 mark=$(log_mark)
 touch "$T/trigger"
 ok "with the group stopped the coordinator refuses" wait_for 10 \
