@@ -513,10 +513,21 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
 static void grant(Etcd *e, View *v) {
         struct json_object *body = json_object_new_object(), *cmp = json_object_new_array(),
                            *succ = json_object_new_array(), *h = json_object_new_object();
-        _cleanup_free_ char *gend = prefix_end(e->gprefix), *stop = strprintf("%s/stop", e->prefix),
+        _cleanup_free_ char *stop = strprintf("%s/stop", e->prefix),
                             *holder = gkey(e, "holders", e->node), *queue = gkey(e, "queue", e->node);
 
-        json_object_array_add(cmp, compare("MOD", e->gprefix, gend, "LESS", "mod_revision", v->revision + 1));
+        /* Nothing that decides the budget changed after the view: no new or changed holder,
+         * registration, budget or stop switch. (The queue may change: a waiter that joined later
+         * is behind this one anyway, so FIFO holds; leaving it out keeps grants from failing on
+         * every join.) */
+        static const char *const guarded[] = { "holders/", "registered/" };
+        for (size_t i = 0; i < ELEMENTSOF(guarded); i++) {
+                _cleanup_free_ char *k = strprintf("%s%s", e->gprefix, guarded[i]), *kend = prefix_end(k);
+                json_object_array_add(cmp, compare("MOD", k, kend, "LESS", "mod_revision", v->revision + 1));
+        }
+        _cleanup_free_ char *budget = gkey(e, "budget", NULL), *gstop = gkey(e, "stop", NULL);
+        json_object_array_add(cmp, compare("MOD", budget, NULL, "LESS", "mod_revision", v->revision + 1));
+        json_object_array_add(cmp, compare("MOD", gstop, NULL, "LESS", "mod_revision", v->revision + 1));
         json_object_array_add(cmp, compare("MOD", stop, NULL, "LESS", "mod_revision", v->revision + 1));
         json_object_array_add(cmp, compare("CREATE", holder, NULL, "EQUAL", "create_revision", 0));
         /* A member that counted as alive must still be: a vanished lease means one more unavailable. */
