@@ -10,9 +10,9 @@
  *   PREFIX/groups/G/queue/NODE               {"rule":…} on NODE's lease: waits; FIFO by create revision
  *   PREFIX/groups/G/holders/NODE             {"rule":…,"since":…} (no lease: survives the reboot)
  *
- * A grant is a transaction that compares the whole group (no key of the group prefix or the
- * cluster stop key modified after the revision the decision was made at, and every member key
- * that counted as alive still there) and writes the holder key. Any error, time-out or
+ * A grant is a transaction that compares what decides the budget (no holder, registration,
+ * budget or stop key created or modified after the revision the decision was made at, and
+ * every member key that counted as alive unchanged and still there) and writes the holder key. Any error, time-out or
  * ambiguous answer means "not granted" until a fresh read proves otherwise. */
 #include <json-c/json.h>
 #include <libgen.h>
