@@ -310,6 +310,12 @@ static void set_path(Parser *p, const char *key, const char *value) {
                 perr(p, p->lineno, "empty value for '%s' (expected a path)", key);
                 return;
         }
+        if (dst == &p->c->kmsg_path && strncmp(value, "journal", 7) == 0 && (value[7] == 0 || value[7] == ':')) {
+                /* kmsg = journal, or journal:DIR (journal files of DIR) */
+                _cleanup_free_ char *dir = value[7] == ':' ? resolve_path(p, value + 8) : NULL;
+                set_string(p, dst, value[7] == ':' ? (dir ? strprintf("journal:%s", dir) : NULL) : strdup(value));
+                return;
+        }
         v = resolve_path(p, value);
         if (v && dst == &p->c->socket_path && strlen(v) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
                 perr(p, p->lineno, "socket path '%s' is too long (at most %zu bytes)", v,

@@ -3,13 +3,20 @@
  * blocks when opened O_NONBLOCK; a FIFO or a regular file in the same format (for tests)
  * gives a byte stream, so every input goes through the same line splitter. A FIFO is opened
  * read-write so that the last writer closing it never turns into an endless EOF; a regular
- * file is followed with inotify. /dev/kmsg itself is only ever opened read-only. */
+ * file is followed with inotify. /dev/kmsg itself is only ever opened read-only.
+ *
+ * Where /dev/kmsg cannot be read (a container, a sandbox) and the systemd journal is present,
+ * the kernel's messages come from the journal instead (_TRANSPORT=kernel of this boot);
+ * `kmsg = journal` asks for that, `kmsg = journal:DIR` reads the journal files of DIR (tests). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <systemd/sd-id128.h>
+#include <systemd/sd-journal.h>
 
 #include "kmsg.h"
 #include "log.h"
@@ -32,6 +39,8 @@ struct Kmsg {
         KmsgRecord ring[KMSG_RING_SIZE];
         size_t head, n;             /* oldest record at head */
         uint64_t dropped;
+        sd_journal *journal;        /* reading the journal instead of a kmsg stream */
+        uint64_t journal_seq;
 };
 
 static Kmsg *current;
@@ -182,6 +191,7 @@ static void new_records(Kmsg *k) {
 
 /* Reads what is there now, at most READS_PER_TURN reads. */
 static int on_more(sd_event_source *s, void *userdata);
+static void journal_read(Kmsg *k);
 
 static void read_some(Kmsg *k) {
         char buf[READ_CHUNK];
@@ -229,7 +239,11 @@ static void read_some(Kmsg *k) {
 }
 
 static int on_more(sd_event_source *s, void *userdata) {
-        read_some(userdata);
+        Kmsg *k = userdata;
+        if (k->journal)
+                journal_read(k);
+        else
+                read_some(k);
         return 0;
 }
 
@@ -240,6 +254,96 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
         read_some(userdata);
+        return 0;
+}
+
+/* ---- the journal as the source ----------------------------------------------------------- */
+
+static int journal_field(sd_journal *j, const char *field, const char **ret, size_t *ret_len) {
+        const void *data;
+        size_t len, flen = strlen(field);
+        int r = sd_journal_get_data(j, field, &data, &len);
+        if (r < 0 || len <= flen + 1)
+                return r < 0 ? r : -ENODATA;
+        *ret = (const char *) data + flen + 1;
+        *ret_len = len - flen - 1;
+        return 0;
+}
+
+static void journal_read(Kmsg *k) {
+        unsigned got = 0;
+
+        while (got < READS_PER_TURN) {
+                const char *msg, *prio;
+                size_t msg_len, prio_len;
+                uint64_t mono = 0;
+                int r = sd_journal_next(k->journal);
+                if (r <= 0) {
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot read the journal, ignoring: %m");
+                        break;
+                }
+                if (journal_field(k->journal, "MESSAGE", &msg, &msg_len) < 0)
+                        continue;
+                (void) sd_journal_get_monotonic_usec(k->journal, &mono, NULL);
+                KmsgRecord rec = {
+                        .seq = ++k->journal_seq,
+                        .priority = journal_field(k->journal, "PRIORITY", &prio, &prio_len) >= 0 ? prio[0] - '0' : 6,
+                        .facility = 0,
+                        .usec = mono,
+                        .received = now_realtime(),
+                        .message = strndup(msg, msg_len < KMSG_MESSAGE_MAX ? msg_len : KMSG_MESSAGE_MAX),
+                };
+                if (!rec.message)
+                        break;
+                ring_push(k, &rec);
+                got++;
+        }
+        if (got > 0)
+                new_records(k);
+        if (got == READS_PER_TURN) {
+                int r = k->more ? sd_event_source_set_enabled(k->more, SD_EVENT_ONESHOT)
+                                : sd_event_add_defer(k->manager->event, &k->more, on_more, k);
+                if (r < 0)
+                        log_debug("Cannot schedule reading the rest of the journal, ignoring: %s", strerror(-r));
+        }
+}
+
+static int on_journal(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Kmsg *k = userdata;
+        if (sd_journal_process(k->journal) != SD_JOURNAL_NOP)
+                journal_read(k);
+        return 0;
+}
+
+static int journal_open(Kmsg *k, const char *dir) {
+        sd_id128_t boot;
+        char match[64];
+        int r;
+
+        r = dir ? sd_journal_open_directory(&k->journal, dir, 0)
+                : sd_journal_open(&k->journal, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+        if (r < 0)
+                return r;
+        r = sd_journal_add_match(k->journal, "_TRANSPORT=kernel", 0);
+        if (r >= 0 && !dir && sd_id128_get_boot(&boot) >= 0) {
+                /* This boot only: the kernel's ring buffer holds nothing older either. */
+                snprintf(match, sizeof match, "_BOOT_ID=" SD_ID128_FORMAT_STR, SD_ID128_FORMAT_VAL(boot));
+                r = sd_journal_add_conjunction(k->journal);
+                if (r >= 0)
+                        r = sd_journal_add_match(k->journal, match, 0);
+        }
+        if (r >= 0)
+                r = sd_journal_seek_head(k->journal);
+        if (r < 0)
+                return r;
+        int fd = sd_journal_get_fd(k->journal);
+        if (fd < 0)
+                return fd;
+        r = sd_event_add_io(k->manager->event, &k->io, fd, (uint32_t) sd_journal_get_events(k->journal), on_journal, k);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(k->io, "kmsg-journal");
         return 0;
 }
 
@@ -255,6 +359,7 @@ static void kmsg_stop(void *state) {
         sd_event_source_disable_unref(k->more);
         if (k->fd >= 0)
                 close(k->fd);
+        sd_journal_close(k->journal);
         for (size_t i = 0; i < k->n; i++)
                 record_clear(&k->ring[(k->head + i) % KMSG_RING_SIZE]);
         free(k->partial);
@@ -283,8 +388,24 @@ static int kmsg_start(Manager *m, void **ret_state) {
                 kmsg_stop(k);
                 return -ENOMEM;
         }
+        if (strcmp(path, "journal") == 0 || strncmp(path, "journal:", 8) == 0) {
+                r = journal_open(k, path[7] == ':' ? path + 8 : NULL);
+                if (r < 0)
+                        goto fail;
+                goto started;
+        }
         /* O_NONBLOCK: opening a FIFO read-write never waits for a writer, and reads return EAGAIN. */
         k->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if ((k->fd < 0 || fstat(k->fd, &st) < 0) && strcmp(path, "/dev/kmsg") == 0 &&
+            access("/run/systemd/journal", F_OK) == 0) {
+                log_notice("Cannot read /dev/kmsg (%m); reading the kernel's messages from the journal");
+                free(k->path);
+                k->path = strdup("journal");
+                r = journal_open(k, NULL);
+                if (r < 0)
+                        goto fail;
+                goto started;
+        }
         if (k->fd < 0 || fstat(k->fd, &st) < 0) {
                 r = -errno;
                 goto fail;
@@ -307,11 +428,15 @@ static int kmsg_start(Manager *m, void **ret_state) {
         if (r < 0)
                 goto fail;
         (void) sd_event_source_set_description(k->io, "kmsg");
+started:
         current = k;
         free(current_error);
         current_error = NULL;
-        log_debug("Reading the kernel log from %s", path);
-        read_some(k);   /* what is there already (the kernel's buffer since boot) */
+        log_debug("Reading the kernel log from %s", k->path);
+        if (k->journal)
+                journal_read(k);
+        else
+                read_some(k);   /* what is there already (the kernel's buffer since boot) */
         *ret_state = k;
         return 0;
 fail:
