@@ -59,7 +59,7 @@ struct Etcd {
         char *node, *group;
         HttpTls tls;
         char *user, *password;        /* etcd authentication (auth/authenticate gives a token) */
-        char *request_key;            /* PREFIX/groups/G/requests/NODE: an operator asks this node to reboot */
+        char *request_key;            /* PREFIX/groups/G/reboot_required/NODE: an operator asks this node to reboot */
         /* What the last read of the group showed, for status and metrics (may be a little old). */
         bool seen_view, stop_cluster, stop_group, holding;
         int64_t holding_since;
@@ -1196,7 +1196,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                         admin_free(a);
                         return 0;
                 }
-                _cleanup_free_ char *k = strprintf("%srequests/%s", a->gprefix, node);
+                _cleanup_free_ char *k = strprintf("%sreboot_required/%s", a->gprefix, node);
                 const char *reason = json_object_get_string(jget(req, "reason"));
                 if (streq_ptr(action, "request-reboot"))
                         json_object_array_add(succ, put_req(k, reason ? reason : "", 0));
@@ -1300,7 +1300,7 @@ static int etcd_init(Coordinator *c) {
         e->node = strdup(cfg->node);
         e->group = strdup(cfg->group);
         e->gprefix = strprintf("%s/groups/%s/", cfg->prefix, cfg->group);
-        e->request_key = strprintf("%srequests/%s", e->gprefix, cfg->node);
+        e->request_key = strprintf("%sreboot_required/%s", e->gprefix, cfg->node);
         _cleanup_free_ char *sockdir = strdup(cfg->socket_path);
         e->request_flag = strprintf("%s/coordinator-reboot-request", sockdir ? dirname(sockdir) : "/run/medic");
         e->tls.ca_file = strdup_or_null(cfg->ca_file);

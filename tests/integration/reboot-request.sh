@@ -43,7 +43,7 @@ fi
 # Through the coordinator: the key is mirrored into a flag file the check reads.
 out=$(ctl coordinator request-reboot "$MEDIC_NODE" "firmware update"); rc=$?
 is "$rc" 0 "medicctl coordinator request-reboot succeeds"
-is "$(etcdget --print-value-only "/medic/groups/$MEDIC_GROUP/requests/$MEDIC_NODE")" "firmware update" "the request is a key in etcd"
+is "$(etcdget --print-value-only "/medic/groups/$MEDIC_GROUP/reboot_required/$MEDIC_NODE")" "firmware update" "the request is a key in etcd"
 ok "the node mirrors it" wait_for 5 "grep -qx 'firmware update' $T/coordinator-reboot-request"
 ctl run-check reboot-request >/dev/null
 is "$(cond_get reboot-request state)" problem "the check reports the coordinator's request"
