@@ -37,10 +37,11 @@ MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev
 [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
 MIRROR=${MEDIC_VM_MIRROR:-${MIRROR:-http://deb.debian.org/debian}}
 SUITE=bookworm
-ROOTFS_REV=1                    # bump when the root file system recipe below changes
-# medicd's run-time libraries and what the tests use in the guest.
+ROOTFS_REV=2                    # bump when the root file system recipe below changes
+# medicd's run-time libraries and what the tests use in the guest. Every Depends of the .deb is
+# here (adduser too, for its postinst), since tests/vm/deb-install.sh installs it offline.
 GUEST_PKGS="systemd-sysv udev kmod dbus libsystemd0 liblua5.4-0 libjson-c5 libinih1 libcurl4 libssl3
-            libipmimonitoring6 libnl-3-200 libnl-route-3-200"
+            libipmimonitoring6 libnl-3-200 libnl-route-3-200 adduser"
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/lock"

@@ -48,10 +48,10 @@ vm_medic_conf() { vm_file /etc/medic/medic.conf 0644; }
 # /usr/local/lib/vmt/lib.sh are available after `. /usr/local/lib/vmt/lib.sh`).
 vm_guest_script() { vm_file /etc/vmt/guest.sh 0755; }
 
-# vm_image NAME: builds $T/NAME.img from the cached root file system, medic's build and
-# $T/guest.
+# vm_image NAME [--no-medic]: builds $T/NAME.img from the cached root file system, medic's
+# build (not with --no-medic: a guest to install a package into) and $T/guest.
 vm_image() {
-        python3 "$VMH" image "$top_srcdir" "$T/$1.img" --overlay "$T/guest" > "$T/$1.image.log" 2>&1 || {
+        python3 "$VMH" image "$top_srcdir" "$T/$1.img" --overlay "$T/guest" ${2:+"$2"} > "$T/$1.image.log" 2>&1 || {
                 sed 's/^/# /' "$T/$1.image.log"
                 return 1
         }

@@ -109,19 +109,20 @@ class Testbed:
         self.initrd = self.inputs["INITRD"]
 
     # ---- images ------------------------------------------------------------------------
-    def image(self, workdir, name, overlay=None, files=None, size="1G"):
+    def image(self, workdir, name, overlay=None, files=None, size="1G", medic=True):
         """A fresh guest image: the cached Debian tree + medic's build (installed as a package
-        would be, medicd.service enabled) + the harness's guest agent + OVERLAY (a directory
-        copied over /) + FILES ({guest path: text | bytes | (content, mode)})."""
+        would be, medicd.service enabled; not with medic=False) + the harness's guest agent +
+        OVERLAY (a directory copied over /) + FILES ({guest path: text | bytes | (content, mode)})."""
         tree = os.path.join(workdir, name + ".tree")
         img = Image(os.path.join(workdir, name + ".img"))
         shutil.rmtree(tree, ignore_errors=True)
         subprocess.run(["cp", "-a", "--reflink=auto", self.inputs["ROOTFS"], tree], check=True)
-        subprocess.run(["cp", "-a", self.inputs["DESTDIR"] + "/.", tree], check=True)
-        unit = "/usr/lib/systemd/system/medicd.service"
-        if not os.path.exists(tree + unit):
-            raise RuntimeError("the build installed no " + unit)
-        os.symlink(unit, tree + "/etc/systemd/system/multi-user.target.wants/medicd.service")
+        if medic:
+            subprocess.run(["cp", "-a", self.inputs["DESTDIR"] + "/.", tree], check=True)
+            unit = "/usr/lib/systemd/system/medicd.service"
+            if not os.path.exists(tree + unit):
+                raise RuntimeError("the build installed no " + unit)
+            os.symlink(unit, tree + "/etc/systemd/system/multi-user.target.wants/medicd.service")
         g = os.path.join(HERE, "guest")
         os.makedirs(tree + "/usr/local/lib/vmt", exist_ok=True)
         for f in ("agent.sh", "lib.sh"):
@@ -316,6 +317,7 @@ def main():
     s = sub.add_parser("inputs"); s.add_argument("srcdir")
     s = sub.add_parser("image"); s.add_argument("srcdir"); s.add_argument("img")
     s.add_argument("--overlay")
+    s.add_argument("--no-medic", action="store_true", help="without the tree's build of medic")
     s = sub.add_parser("boot"); s.add_argument("srcdir"); s.add_argument("img")
     s.add_argument("--json", required=True); s.add_argument("--timeout", type=float, default=180)
     s.add_argument("--until", help="stop once this marker was printed")
@@ -352,7 +354,7 @@ def main():
         d, n = os.path.split(os.path.abspath(a.img))
         if not n.endswith(".img"):
             ap.error("the image name must end in .img")
-        tb.image(d, n[:-4], overlay=a.overlay)
+        tb.image(d, n[:-4], overlay=a.overlay, medic=not a.no_medic)
         return 0
     img = Image(os.path.abspath(a.img))
     until = (lambda r: r.marker(a.until) is not None) if a.until else None
