@@ -154,8 +154,15 @@ BDIR=$CACHE/build-$SHASH
 if [ ! -e "$BDIR/.done" ]; then
         say "building medic from $SRC for /usr in $BDIR"
         rm -rf "$BDIR"; mkdir -p "$BDIR/src"
+        # Not what tests running at the same time write into the tree (logs, package scratch),
+        # and not while the install tests build packages in it (their lock, tests/install/lib.sh).
+        exec 8> "${top_builddir:-$SRC}/.medic-packages.lock"
+        flock -w 900 8 || true
         tar -C "$SRC" --exclude=./.git --exclude=./_run --exclude=./autom4te.cache --exclude='*.o' \
-                --exclude='*.a' -cf - . | tar -C "$BDIR/src" -xf -
+                --exclude='*.a' --exclude='*.log' --exclude='*.trs' --exclude=./rpm-build \
+                --exclude=./deb-build --exclude=./packages --exclude='./medic-[0-9]*' \
+                --warning=no-file-changed -cf - . | tar -C "$BDIR/src" -xf -
+        exec 8>&-
         (
                 cd "$BDIR/src"
                 [ -f Makefile ] && make distclean >/dev/null 2>&1 || true
