@@ -151,6 +151,11 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         char buf[32];
 
         r->deadline = sd_event_source_disable_unref(r->deadline);
+        /* A logind call still unanswered belongs to the systemd step, which is over: its late
+         * answer (sd-bus times out after 25 s) must not be taken for a failure of the next
+         * method. A sysrq sequence that outlives its deadline goes on (s, u, b). */
+        r->slot = sd_bus_slot_unref(r->slot);
+        r->bus = sd_bus_flush_close_unref(r->bus);
         log_event(LOG_WARNING, MEDIC_MSG_REBOOT_METHOD,
                   LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", method }, { "MEDIC_DECISION", "next-method" }),
                   "The %s reboot did not happen within %s; trying the next method", method,
@@ -214,7 +219,10 @@ static int on_sysrq_step(sd_event_source *s, uint64_t usec, void *userdata) {
         k = sysrq_write(r, r->m->config->sysrq_trigger, key);
         if (k < 0) {
                 _cleanup_free_ char *why = strprintf("cannot write '%s' to %s: %s", key, r->m->config->sysrq_trigger, strerror(-k));
-                method_failed(r, why);
+                if (r->phase == PHASE_LADDER && r->method < r->methods.n && strcmp(r->methods.v[r->method], "sysrq") == 0)
+                        method_failed(r, why);
+                else /* its deadline passed already: the ladder is on the next method */
+                        log_warning("sysrq: %s", why);
                 return 0;
         }
         log_notice("sysrq: wrote '%s' (%s)", key, key[0] == 's' ? "sync" : key[0] == 'u' ? "remount read-only" : "reboot");
@@ -313,6 +321,7 @@ static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
                 log_event(LOG_ERR, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
                           "Reboot for rule %s aborted: %s", r->rule, why);
                 r->phase = PHASE_IDLE;
+                intent_remove(r);
                 (void) coordinator_release(r->m->coord, r->rule);
                 manager_escalate(r->m, "reboot-aborted", r->rule, why);
                 if (r->failed)
@@ -353,14 +362,27 @@ int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot
         r->failed = failed;
         r->userdata = userdata;
         r->phase = PHASE_PRE;
+        r->method = r->methods.n; /* none yet */
+        free(r->boot_id);
+        r->boot_id = read_boot_id(r);
+        r->intent_time = now_realtime();
+        /* Recorded before the pre-reboot tasks: a medicd that is killed while they run must
+         * find out after its restart that it holds the permission for this reboot. */
+        k = intent_save(r);
+        if (k < 0) {
+                r->phase = PHASE_IDLE;
+                return k;
+        }
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_STARTED,
                   LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", condition }, { "MEDIC_DECISION", "reboot" }),
                   "Rule %s reboots the node: running the pre-reboot tasks of %s", d->name, r->m->config->pre_reboot_dir);
         k = tasks_run(r->m->event, r->m->config->pre_reboot_dir, r->m->config->task_timeout, task_env(r, &env),
                       r->m->config->verify_owner, on_pre_tasks, r, &r->tasks);
         strlist_clear(&env);
-        if (k < 0)
+        if (k < 0) {
                 r->phase = PHASE_IDLE;
+                intent_remove(r);
+        }
         return k;
 }
 
@@ -490,7 +512,15 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                 r->phase = PHASE_STUCK;
                 log_error("The reboot for rule %s failed before medicd stopped; the node still needs an operator "
                           "(medicctl unpark after fixing it)", r->rule);
-        } else if (streq_ptr(phase, "rebooting") || streq_ptr(phase, "pre-reboot")) {
+        } else if (streq_ptr(phase, "pre-reboot")) {
+                /* Same boot, stopped during the pre-reboot tasks: nothing was tried yet. Give
+                 * the permission back; the rule asks again if its trigger still holds. */
+                log_warning("medicd stopped during the pre-reboot tasks of the reboot for rule %s; "
+                            "giving the permission back (the rule asks again if its trigger still holds)", r->rule);
+                (void) coordinator_release(m->coord, r->rule);
+                intent_remove(r);
+                r->phase = PHASE_IDLE;
+        } else if (streq_ptr(phase, "rebooting")) {
                 /* Same boot: the reboot has not happened. Go on with the ladder where it was, once. */
                 const StrList *methods = &r->methods;
                 const char *method = jstr(intent, "method");
