@@ -165,7 +165,10 @@ if [ ! -e "$BDIR/.done" ]; then
         exec 8>&-
         (
                 cd "$BDIR/src"
-                [ -f Makefile ] && make distclean >/dev/null 2>&1 || true
+                # Never `make distclean` here: the copied Makefile still names the original
+                # tree in its absolute paths (clean-local would delete its packages/). Forget
+                # the copied configuration instead; configure writes a new one.
+                rm -f Makefile config.status config.log medic-build.h stamp-h1
                 [ -x configure ] || autoreconf -fi >/dev/null 2>&1
                 ./configure -q --prefix=/usr --sysconfdir=/etc --localstatedir=/var --runstatedir=/run
                 make -j"$(nproc)" >/dev/null
