@@ -485,19 +485,6 @@ static void set_coord_path(Parser *p, const char *key, const char *value) {
         set_string(p, dst, resolve_path(p, value));
 }
 
-static void set_coord_duration(Parser *p, const char *key, const char *value) {
-        uint64_t v;
-
-        if (duration_parse(value, &v) < 0 || v < USEC_PER_SEC) {
-                perr(p, p->lineno, "invalid duration '%s' for %s (expected at least 1s, e.g. 15s)", value, key);
-                return;
-        }
-        if (strcmp(key, "lease_ttl") == 0)
-                p->c->lease_ttl = v;
-        else
-                p->c->request_timeout = v;
-}
-
 static void set_budget(Parser *p, const char *key, const char *value) {
         BudgetValue b;
 
@@ -655,25 +642,33 @@ static void set_methods(Parser *p, const char *key, const char *value) {
         }
 }
 
-static void set_reboot_duration(Parser *p, const char *key, const char *value) {
-        static const struct { const char *key; size_t offset; } fields[] = {
-                { "systemd_deadline", offsetof(Config, systemd_deadline) },
-                { "sysrq_deadline", offsetof(Config, sysrq_deadline) },
-                { "watchdog_deadline", offsetof(Config, watchdog_deadline) },
-                { "watchdog_timeout", offsetof(Config, watchdog_timeout) },
-                { "task_timeout", offsetof(Config, task_timeout) },
-                { "settle", offsetof(Config, settle) },
-                { "settle_timeout", offsetof(Config, settle_timeout) },
+/* Durations stored straight into a Config field, each with its least value. */
+static void set_duration_field(Parser *p, const char *key, const char *value) {
+        static const struct { const char *key; size_t offset; uint64_t min; } fields[] = {
+                { "lease_ttl", offsetof(Config, lease_ttl), USEC_PER_SEC },
+                { "request_timeout", offsetof(Config, request_timeout), USEC_PER_SEC },
+                { "systemd_deadline", offsetof(Config, systemd_deadline), 1 },
+                { "sysrq_deadline", offsetof(Config, sysrq_deadline), 1 },
+                { "watchdog_deadline", offsetof(Config, watchdog_deadline), 1 },
+                { "watchdog_timeout", offsetof(Config, watchdog_timeout), 1 },
+                { "task_timeout", offsetof(Config, task_timeout), 1 },
+                { "settle", offsetof(Config, settle), 1 },
+                { "settle_timeout", offsetof(Config, settle_timeout), 1 },
         };
         uint64_t v;
 
-        if (duration_parse(value, &v) < 0 || v == 0) {
-                perr(p, p->lineno, "invalid duration '%s' for %s (expected e.g. 30s, 5m)", value, key);
-                return;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                if (strcmp(fields[i].key, key) != 0)
+                        continue;
+                if (duration_parse(value, &v) < 0 || v < fields[i].min) {
+                        if (fields[i].min >= USEC_PER_SEC)
+                                perr(p, p->lineno, "invalid duration '%s' for %s (expected at least 1s, e.g. 15s)", value, key);
+                        else
+                                perr(p, p->lineno, "invalid duration '%s' for %s (expected e.g. 30s, 5m)", value, key);
+                        return;
+                }
+                *(uint64_t *) ((char *) p->c + fields[i].offset) = v;
         }
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
-                if (strcmp(fields[i].key, key) == 0)
-                        *(uint64_t *) ((char *) p->c + fields[i].offset) = v;
 }
 
 static void set_reboot_path(Parser *p, const char *key, const char *value) {
@@ -820,18 +815,18 @@ static const Key keys[] = {
         { "coordinator", "cert_file",        set_coord_path,   false },
         { "coordinator", "key_file",         set_coord_path,   false },
         { "coordinator", "password_file",    set_coord_path,   false },
-        { "coordinator", "lease_ttl",        set_coord_duration, false },
-        { "coordinator", "request_timeout",  set_coord_duration, false },
+        { "coordinator", "lease_ttl",        set_duration_field, false },
+        { "coordinator", "request_timeout",  set_duration_field, false },
         { "coordinator", "max_unavailable",  set_budget,       false },
         { "coordinator", "min_healthy",      set_budget,       false },
         { "reboot",      "methods",          set_methods,      true  },
-        { "reboot",      "systemd_deadline", set_reboot_duration, false },
-        { "reboot",      "sysrq_deadline",   set_reboot_duration, false },
-        { "reboot",      "watchdog_deadline", set_reboot_duration, false },
-        { "reboot",      "watchdog_timeout", set_reboot_duration, false },
-        { "reboot",      "task_timeout",     set_reboot_duration, false },
-        { "reboot",      "settle",           set_reboot_duration, false },
-        { "reboot",      "settle_timeout",   set_reboot_duration, false },
+        { "reboot",      "systemd_deadline", set_duration_field, false },
+        { "reboot",      "sysrq_deadline",   set_duration_field, false },
+        { "reboot",      "watchdog_deadline", set_duration_field, false },
+        { "reboot",      "watchdog_timeout", set_duration_field, false },
+        { "reboot",      "task_timeout",     set_duration_field, false },
+        { "reboot",      "settle",           set_duration_field, false },
+        { "reboot",      "settle_timeout",   set_duration_field, false },
         { "reboot",      "sysrq_trigger",    set_reboot_path,  false },
         { "reboot",      "sysrq_enable",     set_reboot_path,  false },
         { "reboot",      "watchdog_device",  set_reboot_path,  false },
