@@ -27,10 +27,13 @@ skip() { echo "$*"; exit 77; }
 for t in qemu-system-x86_64 debootstrap apt-get dpkg mke2fs debugfs depmod cpio python3 flock; do
         command -v "$t" >/dev/null || skip "$t is not installed"
 done
-qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg ||
-        skip "qemu-system-x86_64 cannot run here: $(qemu-system-x86_64 -accel help 2>&1 | head -n 1)"
-[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx switch_root ||
-        skip "busybox-static is not installed"
+# (Outputs are taken whole before matching: "cmd | grep -q" under pipefail fails when grep
+# exits at the match and cmd, still writing, dies of SIGPIPE; busybox --list writes a line at
+# a time, so that happened under load.)
+accels=$(qemu-system-x86_64 -accel help 2>&1 || true)
+grep -qx tcg <<< "$accels" || skip "qemu-system-x86_64 cannot run here: $(head -n 1 <<< "$accels")"
+applets=$( [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null || true)
+grep -qx switch_root <<< "$applets" || skip "busybox-static is not installed"
 if ldd /bin/busybox >/dev/null 2>&1; then skip "/bin/busybox is not static (install busybox-static)"; fi
 
 MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
@@ -91,7 +94,7 @@ PY
         install -m755 "$HERE/init" "$R/init"
         for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk \
                  crc16 mbcache jbd2 crc32c_generic ext4; do
-                f=$(find "$KX/lib/modules/$KVER" -name "$m.ko*" | head -1)
+                f=$(find "$KX/lib/modules/$KVER" -name "$m.ko*" -print -quit)
                 [ -n "$f" ] || { echo "inputs: module $m not in $KPKG" >&2; exit 1; }
                 case "$f" in      # busybox insmod cannot decompress
                 *.ko.xz) xz -dc "$f" > "$R/lib/modules/$m.ko" ;;
