@@ -64,6 +64,17 @@ static int on_release_timer(sd_event_source *s, uint64_t usec, void *ud) {
                        "(ideal %d); at most %d held at once\n",
                        n_nodes, allowed, arg, total, total / ((double) arg / 1000.0),
                        (n_nodes + allowed - 1) / allowed, max_holders);
+                int64_t reads = 0, cached = 0;
+                for (int i = 0; i < n_nodes; i++) {
+                        struct json_object *st = coordinator_status(nodes[i].coord), *v;
+                        if (json_object_object_get_ex(st, "group_reads", &v))
+                                reads += json_object_get_int64(v);
+                        if (json_object_object_get_ex(st, "decisions_from_watch", &v))
+                                cached += json_object_get_int64(v);
+                        json_object_put(st);
+                }
+                printf("rollout: requests decided on a read of the group %lld (%.1f per node), "
+                       "on the copy the watch keeps %lld\n", (long long) reads, (double) reads / n_nodes, (long long) cached);
                 sd_event_exit(event, 0);
         }
         return 0;
@@ -170,9 +181,11 @@ int main(int argc, char **argv) {
                 Config *c;
                 config_new_default(&c);
                 free(c->node);
-                c->node = strprintf("bench-%04d", i);
+                /* Names of this mode only: the phases share one etcd, and an earlier phase's
+                 * registrations (and leases, for lease_ttl) would change this one's budget. */
+                c->node = strprintf("%s-%04d", mode, i);
                 free(c->group);
-                c->group = strprintf("bench-g%d", i % n_groups);
+                c->group = strprintf("%s-g%d", mode, i % n_groups);
                 free(c->coordinator);
                 c->coordinator = strdup("etcd");
                 free(c->state_dir);

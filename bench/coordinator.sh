@@ -5,7 +5,9 @@
 #   - grant latency p50/p99 when a slot is free (nodes spread over 10 groups);
 #   - requests per idle node per minute (lease keep-alives only: watches, not polling);
 #   - a 100-node group with a 10% budget, each node "rebooting" for HOLD ms: how close the
-#     rollout comes to the ideal 10 waves.
+#     rollout comes to the ideal 10 waves, and how many of the waiters' decisions needed a
+#     read of the group (the rest were made on the copy each node's watch keeps).
+# Each phase uses its own node and group names (the phases share the etcd cluster).
 # Usage (from a built tree, as any user): bash bench/coordinator.sh [NODES] [IDLE_SECONDS] [HOLD_MS]
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -48,6 +48,8 @@ typedef struct Watch {
         char *buf;
         size_t len;
         sd_event_source *retry;
+        bool created;                 /* etcd confirmed the watch: it sends every change after created_rev */
+        int64_t created_rev;
 } Watch;
 
 struct Etcd {
@@ -86,6 +88,17 @@ struct Etcd {
         bool release_wanted, release_in_flight;
         uint64_t release_backoff;
         sd_event_source *release_timer;
+        /* The group as the watch keeps it, so that a change made by another node is decided on
+         * without a read by every waiter: every key under gprefix (decoded) -> etcd's kv object.
+         * Valid from a read taken after the group watch was created, while the watch lasts, and
+         * until this node writes (its own writes are followed by a read). Only an optimisation:
+         * a grant is a compare-and-swap against etcd itself, and a failed one reads afresh. */
+        struct json_object *cache;
+        int64_t cache_rev;            /* the group's revision it reflects */
+        int64_t cache_read_rev;       /* the read it started from (changes up to it are in) */
+        bool cache_ok;
+        int64_t group_event_rev;      /* the newest change the group watch delivered */
+        uint64_t reads, cached_decisions; /* decisions on a read, on the watch-kept copy */
         uint64_t view_gen;            /* bumped by every watch event */
         uint64_t cached_gen;          /* the generation cached_answer was computed at */
         CoordAnswer cached_answer;
@@ -377,67 +390,126 @@ static size_t view_member(View *v, const char *name) {
         return v->n++;
 }
 
+/* Adds one of the group's keys (an etcd kv object) to the view. */
+static void view_add(View *v, const char *gprefix, struct json_object *kv) {
+        size_t glen = strlen(gprefix);
+        _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
+        _cleanup_free_ char *val = unb64(json_object_get_string(jget(kv, "value")) ?: "");
+
+        if (!key || !val || strncmp(key, gprefix, glen) != 0)
+                return;
+        const char *rest = key + glen, *slash = strchr(rest, '/');
+        if (!slash) {
+                if (strcmp(rest, "stop") == 0)
+                        v->stop_group = true;
+                else if (strcmp(rest, "budget") == 0) {
+                        struct json_object *b = json_tokener_parse(val);
+                        const char *mu = json_object_get_string(jget(b, "max_unavailable"));
+                        const char *mh = json_object_get_string(jget(b, "min_healthy"));
+                        BudgetValue x;
+                        if (mu && budget_parse(mu, &x) >= 0)
+                                v->max_unavailable = x;
+                        if (mh && budget_parse(mh, &x) >= 0)
+                                v->min_healthy = x;
+                        v->budget_set = true;
+                        json_object_put(b);
+                }
+                return;
+        }
+        size_t kind_len = (size_t) (slash - rest);
+        size_t i = view_member(v, slash + 1);
+        GroupMember *m = &v->m[i];
+        if (strncmp(rest, "registered", kind_len) == 0 && kind_len == 10)
+                m->registered = true;
+        else if (strncmp(rest, "members", kind_len) == 0 && kind_len == 7) {
+                struct json_object *h = json_tokener_parse(val);
+                m->alive = true;
+                m->healthy = json_object_get_boolean(jget(h, "healthy"));
+                v->member_mod[i] = jint(kv, "mod_revision");
+                json_object_put(h);
+        } else if (strncmp(rest, "holders", kind_len) == 0 && kind_len == 7) {
+                m->holder = true;
+                free(v->holder_json[i]);
+                v->holder_json[i] = strdup(val);
+        } else if (strncmp(rest, "queue", kind_len) == 0 && kind_len == 5) {
+                m->queued = true;
+                m->queue_rev = jint(kv, "create_revision");
+        }
+}
+
+static void view_finish(View *v) {
+        /* healthy implies alive */
+        for (size_t i = 0; i < v->n; i++)
+                v->m[i].healthy = v->m[i].healthy && v->m[i].alive;
+}
+
 /* Builds the view from a txn reply whose responses are [range group prefix, range stop key]. */
 static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, View *v) {
         struct json_object *resp = jget(reply, "responses");
-        size_t glen = strlen(gprefix);
 
         *v = (View) { .max_unavailable = e->max_unavailable, .min_healthy = e->min_healthy };
         v->revision = jint(jget(reply, "header"), "revision");
         if (!json_object_is_type(resp, json_type_array) || json_object_array_length(resp) < 2 || v->revision <= 0)
                 return -EBADMSG;
-
         struct json_object *kvs = jget(jget(json_object_array_get_idx(resp, 0), "response_range"), "kvs");
+        for (size_t i = 0; kvs && i < json_object_array_length(kvs); i++)
+                view_add(v, gprefix, json_object_array_get_idx(kvs, i));
+        struct json_object *skvs = jget(jget(json_object_array_get_idx(resp, 1), "response_range"), "kvs");
+        v->stop_cluster = skvs && json_object_array_length(skvs) > 0;
+        view_finish(v);
+        return 0;
+}
+
+/* The view from the watch-kept copy of the group; the cluster-wide stop switch as its own watch
+ * last said (a grant compares that it is absent, so a stale "absent" cannot grant). */
+static void view_from_cache(Etcd *e, View *v) {
+        *v = (View) { .max_unavailable = e->max_unavailable, .min_healthy = e->min_healthy, .revision = e->cache_rev };
+        json_object_object_foreach(e->cache, key, kv) {
+                (void) key;
+                view_add(v, e->gprefix, kv);
+        }
+        v->stop_cluster = e->stop_cluster;
+        view_finish(v);
+}
+
+/* A fresh read of this node's group becomes the watch-kept copy, if no change the watch
+ * delivered is newer than the read (it would be missing) and both watches (group, cluster-wide
+ * stop switch) were there before it. */
+static void cache_fill(Etcd *e, struct json_object *reply) {
+        struct json_object *kvs = jget(jget(json_object_array_get_idx(jget(reply, "responses"), 0), "response_range"), "kvs");
+        int64_t rev = jint(jget(reply, "header"), "revision");
+
+        json_object_put(e->cache);
+        e->cache = json_object_new_object();
         for (size_t i = 0; kvs && i < json_object_array_length(kvs); i++) {
                 struct json_object *kv = json_object_array_get_idx(kvs, i);
                 _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
-                _cleanup_free_ char *val = unb64(json_object_get_string(jget(kv, "value")) ?: "");
-                if (!key || !val || strncmp(key, gprefix, glen) != 0)
-                        continue;
-                const char *rest = key + glen, *slash = strchr(rest, '/');
-                if (!slash) {
-                        if (strcmp(rest, "stop") == 0)
-                                v->stop_group = true;
-                        else if (strcmp(rest, "budget") == 0) {
-                                struct json_object *b = json_tokener_parse(val);
-                                const char *mu = json_object_get_string(jget(b, "max_unavailable"));
-                                const char *mh = json_object_get_string(jget(b, "min_healthy"));
-                                BudgetValue x;
-                                if (mu && budget_parse(mu, &x) >= 0)
-                                        v->max_unavailable = x;
-                                if (mh && budget_parse(mh, &x) >= 0)
-                                        v->min_healthy = x;
-                                v->budget_set = true;
-                                json_object_put(b);
-                        }
-                        continue;
-                }
-                size_t kind_len = (size_t) (slash - rest);
-                size_t i2 = view_member(v, slash + 1);
-                GroupMember *m = &v->m[i2];
-                if (strncmp(rest, "registered", kind_len) == 0 && kind_len == 10)
-                        m->registered = true;
-                else if (strncmp(rest, "members", kind_len) == 0 && kind_len == 7) {
-                        struct json_object *h = json_tokener_parse(val);
-                        m->alive = true;
-                        m->healthy = json_object_get_boolean(jget(h, "healthy"));
-                        v->member_mod[i2] = jint(kv, "mod_revision");
-                        json_object_put(h);
-                } else if (strncmp(rest, "holders", kind_len) == 0 && kind_len == 7) {
-                        m->holder = true;
-                        free(v->holder_json[i2]);
-                        v->holder_json[i2] = strdup(val);
-                } else if (strncmp(rest, "queue", kind_len) == 0 && kind_len == 5) {
-                        m->queued = true;
-                        m->queue_rev = jint(kv, "create_revision");
-                }
+                if (key)
+                        json_object_object_add(e->cache, key, json_object_get(kv));
         }
-        struct json_object *skvs = jget(jget(json_object_array_get_idx(resp, 1), "response_range"), "kvs");
-        v->stop_cluster = skvs && json_object_array_length(skvs) > 0;
-        /* healthy implies alive */
-        for (size_t i = 0; i < v->n; i++)
-                v->m[i].healthy = v->m[i].healthy && v->m[i].alive;
-        return 0;
+        e->cache_rev = e->cache_read_rev = rev;
+        e->cache_ok = rev > 0 && e->group_watch.created && e->group_watch.created_rev <= rev &&
+                      e->stop_watch.created && e->stop_watch.created_rev <= rev && e->group_event_rev <= rev;
+}
+
+/* One change from the group watch. */
+static void cache_apply(Etcd *e, struct json_object *ev) {
+        struct json_object *kv = jget(ev, "kv");
+        int64_t rev = jint(kv, "mod_revision");
+        _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
+
+        if (rev > e->group_event_rev)
+                e->group_event_rev = rev;
+        /* Not kept, or already in the read. (One revision may bring several changes: a
+         * transaction's events share it.) */
+        if (!e->cache_ok || !key || rev <= e->cache_read_rev)
+                return;
+        if (streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE"))
+                json_object_object_del(e->cache, key);
+        else
+                json_object_object_add(e->cache, key, json_object_get(kv));
+        if (rev > e->cache_rev)
+                e->cache_rev = rev;
 }
 
 static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
@@ -464,6 +536,7 @@ static void leave_queue(Etcd *e) {
         struct json_object *body = json_object_new_object();
 
         jadd_b64(body, "key", queue);
+        e->cache_ok = false;
         etcd_call(e, "kv/deleterange", body, on_ignore, (void *) "leaving the queue");
 }
 
@@ -502,6 +575,7 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
                 e->view_gen++;
                 return answer(e, COORD_UNKNOWN, why);
         }
+        e->cache_ok = false; /* granted: our own write; refused: the view was behind */
         if (json_object_get_boolean(jget(reply, "succeeded"))) {
                 log_notice("etcd: permission granted to %s in group %s", e->node, e->group);
                 return answer(e, COORD_GRANTED, NULL);
@@ -528,7 +602,9 @@ static void grant(Etcd *e, View *v) {
         _cleanup_free_ char *budget = gkey(e, "budget", NULL), *gstop = gkey(e, "stop", NULL);
         json_object_array_add(cmp, compare("MOD", budget, NULL, "LESS", "mod_revision", v->revision + 1));
         json_object_array_add(cmp, compare("MOD", gstop, NULL, "LESS", "mod_revision", v->revision + 1));
-        json_object_array_add(cmp, compare("MOD", stop, NULL, "LESS", "mod_revision", v->revision + 1));
+        /* The cluster-wide switch is outside the group (its own watch, its own revisions): it
+         * must not exist, whatever revision the view is of. */
+        json_object_array_add(cmp, compare("CREATE", stop, NULL, "EQUAL", "create_revision", 0));
         json_object_array_add(cmp, compare("CREATE", holder, NULL, "EQUAL", "create_revision", 0));
         /* A member that counted as alive must still be: a vanished lease means one more unavailable. */
         for (size_t i = 0; i < v->n; i++)
@@ -548,6 +624,7 @@ static void grant(Etcd *e, View *v) {
 }
 
 static void on_enqueued(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        e->cache_ok = false; /* our own write: the next decision reads it back */
         if (error) {
                 _cleanup_free_ char *why = strprintf("cannot join the queue: %s", error);
                 return answer(e, COORD_UNKNOWN, why);
@@ -594,16 +671,52 @@ static void on_first_view(Etcd *e, struct json_object *reply, const char *error,
 
         if (error || view_parse(e, e->gprefix, reply, &v) < 0)
                 return;
+        cache_fill(e, reply);
         GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable,
                          .min_healthy = v.min_healthy, .stopped = v.stop_cluster || v.stop_group };
         remember_view(e, &v, &gv);
         view_free(&v);
 }
 
-static void on_view_for_request(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+/* Decides the pending request on a view of the group (consumes it). */
+static void decide(Etcd *e, View *v) {
         _cleanup_free_ char *reason = NULL;
-        View v;
         unsigned pos;
+
+        GroupView gv = { .members = v->m, .n = v->n, .max_unavailable = v->max_unavailable,
+                         .min_healthy = v->min_healthy, .stopped = v->stop_cluster || v->stop_group };
+        remember_view(e, v, &gv);
+        size_t me = view_member(v, e->node);
+        gv.members = v->m; /* view_member may have grown the array */
+        gv.n = v->n;
+        switch (grant_decide(&gv, e->node, &pos, &reason)) {
+        case GRANT_HELD:
+                view_free(v);
+                return answer(e, COORD_GRANTED, "already holds permission");
+        case GRANT_STOPPED: {
+                _cleanup_free_ char *why = strprintf("%s stop switch is set", v->stop_cluster ? "the cluster-wide" : "the group's");
+                view_free(v);
+                leave_queue(e); /* pending requests are refused */
+                return answer(e, COORD_DENIED, why);
+        }
+        case GRANT_YES:
+                grant(e, v);
+                view_free(v);
+                return;
+        case GRANT_WAIT:
+        default:
+                if (!v->m[me].queued) {
+                        view_free(v);
+                        return enqueue(e);
+                }
+                view_free(v);
+                _cleanup_free_ char *why = strprintf("waiting at place %u: %s", pos, reason ? reason : "");
+                return answer(e, COORD_DENIED, why);
+        }
+}
+
+static void on_view_for_request(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        View v;
 
         if (error) {
                 _cleanup_free_ char *why = strprintf("cannot read the group: %s", error);
@@ -611,36 +724,9 @@ static void on_view_for_request(Etcd *e, struct json_object *reply, const char *
         }
         if (view_parse(e, e->gprefix, reply, &v) < 0)
                 return answer(e, COORD_UNKNOWN, "etcd answered a malformed range");
-        GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable,
-                         .min_healthy = v.min_healthy, .stopped = v.stop_cluster || v.stop_group };
-        remember_view(e, &v, &gv);
-        size_t me = view_member(&v, e->node);
-        gv.members = v.m; /* view_member may have grown the array */
-        gv.n = v.n;
-        switch (grant_decide(&gv, e->node, &pos, &reason)) {
-        case GRANT_HELD:
-                view_free(&v);
-                return answer(e, COORD_GRANTED, "already holds permission");
-        case GRANT_STOPPED: {
-                _cleanup_free_ char *why = strprintf("%s stop switch is set", v.stop_cluster ? "the cluster-wide" : "the group's");
-                view_free(&v);
-                leave_queue(e); /* pending requests are refused */
-                return answer(e, COORD_DENIED, why);
-        }
-        case GRANT_YES:
-                grant(e, &v);
-                view_free(&v);
-                return;
-        case GRANT_WAIT:
-        default:
-                if (!v.m[me].queued) {
-                        view_free(&v);
-                        return enqueue(e);
-                }
-                view_free(&v);
-                _cleanup_free_ char *why = strprintf("waiting at place %u: %s", pos, reason ? reason : "");
-                return answer(e, COORD_DENIED, why);
-        }
+        cache_fill(e, reply);
+        e->reads++;
+        decide(e, &v);
 }
 
 static void attempt(Etcd *e) {
@@ -649,6 +735,12 @@ static void attempt(Etcd *e) {
                 return;
         }
         e->attempting = true;
+        if (e->cache_ok) {
+                View v;
+                view_from_cache(e, &v);
+                e->cached_decisions++;
+                return decide(e, &v);
+        }
         read_view(e, e->gprefix, on_view_for_request, NULL);
 }
 
@@ -701,6 +793,7 @@ static void on_released(Etcd *e, struct json_object *reply, const char *error, v
         }
         e->release_wanted = false;
         e->release_backoff = 0;
+        e->cache_ok = false;
         e->view_gen++;
 }
 
@@ -762,6 +855,7 @@ static void on_registered(Etcd *e, struct json_object *reply, const char *error,
         }
         e->backoff = 0;
         e->health_sent = true;
+        e->cache_ok = false;
         log_info("etcd: registered %s in group %s (lease %llx)", e->node, e->group, (unsigned long long) e->lease);
         (void) sd_event_source_set_time_relative(e->keepalive_timer, e->ttl / 3);
         (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_ON);
@@ -839,6 +933,7 @@ static int on_keepalive_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 static void on_health_put(Etcd *e, struct json_object *reply, const char *error, void *ud) {
         e->health_in_flight = false;
+        e->cache_ok = false; /* our own members/ key changed */
         if (error) {
                 log_warning("etcd: cannot publish health: %s", error);
                 e->health_sent = false;
@@ -898,16 +993,29 @@ static void on_request_read(Etcd *e, struct json_object *reply, const char *erro
                 mirror_request(e, NULL);
 }
 
-static void watch_event(Watch *w, struct json_object *line) {
+/* One line of a watch stream; -ECANCELED when etcd ended the watch (the stream is then
+ * dropped and a new watch started). */
+static int watch_event(Watch *w, struct json_object *line) {
         Etcd *e = w->etcd;
         struct json_object *res = jget(line, "result"), *events;
 
         if (jget(line, "error")) {
                 log_warning("etcd: watch error: %s", json_object_to_json_string(jget(line, "error")));
-                return;
+                return -ECANCELED;
         }
-        if (!res || !(events = jget(res, "events")))
-                return;
+        if (!res)
+                return 0;
+        if (json_object_get_boolean(jget(res, "canceled"))) {
+                log_warning("etcd: the watch on %s was cancelled (%s)", w->key,
+                            json_object_get_string(jget(res, "cancel_reason")) ?: "compacted or removed");
+                return -ECANCELED;
+        }
+        if (json_object_get_boolean(jget(res, "created"))) {
+                w->created = true;
+                w->created_rev = jint(jget(res, "header"), "revision");
+        }
+        if (!(events = jget(res, "events")))
+                return 0;
         e->view_gen++;
         for (size_t i = 0; i < json_object_array_length(events); i++) {
                 struct json_object *ev = json_object_array_get_idx(events, i), *kv = jget(ev, "kv");
@@ -915,6 +1023,8 @@ static void watch_event(Watch *w, struct json_object *line) {
                 bool deleted = streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE");
                 if (!key)
                         continue;
+                if (w == &e->group_watch)
+                        cache_apply(e, ev);
                 _cleanup_free_ char *gstop = strprintf("%sstop", e->gprefix), *cstop = strprintf("%s/stop", e->prefix);
                 if (streq_ptr(key, gstop))
                         e->stop_group = !deleted;
@@ -930,6 +1040,7 @@ static void watch_event(Watch *w, struct json_object *line) {
                 }
         }
         log_debug("etcd: %zu change(s) under %s", json_object_array_length(jget(res, "events")), w->key);
+        return 0;
 }
 
 static int watch_data(const char *data, size_t size, void *userdata) {
@@ -946,9 +1057,10 @@ static int watch_data(const char *data, size_t size, void *userdata) {
         while ((nl = memchr(w->buf, '\n', w->len))) {
                 *nl = 0;
                 struct json_object *o = json_tokener_parse(w->buf);
-                if (o)
-                        watch_event(w, o);
+                int k = o ? watch_event(w, o) : 0;
                 json_object_put(o);
+                if (k < 0)
+                        return k;
                 size_t rest = w->len - (size_t) (nl + 1 - w->buf);
                 memmove(w->buf, nl + 1, rest);
                 w->len = rest;
@@ -969,6 +1081,8 @@ static void on_watch_end(const HttpResponse *r, void *userdata) {
 
         w->req = NULL;
         w->len = 0;
+        w->created = false;
+        e->cache_ok = false; /* decisions read again until both watches are back */
         log_debug("etcd: watch on %s ended (%s); reconnecting", w->key, r->error ? r->error : "closed");
         e->view_gen++; /* events may have been missed */
         if (r->curl_code != 0)
@@ -1248,6 +1362,9 @@ static struct json_object *etcd_status(Coordinator *c) {
         json_object_object_add(o, "healthy", json_object_new_boolean(e->healthy));
         json_object_object_add(o, "waiting", json_object_new_boolean(e->pending.cb != NULL));
         json_object_object_add(o, "last_answer", e->cached_reason ? json_object_new_string(e->cached_reason) : NULL);
+        /* How requests were decided: on a read of the group, or on the copy the watch keeps. */
+        json_object_object_add(o, "group_reads", json_object_new_int64((int64_t) e->reads));
+        json_object_object_add(o, "decisions_from_watch", json_object_new_int64((int64_t) e->cached_decisions));
         /* For metrics (see metrics.h): as of the last read of the group; stop switches live. */
         if (e->seen_view) {
                 json_object_object_add(o, "budget_used", json_object_new_int(e->budget_used));
@@ -1382,6 +1499,7 @@ static void etcd_done(Coordinator *c) {
         free(e->summary);
         free(e->cached_reason);
         free(e->cached_holder);
+        json_object_put(e->cache);
         free(e);
         c->data = NULL;
 }

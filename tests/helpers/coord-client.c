@@ -10,6 +10,7 @@
  *     withdraw RULE           leave the queue; prints "withdrawn"
  *     health ok|sick          publish health; prints "health"
  *     status [GROUP]          prints the coordinator's view as one JSON line
+ *     local                   prints this node's own coordinator status (medicctl's "local")
  *     admin JSON              an operator request ({"action":…}); prints the JSON answer
  *     quit
  *   Lines starting with "#" are ignored. "ready" is printed once registered. */
@@ -119,6 +120,11 @@ static void command(char *l) {
                         json_object_object_add(req, "group", json_object_new_string(arg));
                 (void) coordinator_admin(coord, req, on_admin, NULL);
                 json_object_put(req);
+        } else if (strcmp(l, "local") == 0) {
+                struct json_object *st = coordinator_status(coord);
+                json_object_object_add(st, "local", json_object_new_boolean(1));
+                say("%s", json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
+                json_object_put(st);
         } else if (strcmp(l, "admin") == 0 && arg) {
                 struct json_object *req = json_tokener_parse(arg);
                 if (!req)

@@ -111,4 +111,26 @@ ok "cluster-wide stop refuses too" client_wait B '^stopped' 3
 admin A '{"action":"resume"}' >/dev/null
 client_send B "acquire reboot"
 ok "after resume B is granted" client_wait B '^granted' 5
+
+# ---- waiters decide on the group as their watch keeps it: no read per change ----
+client_start E || bail_out "client E"
+client_send A "acquire reboot"
+ok "A waits behind B" client_quiet A '^granted' 0.5
+client_send E "acquire reboot"
+ok "E is queued behind A" wait_for 5 '[ "$(status_json B | jget "d[\"queue\"]")" = "[\"A\", \"E\"]" ]'
+client_quiet E '^granted' 0.5
+reads0=$(local_json E | jget 'd["group_reads"]')
+watch0=$(local_json E | jget 'd["decisions_from_watch"]')
+for i in 1 2 3 4 5; do
+        client_send B "health sick"; client_wait B '^health' 5 >/dev/null
+        client_send B "health ok"; client_wait B '^health' 5 >/dev/null
+done
+ok "E decided again on the changes B made" wait_for 5 '[ "$(local_json E | jget "d[\"decisions_from_watch\"]")" -gt "$watch0" ]'
+is "$(local_json E | jget 'd["group_reads"]')" "$reads0" "without reading the group again (10 changes, $reads0 reads before)"
+client_send B "release reboot"
+ok "B released: A (first in line) is granted" client_wait A '^granted' 5
+ok "E still waits" client_quiet E '^granted' 1
+client_send A "release reboot"
+ok "A released: E is granted" client_wait E '^granted' 5
+diag "E: $(local_json E | jget '"%s reads, %s decisions on the watch-kept copy" % (d["group_reads"], d["decisions_from_watch"])')"
 done_testing

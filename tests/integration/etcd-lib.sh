@@ -99,3 +99,9 @@ status_json() {
 }
 
 admin() { client_send "$1" "admin $2"; client_wait "$1" '^\{' 10; }
+
+# local_json NAME: client NAME's own coordinator status (what medicctl shows as "local").
+local_json() {
+        client_send "$1" local
+        client_wait "$1" '^\{.*"local":true' 10
+}
