@@ -183,18 +183,7 @@ ok "C's release frees g2" wait_for 5 "[ \"\$(fl_holders g2)\" = '[]' ]"
 # ---- TLS: ca_file, cert_file and key_file apply to an https:// url ----
 if command -v openssl >/dev/null; then
         pki="$T/pki"
-        mkdir -p "$pki"
-        (
-                cd "$pki" || exit 1
-                openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=medic-test-ca -keyout ca.key -out ca.pem
-                openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout other.key -out other.pem
-                openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr
-                printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
-                openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
-                openssl req -newkey rsa:2048 -nodes -subj /CN=node-t -keyout client.key -out client.csr
-                printf 'extendedKeyUsage=clientAuth\n' > client.ext
-                openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.pem
-        ) > "$T/openssl.log" 2>&1 || bail_out "openssl failed: $(tail -3 "$T/openssl.log")"
+        test_pki "$pki"
         python3 "$FL_SERVER" --port-file "$T/fls.port" --log "$T/fls.log" --group tls=1 \
                 --cert "$pki/server.pem" --key "$pki/server.key" --client-ca "$pki/ca.pem" 2> "$T/fls.err" &
         track_pid $!

@@ -12,18 +12,7 @@ command -v openssl >/dev/null || { echo "1..0 # SKIP openssl is not installed"; 
 # A CA, a server certificate for 127.0.0.1 (serverAuth and clientAuth: etcd's gateway dials
 # its own gRPC server with it), a client certificate, and a second, unrelated CA.
 pki="$T/pki"
-mkdir -p "$pki"
-(
-        cd "$pki" || exit 1
-        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=medic-test-ca -keyout ca.key -out ca.pem
-        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout other.key -out other.pem
-        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr
-        printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > server.ext
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
-        openssl req -newkey rsa:2048 -nodes -subj /CN=node-a -keyout client.key -out client.csr
-        printf 'extendedKeyUsage=clientAuth\n' > client.ext
-        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.pem
-) > "$T/openssl.log" 2>&1 || bail_out "openssl failed: $(tail -3 "$T/openssl.log")"
+test_pki "$pki" serverAuth,clientAuth
 
 cp=$(free_port); pp=$(free_port); mp=$(free_port)
 ETCD_URL="https://127.0.0.1:$cp"

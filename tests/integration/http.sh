@@ -54,15 +54,7 @@ srv.serve_forever()
 PY
 
 # A test CA and a server certificate for 127.0.0.1.
-mkdir -p "$T/tls"
-(
-        cd "$T/tls" || exit 1
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=medic test CA" &&
-        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" &&
-        printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > ext.cnf &&
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
-                -extfile ext.cnf
-) > "$T/tls/openssl.log" 2>&1 || bail_out "openssl could not make the test certificates: $(tail -n 3 "$T/tls/openssl.log")"
+test_pki "$T/tls"
 
 python3 "$T/server.py" "$T/http.port" > "$T/http.log" 2>&1 &
 track_pid $!

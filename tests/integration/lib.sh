@@ -367,3 +367,22 @@ count_lines() {
 
 # now_ms: milliseconds since the epoch.
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# test_pki DIR [SERVER_EKU]: test certificates made by openssl in DIR: a CA (ca.pem, ca.key),
+# a server certificate for 127.0.0.1 signed by it (server.pem, server.key; extendedKeyUsage
+# SERVER_EKU, default serverAuth), a client certificate (client.pem, client.key; CN
+# medic-client) and an unrelated CA (other.pem). Bails out when openssl fails.
+test_pki() {
+        mkdir -p "$1"
+        (
+                cd "$1" || exit 1
+                openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=medic-test-ca -keyout ca.key -out ca.pem &&
+                openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca -keyout other.key -out other.pem &&
+                openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr &&
+                printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=%s\n' "${2:-serverAuth}" > server.ext &&
+                openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem &&
+                openssl req -newkey rsa:2048 -nodes -subj /CN=medic-client -keyout client.key -out client.csr &&
+                printf 'extendedKeyUsage=clientAuth\n' > client.ext &&
+                openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.pem
+        ) > "$1/openssl.log" 2>&1 || bail_out "openssl could not make the test certificates: $(tail -n 3 "$1/openssl.log")"
+}

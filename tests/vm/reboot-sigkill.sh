@@ -16,43 +16,7 @@
 . "$top_srcdir/tests/vm/vm-lib.sh"
 vm_setup 600
 
-vm_medic_conf <<'EOF'
-[medic]
-dry_run = no
-checks = /etc/medic/checks.d
-rules = /etc/medic/rules.d
-
-[coordinator]
-backend = local
-
-[reboot]
-methods = sysrq watchdog
-sysrq_deadline = 20s
-watchdog_deadline = 30s
-watchdog_timeout = 5s
-settle = 5s
-settle_timeout = 2m
-EOF
-vm_file /etc/medic/checks.d/10-reboot.lua <<'EOF'
-check "wants-reboot" {
-  every = "1s",
-  run = function()
-    if medic.stat("/run/vmt-reboot.flag") then return problem("the test asks for a reboot") end
-    return ok("nothing to do")
-  end,
-}
-check "root-fs" {
-  every = "2s",
-  health = true,
-  run = function()
-    if medic.stat("/etc/os-release") then return ok("the root file system is there") end
-    return problem("no /etc/os-release")
-  end,
-}
-EOF
-vm_file /etc/medic/rules.d/10-reboot.lua <<'EOF'
-rule "reboot-flag" { when = "wants-reboot", remedy = reboot {}, limit = "3/1h", retry = "5s" }
-EOF
+vm_reboot_bed methods="sysrq watchdog" retry=5s
 vm_file /etc/medic/pre-reboot.d/10-kill-once 0755 <<'EOF'
 #!/bin/sh
 # The first time only: SIGKILL medicd (our parent) before it records the intent.

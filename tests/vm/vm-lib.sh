@@ -90,3 +90,47 @@ vm_show_log() { tail -n "${2:-60}" "$T/$1.log" | sed 's/^/# /'; }
 
 # vm_read NAME GUESTPATH: a file of the guest's file system (after QEMU exited).
 vm_read() { python3 "$VMH" read "$T/$1.img" "$2"; }
+
+# vm_reboot_bed [KEY=VALUE...]: the guest of the reboot tests. medic.conf with the local
+# coordinator and a [reboot] section (KEY=VALUE overrides its defaults: methods, the deadlines,
+# watchdog_timeout, settle, settle_timeout); the check wants-reboot, a problem while
+# /run/vmt-reboot.flag exists (a tmpfs: gone after the reboot); the health check root-fs; the
+# rule reboot-flag (reboot {}, limit 3/1h; retry=DURATION gives it a retry).
+vm_reboot_bed() {
+        local -A k=([methods]="systemd sysrq watchdog" [systemd_deadline]=60s [sysrq_deadline]=20s
+                    [watchdog_deadline]=30s [watchdog_timeout]=5s [settle]=5s [settle_timeout]=2m)
+        local a key retry=""
+        for a; do
+                case $a in
+                retry=*) retry=", retry = \"${a#retry=}\"" ;;
+                *=*) [ -n "${k[${a%%=*}]+set}" ] || bail_out "vm_reboot_bed: unknown key ${a%%=*}"
+                     k[${a%%=*}]=${a#*=} ;;
+                esac
+        done
+        {
+                printf '[medic]\ndry_run = no\nchecks = /etc/medic/checks.d\nrules = /etc/medic/rules.d\n\n'
+                printf '[coordinator]\nbackend = local\n\n[reboot]\n'
+                for key in methods systemd_deadline sysrq_deadline watchdog_deadline watchdog_timeout settle settle_timeout; do
+                        printf '%s = %s\n' "$key" "${k[$key]}"
+                done
+        } | vm_medic_conf
+        vm_file /etc/medic/checks.d/10-reboot.lua <<'LUA'
+check "wants-reboot" {
+  every = "1s",
+  run = function()
+    if medic.stat("/run/vmt-reboot.flag") then return problem("the test asks for a reboot") end
+    return ok("nothing to do")
+  end,
+}
+check "root-fs" {
+  every = "2s",
+  health = true,
+  run = function()
+    if medic.stat("/etc/os-release") then return ok("the root file system is there") end
+    return problem("no /etc/os-release")
+  end,
+}
+LUA
+        echo "rule \"reboot-flag\" { when = \"wants-reboot\", remedy = reboot {}, limit = \"3/1h\"$retry }" |
+                vm_file /etc/medic/rules.d/10-reboot.lua
+}
