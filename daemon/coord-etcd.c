@@ -62,7 +62,8 @@ struct Etcd {
         HttpTls tls;
         char *user, *password;        /* etcd authentication (auth/authenticate gives a token) */
         char *request_key;            /* PREFIX/groups/G/reboot_required/NODE: an operator asks this node to reboot */
-        /* What the last read of the group showed, for status and metrics (may be a little old). */
+        /* What the last view of the group showed (a read or the watch-kept copy), for status and
+         * metrics (may be a little old). */
         bool seen_view, stop_cluster, stop_group, holding;
         int64_t holding_since;
         unsigned budget_used, budget_allowed;
@@ -1365,7 +1366,7 @@ static struct json_object *etcd_status(Coordinator *c) {
         /* How requests were decided: on a read of the group, or on the copy the watch keeps. */
         json_object_object_add(o, "group_reads", json_object_new_int64((int64_t) e->reads));
         json_object_object_add(o, "decisions_from_watch", json_object_new_int64((int64_t) e->cached_decisions));
-        /* For metrics (see metrics.h): as of the last read of the group; stop switches live. */
+        /* For metrics (see metrics.h): as of the last view of the group; stop switches live. */
         if (e->seen_view) {
                 json_object_object_add(o, "budget_used", json_object_new_int(e->budget_used));
                 json_object_object_add(o, "budget_allowed", json_object_new_int(e->budget_allowed));
