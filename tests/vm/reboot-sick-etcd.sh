@@ -165,7 +165,7 @@ ok "vm1 registers in etcd through the guestfwd" \
 ok "grant 1: vm1 holds the permission" wait_for 300 '[ "$(holders)" = vm1 ]'
 peer_wait() { client_wait "$@" > /dev/null; }
 client_send peer "acquire maint"
-ok "the peer waits while vm1 reboots and comes back sick" client_quiet peer '^granted' 60
+ok "the peer waits while vm1 holds (watched for 60 s)" client_quiet peer '^granted' 60
 is "$(holders)" vm1 "vm1 still holds a minute after its grant"
 ok "the peer is granted once vm1 is repaired and released" peer_wait peer '^granted' 400
 is "$(holders)" peer "then only the peer holds (vm1 is queued behind it)"
