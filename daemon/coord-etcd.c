@@ -141,8 +141,8 @@ static char *unb64(const char *s) {
 /* The end of the range of keys starting with prefix: the prefix with its last byte + 1. */
 static char *prefix_end(const char *p) {
         char *e = strdup(p);
-        size_t n = strlen(e);
-        if (e && n > 0)
+        size_t n = e ? strlen(e) : 0;
+        if (n > 0)
                 e[n - 1]++;
         return e;
 }
