@@ -29,6 +29,9 @@
 #include "http.h"
 #include "log.h"
 
+/* etcd refuses a transaction with more compares than its --max-txn-ops (default 128). */
+#define ETCD_MAX_TXN_OPS 128
+
 #define RETRY_MIN (1 * USEC_PER_SEC)
 #define RETRY_MAX (30 * USEC_PER_SEC)
 
@@ -84,6 +87,7 @@ struct Etcd {
 
         Pending pending;              /* at most one request in flight per node */
         bool attempting;
+        bool grant_verify;            /* the grant in flight reads the group back to check it */
         /* A release is retried until etcd confirms the delete; until then no request is decided
          * (a read racing the delete would answer "already holds permission" after it). */
         bool release_wanted, release_in_flight;
@@ -548,7 +552,7 @@ static void answer(Etcd *e, CoordAnswer a, const char *reason) {
 
         e->pending = (Pending) {};
         e->attempting = false;
-        if (e->release_wanted) {
+        if (e->release_wanted && a != COORD_UNKNOWN) {
                 /* Released while this request was in flight: whatever it saw is stale. */
                 a = COORD_UNKNOWN;
                 reason = "the permission was released while the request was in flight";
@@ -569,6 +573,25 @@ static void answer(Etcd *e, CoordAnswer a, const char *reason) {
                 release_send(e);
 }
 
+/* The group as the grant transaction read it back (its third response: the group at the
+ * grant's own revision, the new holder included) is within its budget. The stop switches were
+ * compared absent or unchanged by the transaction itself. */
+static bool granted_within_budget(Etcd *e, struct json_object *reply) {
+        struct json_object *kvs = jget(jget(json_object_array_get_idx(jget(reply, "responses"), 2), "response_range"), "kvs");
+        View v = { .max_unavailable = e->max_unavailable, .min_healthy = e->min_healthy };
+        bool ok;
+
+        if (!kvs)
+                return false; /* a malformed answer proves nothing */
+        for (size_t i = 0; i < json_object_array_length(kvs); i++)
+                view_add(&v, e->gprefix, json_object_array_get_idx(kvs, i));
+        view_finish(&v);
+        GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable, .min_healthy = v.min_healthy };
+        ok = grant_within_budget(&gv);
+        view_free(&v);
+        return ok;
+}
+
 static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, void *ud) {
         if (error) {
                 /* Outcome unknown: maybe granted, maybe not. Only a fresh read can tell. */
@@ -578,6 +601,15 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
         }
         e->cache_ok = false; /* granted: our own write; refused: the view was behind */
         if (json_object_get_boolean(jget(reply, "succeeded"))) {
+                if (e->grant_verify && !granted_within_budget(e, reply)) {
+                        /* Give it back before anyone can act on it: while the release is not
+                         * confirmed every request answers "unknown". */
+                        log_warning("etcd: the grant to %s in group %s is over the budget at its own revision (a "
+                                    "member's lease ended while it was decided); giving it back", e->node, e->group);
+                        e->release_wanted = true;
+                        e->view_gen++;
+                        return answer(e, COORD_UNKNOWN, "a member's lease ended while the grant was decided; given back");
+                }
                 log_notice("etcd: permission granted to %s in group %s", e->node, e->group);
                 return answer(e, COORD_GRANTED, NULL);
         }
@@ -607,20 +639,45 @@ static void grant(Etcd *e, View *v) {
          * must not exist, whatever revision the view is of. */
         json_object_array_add(cmp, compare("CREATE", stop, NULL, "EQUAL", "create_revision", 0));
         json_object_array_add(cmp, compare("CREATE", holder, NULL, "EQUAL", "create_revision", 0));
-        /* A member that counted as alive must still be: a vanished lease means one more unavailable. */
+        /* A member that counted as alive must still be: a vanished lease means one more
+         * unavailable. Each alive member's key is compared as long as the compares fit in one
+         * transaction. A larger group compares its members/ range (no member key changed or
+         * appeared after the view) and reads the group back in the same transaction: a lease
+         * that expired meanwhile is a deletion, which no range compare sees, so the grant is
+         * then checked against the group at its own revision and given back if it is over the
+         * budget there (on_grant_txn). */
+        size_t alive = 0;
         for (size_t i = 0; i < v->n; i++)
-                if (v->m[i].alive) {
-                        _cleanup_free_ char *mk = gkey(e, "members", v->names[i]);
-                        json_object_array_add(cmp, compare("MOD", mk, NULL, "EQUAL", "mod_revision", v->member_mod[i]));
-                }
+                alive += v->m[i].alive;
+        e->grant_verify = json_object_array_length(cmp) + alive > ETCD_MAX_TXN_OPS;
+        if (e->grant_verify) {
+                _cleanup_free_ char *mk = strprintf("%smembers/", e->gprefix), *mend = prefix_end(mk);
+                json_object_array_add(cmp, compare("MOD", mk, mend, "LESS", "mod_revision", v->revision + 1));
+        } else
+                for (size_t i = 0; i < v->n; i++)
+                        if (v->m[i].alive) {
+                                _cleanup_free_ char *mk = gkey(e, "members", v->names[i]);
+                                json_object_array_add(cmp, compare("MOD", mk, NULL, "EQUAL", "mod_revision", v->member_mod[i]));
+                        }
         json_object_object_add(h, "node", json_object_new_string(e->node));
         json_object_object_add(h, "rule", json_object_new_string(e->pending.holder ? e->pending.holder : ""));
         json_object_object_add(h, "since", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
         json_object_array_add(succ, put_req(holder, json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN), 0));
         json_object_array_add(succ, delete_req(queue, NULL));
+        if (e->grant_verify) {
+                _cleanup_free_ char *gend = prefix_end(e->gprefix);
+                json_object_array_add(succ, range_req(e->gprefix, gend));
+        }
         json_object_put(h);
         json_object_object_add(body, "compare", cmp);
         json_object_object_add(body, "success", succ);
+#ifdef MEDIC_TEST_HOOKS
+        /* tests/helpers/coord-client only: hold the decided grant back, so that a test can let a
+         * member's lease end between the decision and the transaction. */
+        const char *delay = getenv("MEDIC_TEST_GRANT_DELAY_MS");
+        if (delay && atoi(delay) > 0)
+                (void) usleep((useconds_t) atoi(delay) * 1000);
+#endif
         etcd_call(e, "kv/txn", body, on_grant_txn, NULL);
 }
 

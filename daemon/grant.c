@@ -27,6 +27,13 @@ void grant_counts(const GroupView *v, GroupCounts *ret) {
         *ret = c;
 }
 
+bool grant_within_budget(const GroupView *v) {
+        GroupCounts c;
+
+        grant_counts(v, &c);
+        return c.unavailable <= c.allowed && c.healthy >= c.min_healthy;
+}
+
 static int cmp_queue(const void *a, const void *b) {
         const GroupMember *x = *(GroupMember *const *) a, *y = *(GroupMember *const *) b;
         if (x->queue_rev != y->queue_rev)

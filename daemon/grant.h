@@ -48,6 +48,11 @@ typedef enum GrantVerdict {
 
 void grant_counts(const GroupView *v, GroupCounts *ret);
 
+/* Whether a group as it is after a grant (the new holder included) is within its budget:
+ * unavailable <= allowed and healthy >= min_healthy. A grant decided on an older view is
+ * checked with this against the group as it was at the grant's own revision. */
+bool grant_within_budget(const GroupView *v);
+
 /* Decides for node. ret_position (may be NULL) gets its 1-based place among the waiters
  * (0 when not queued); ret_reason (may be NULL) a malloc'ed one-line reason. */
 GrantVerdict grant_decide(const GroupView *v, const char *node, unsigned *ret_position, char **ret_reason);

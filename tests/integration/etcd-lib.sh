@@ -6,10 +6,6 @@ COORD_CLIENT="$top_builddir/tests/helpers/coord-client"
 declare -A CLIENT_PID CLIENT_FD   # how many output lines were consumed: $T/NAME.seen (survives subshells)
 ETCD_PIDS=()
 
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 need_etcd() {
         command -v etcd >/dev/null || { echo "1..0 # SKIP etcd is not installed (Debian package etcd-server)"; exit 0; }
         [ -x "$COORD_CLIENT" ] || { echo "1..0 # SKIP $COORD_CLIENT not built"; exit 0; }

@@ -64,7 +64,7 @@ wait_for 10 "[ -s $T/http.port ] && [ -s $T/https.port ]" || bail_out "the test 
 HTTP="http://127.0.0.1:$(cat "$T/http.port")"
 HTTPS="https://127.0.0.1:$(cat "$T/https.port")"
 # A port nobody listens on: bound once, then closed.
-REFUSED=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+REFUSED=$(free_port)
 curl -sf "$HTTP/ok" >/dev/null || bail_out "the HTTP test server does not answer"
 
 # ---- checks --------------------------------------------------------------------------------

@@ -368,6 +368,27 @@ count_lines() {
 # now_ms: milliseconds since the epoch.
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on, for a server a test starts. Taken
+# below the kernel's ephemeral range: a port from that range may become the source port of
+# some outgoing connection (etcd clients make many) before the server binds it.
+free_port() {
+        python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(500):
+    p = random.randint(20000, lo - 1) if lo > 21000 else 0
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+'
+}
+
 # test_pki DIR [SERVER_EKU]: test certificates made by openssl in DIR: a CA (ca.pem, ca.key),
 # a server certificate for 127.0.0.1 signed by it (server.pem, server.key; extendedKeyUsage
 # SERVER_EKU, default serverAuth), a client certificate (client.pem, client.key; CN

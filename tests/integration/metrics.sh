@@ -9,11 +9,6 @@ setup 90
 NODE_EXPORTER=$(command -v prometheus-node-exporter || command -v node_exporter || true)
 PROMTOOL=$(command -v promtool || true)
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # prom_value TEXT_FILE NAME [LABEL=VALUE ...]: prints the value of the one sample of NAME
 # with (at least) these labels, "absent" when there is none, "ambiguous" when several match.
 prom_value() {

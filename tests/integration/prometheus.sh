@@ -8,7 +8,7 @@ PROMETHEUS=$(command -v prometheus || true)
 [ -n "$PROMETHEUS" ] || { echo "1..0 # SKIP prometheus is not installed (apt-get install prometheus)"; exit 0; }
 setup 90
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 mkdir -p "$T/prom/data" "$T/settings"
 cat > "$T/prom/rules.yml" <<'EOF'

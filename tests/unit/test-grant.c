@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -116,6 +117,23 @@ static void test_counts(void **state) {
         assert_int_equal(c.waiting, 1);
 }
 
+static void test_within_budget(void **state) {
+        /* After b's grant: b holds, a is fine: 1 of 1 unavailable. */
+        GroupMember m[] = { M("a"), M("b", .holder = true), M("c") };
+        GroupView v = { .members = m, .n = 3, .max_unavailable = ONE, .min_healthy = ZERO };
+        assert_true(grant_within_budget(&v));
+        /* a's lease expired while b's grant was decided: 2 of 1. */
+        m[0].alive = m[0].healthy = false;
+        assert_false(grant_within_budget(&v));
+        /* Within max_unavailable but below min_healthy. */
+        m[0].alive = m[0].healthy = true;
+        v.max_unavailable = (BudgetValue) { 3, false };
+        v.min_healthy = (BudgetValue) { 3, false };
+        assert_false(grant_within_budget(&v));
+        v.min_healthy = (BudgetValue) { 2, false };
+        assert_true(grant_within_budget(&v));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fifo),
@@ -125,6 +143,7 @@ int main(void) {
                 cmocka_unit_test(test_min_healthy),
                 cmocka_unit_test(test_stopped),
                 cmocka_unit_test(test_counts),
+                cmocka_unit_test(test_within_budget),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
