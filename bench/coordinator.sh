@@ -4,6 +4,8 @@
 # per process) against a 3-member etcd on loopback with fresh data directories. Prints:
 #   - grant latency p50/p99 when a slot is free (nodes spread over 10 groups);
 #   - requests per idle node per minute (lease keep-alives only: watches, not polling);
+#   - grant latency in one group of 500 members (more than one etcd transaction can compare
+#     member by member: the grant is checked against the group read back at its revision);
 #   - a 100-node group with a 10% budget, each node "rebooting" for HOLD ms: how close the
 #     rollout comes to the ideal 10 waves, and how many of the waiters' decisions needed a
 #     read of the group (the rest were made on the copy each node's watch keeps).
@@ -33,4 +35,5 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:${cp[1]}/health" | grep -q tr
 echo "etcd: 3 members on loopback; $nodes simulated nodes"
 "$top/bench/coord-bench" "$eps" "$nodes" 10 latency 200
 "$top/bench/coord-bench" "$eps" "$nodes" 10 idle "$idle"
+"$top/bench/coord-bench" "$eps" 500 1 latency 50
 "$top/bench/coord-bench" "$eps" 100 1 rollout "$hold"
