@@ -425,7 +425,9 @@ static void set_backend(Parser *p, const char *key, const char *value) {
         perr(p, p->lineno, "unknown coordinator backend '%s' (expected local, etcd or fleetlock)", value);
 }
 
-static void set_endpoints(Parser *p, const char *key, const char *value) {
+/* A value that is a list of words separated by blanks or commas: each word that check()
+ * accepts (it reports the others, and may normalise the word in place) joins list. */
+static void set_words(Parser *p, const char *value, StrList *list, bool (*check)(Parser *p, StrList *list, char *w)) {
         _cleanup_free_ char *copy = strdup(value);
         char *save = NULL;
 
@@ -433,17 +435,24 @@ static void set_endpoints(Parser *p, const char *key, const char *value) {
                 p->oom = true;
                 return;
         }
-        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-                if (strncmp(w, "http://", 7) != 0 && strncmp(w, "https://", 8) != 0) {
-                        perr(p, p->lineno, "invalid endpoint '%s' (expected http://HOST:PORT or https://HOST:PORT)", w);
-                        continue;
-                }
-                size_t n = strlen(w);
-                while (n > 0 && w[n - 1] == '/')
-                        w[--n] = 0;
-                if (strlist_add(&p->c->endpoints, w) < 0)
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
+                if (check(p, list, w) && strlist_add(list, w) < 0)
                         p->oom = true;
+}
+
+static bool check_endpoint(Parser *p, StrList *list, char *w) {
+        if (strncmp(w, "http://", 7) != 0 && strncmp(w, "https://", 8) != 0) {
+                perr(p, p->lineno, "invalid endpoint '%s' (expected http://HOST:PORT or https://HOST:PORT)", w);
+                return false;
         }
+        size_t n = strlen(w);
+        while (n > 0 && w[n - 1] == '/')
+                w[--n] = 0;
+        return true;
+}
+
+static void set_endpoints(Parser *p, const char *key, const char *value) {
+        set_words(p, value, &p->c->endpoints, check_endpoint);
 }
 
 static void set_url(Parser *p, const char *key, const char *value) {
@@ -585,29 +594,20 @@ static void set_ipmi_path(Parser *p, const char *key, const char *value) {
                    resolve_path(p, value));
 }
 
-static void set_ipmi_workarounds(Parser *p, const char *key, const char *value) {
+static bool check_workaround(Parser *p, StrList *list, char *w) {
         static const char *const known[] = { "authcap", "intel20", "supermicro20", "sun20", "opensesspriv",
                                              "integritycheckvalue", "nochecksumcheck", "assumeio", "spinpoll" };
-        _cleanup_free_ char *copy = strdup(value);
-        char *save = NULL;
 
-        if (!copy) {
-                p->oom = true;
-                return;
-        }
-        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-                size_t i;
-                for (i = 0; i < ELEMENTSOF(known); i++)
-                        if (strcmp(w, known[i]) == 0)
-                                break;
-                if (i == ELEMENTSOF(known)) {
-                        perr(p, p->lineno, "unknown workaround '%s' (expected authcap, intel20, supermicro20, sun20, "
-                             "opensesspriv, integritycheckvalue, nochecksumcheck, assumeio or spinpoll)", w);
-                        continue;
-                }
-                if (strlist_add(&p->c->ipmi.workarounds, w) < 0)
-                        p->oom = true;
-        }
+        for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                if (strcmp(w, known[i]) == 0)
+                        return true;
+        perr(p, p->lineno, "unknown workaround '%s' (expected authcap, intel20, supermicro20, sun20, "
+             "opensesspriv, integritycheckvalue, nochecksumcheck, assumeio or spinpoll)", w);
+        return false;
+}
+
+static void set_ipmi_workarounds(Parser *p, const char *key, const char *value) {
+        set_words(p, value, &p->c->ipmi.workarounds, check_workaround);
 }
 
 static void set_ipmi_timeout(Parser *p, const char *key, const char *value) {
@@ -620,26 +620,20 @@ static void set_ipmi_timeout(Parser *p, const char *key, const char *value) {
         p->c->ipmi.session_timeout = v;
 }
 
-static void set_methods(Parser *p, const char *key, const char *value) {
-        _cleanup_free_ char *copy = strdup(value);
-        char *save = NULL;
+static bool check_method(Parser *p, StrList *list, char *w) {
+        if (strcmp(w, "systemd") != 0 && strcmp(w, "sysrq") != 0 && strcmp(w, "watchdog") != 0) {
+                perr(p, p->lineno, "unknown reboot method '%s' (expected systemd, sysrq, watchdog)", w);
+                return false;
+        }
+        if (strlist_contains(list, w)) {
+                perr(p, p->lineno, "reboot method '%s' is listed twice", w);
+                return false;
+        }
+        return true;
+}
 
-        if (!copy) {
-                p->oom = true;
-                return;
-        }
-        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-                if (strcmp(w, "systemd") != 0 && strcmp(w, "sysrq") != 0 && strcmp(w, "watchdog") != 0) {
-                        perr(p, p->lineno, "unknown reboot method '%s' (expected systemd, sysrq, watchdog)", w);
-                        continue;
-                }
-                if (strlist_contains(&p->c->reboot_methods, w)) {
-                        perr(p, p->lineno, "reboot method '%s' is listed twice", w);
-                        continue;
-                }
-                if (strlist_add(&p->c->reboot_methods, w) < 0)
-                        p->oom = true;
-        }
+static void set_methods(Parser *p, const char *key, const char *value) {
+        set_words(p, value, &p->c->reboot_methods, check_method);
 }
 
 /* Durations stored straight into a Config field, each with its least value. */
