@@ -87,7 +87,6 @@ struct Etcd {
 
         Pending pending;              /* at most one request in flight per node */
         bool attempting;
-        bool grant_verify;            /* the grant in flight reads the group back to check it */
         /* A release is retried until etcd confirms the delete; until then no request is decided
          * (a read racing the delete would answer "already holds permission" after it). */
         bool release_wanted, release_in_flight;
@@ -165,6 +164,11 @@ static struct json_object *jget(struct json_object *o, const char *key) {
         if (o)
                 json_object_object_get_ex(o, key, &v);
         return v;
+}
+
+/* The kvs of response I of a txn reply whose responses are ranges (NULL: none, or not there). */
+static struct json_object *txn_kvs(struct json_object *reply, size_t i) {
+        return jget(jget(json_object_array_get_idx(jget(reply, "responses"), i), "response_range"), "kvs");
 }
 
 static void jadd_b64(struct json_object *o, const char *field, const char *value) {
@@ -456,10 +460,10 @@ static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, V
         v->revision = jint(jget(reply, "header"), "revision");
         if (!json_object_is_type(resp, json_type_array) || json_object_array_length(resp) < 2 || v->revision <= 0)
                 return -EBADMSG;
-        struct json_object *kvs = jget(jget(json_object_array_get_idx(resp, 0), "response_range"), "kvs");
+        struct json_object *kvs = txn_kvs(reply, 0);
         for (size_t i = 0; kvs && i < json_object_array_length(kvs); i++)
                 view_add(v, gprefix, json_object_array_get_idx(kvs, i));
-        struct json_object *skvs = jget(jget(json_object_array_get_idx(resp, 1), "response_range"), "kvs");
+        struct json_object *skvs = txn_kvs(reply, 1);
         v->stop_cluster = skvs && json_object_array_length(skvs) > 0;
         view_finish(v);
         return 0;
@@ -481,7 +485,7 @@ static void view_from_cache(Etcd *e, View *v) {
  * delivered is newer than the read (it would be missing) and both watches (group, cluster-wide
  * stop switch) were there before it. */
 static void cache_fill(Etcd *e, struct json_object *reply) {
-        struct json_object *kvs = jget(jget(json_object_array_get_idx(jget(reply, "responses"), 0), "response_range"), "kvs");
+        struct json_object *kvs = txn_kvs(reply, 0);
         int64_t rev = jint(jget(reply, "header"), "revision");
 
         json_object_put(e->cache);
@@ -577,7 +581,7 @@ static void answer(Etcd *e, CoordAnswer a, const char *reason) {
  * grant's own revision, the new holder included) is within its budget. The stop switches were
  * compared absent or unchanged by the transaction itself. */
 static bool granted_within_budget(Etcd *e, struct json_object *reply) {
-        struct json_object *kvs = jget(jget(json_object_array_get_idx(jget(reply, "responses"), 2), "response_range"), "kvs");
+        struct json_object *kvs = txn_kvs(reply, 2);
         View v = { .max_unavailable = e->max_unavailable, .min_healthy = e->min_healthy };
         bool ok;
 
@@ -601,7 +605,8 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
         }
         e->cache_ok = false; /* granted: our own write; refused: the view was behind */
         if (json_object_get_boolean(jget(reply, "succeeded"))) {
-                if (e->grant_verify && !granted_within_budget(e, reply)) {
+                /* ud: the grant read the group back, to be checked on it. */
+                if (ud && !granted_within_budget(e, reply)) {
                         /* Give it back before anyone can act on it: while the release is not
                          * confirmed every request answers "unknown". */
                         log_warning("etcd: the grant to %s in group %s is over the budget at its own revision (a "
@@ -649,8 +654,8 @@ static void grant(Etcd *e, View *v) {
         size_t alive = 0;
         for (size_t i = 0; i < v->n; i++)
                 alive += v->m[i].alive;
-        e->grant_verify = json_object_array_length(cmp) + alive > ETCD_MAX_TXN_OPS;
-        if (e->grant_verify) {
+        bool read_back = json_object_array_length(cmp) + alive > ETCD_MAX_TXN_OPS;
+        if (read_back) {
                 _cleanup_free_ char *mk = strprintf("%smembers/", e->gprefix), *mend = prefix_end(mk);
                 json_object_array_add(cmp, compare("MOD", mk, mend, "LESS", "mod_revision", v->revision + 1));
         } else
@@ -664,7 +669,7 @@ static void grant(Etcd *e, View *v) {
         json_object_object_add(h, "since", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
         json_object_array_add(succ, put_req(holder, json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN), 0));
         json_object_array_add(succ, delete_req(queue, NULL));
-        if (e->grant_verify) {
+        if (read_back) {
                 _cleanup_free_ char *gend = prefix_end(e->gprefix);
                 json_object_array_add(succ, range_req(e->gprefix, gend));
         }
@@ -678,7 +683,7 @@ static void grant(Etcd *e, View *v) {
         if (delay && atoi(delay) > 0)
                 (void) usleep((useconds_t) atoi(delay) * 1000);
 #endif
-        etcd_call(e, "kv/txn", body, on_grant_txn, NULL);
+        etcd_call(e, "kv/txn", body, on_grant_txn, read_back ? (void *) "read back" : NULL);
 }
 
 static void on_enqueued(Etcd *e, struct json_object *reply, const char *error, void *ud) {
