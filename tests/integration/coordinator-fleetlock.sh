@@ -212,22 +212,10 @@ fi
 # ---- a real medicd asks through FleetLock before its reboot and gives the slot back after it ----
 # The reboot ladder only reaches test files here (lib.sh's [reboot] section): sysrq writes to
 # $T/sysrq-trigger, and the "reboot" is a new boot id and a restart of medicd.
-echo 11111111-1111-1111-1111-111111111111 > "$T/boot_id"
-echo 0 > "$T/sysrq-enable"
-: > "$T/sysrq-trigger"
-: > "$T/watchdog"
-mkdir -p "$T/pre-reboot.d" "$T/post-reboot.d"
+reboot_test_files
 sed -i "s|^backend = local|backend = fleetlock\nurl = $FL_URL\nrequest_timeout = 5s|" "$T/medic.conf"
 sed -i "/^\[reboot\]/a methods = sysrq\nsysrq_deadline = 2s\nsettle = 2s\nsettle_timeout = 30s" "$T/medic.conf"
-write_file "$T/checks/10-node.lua" <<EOF
-check "wants-reboot" { every = "1s", run = function()
-  if medic.exists("$T/trigger") then return problem("updates installed") end
-  return ok("nothing to do")
-end }
-EOF
-write_file "$T/rules/10-reboot.lua" <<'EOF'
-rule "reboot-for-updates" { when = "wants-reboot", remedy = reboot {}, limit = "5/1h", retry = "1s" }
-EOF
+reboot_rule_files 1s
 client_start Z "$MEDIC_GROUP" || bail_out "client Z"
 is "$(ask Z maintenance)" granted "another node (Z) takes the only slot of medicd's group"
 start_medicd

@@ -17,19 +17,7 @@ lease_ttl = 3s
 textfile = $T/medic.prom
 EOF
 sed -i 's/^backend = local/backend = etcd/' "$T/medic.conf"
-write_file "$T/checks/10-node.lua" <<EOF
-check "disk-ok" { every = "1s", health = true, run = function()
-  if medic.exists("$T/sick") then return problem("disk broken") end
-  return ok("disk fine")
-end }
-check "wants-reboot" { every = "1s", run = function()
-  if medic.exists("$T/trigger") then return problem("updates installed") end
-  return ok("nothing to do")
-end }
-EOF
-write_file "$T/rules/10-reboot.lua" <<'EOF'
-rule "reboot-for-updates" { when = "wants-reboot", remedy = reboot {}, limit = "5/1h", retry = "1s" }
-EOF
+reboot_rule_files --health 1s
 start_medicd
 ok "medicd registered in etcd" wait_for 10 "etcdget --keys-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | grep -q ."
 is "$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | jget 'd["healthy"]')" true "published as healthy"

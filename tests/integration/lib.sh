@@ -208,6 +208,44 @@ write_config() {
         } > "$T/medic.conf"
 }
 
+# reboot_test_files [SYSRQ_SWITCH]: the files write_config's [reboot] section points at, for
+# the host-side reboot tests: boot id 1111…, the sysrq switch (default 0), an empty sysrq
+# trigger and watchdog, empty pre- and post-reboot task directories.
+reboot_test_files() {
+        echo 11111111-1111-1111-1111-111111111111 > "$T/boot_id"
+        echo "${1:-0}" > "$T/sysrq-enable"
+        : > "$T/sysrq-trigger"
+        : > "$T/watchdog"
+        mkdir -p "$T/pre-reboot.d" "$T/post-reboot.d"
+}
+
+# reboot_rule_files [--health] [RETRY]: the check wants-reboot (a problem while $T/trigger
+# exists), with --health also the health check disk-ok (a problem while $T/sick exists), and
+# the rule reboot-for-updates (reboot {}, limit 5/1h, retry RETRY when given).
+reboot_rule_files() {
+        local retry="" health=no
+        [ "${1:-}" = --health ] && { health=yes; shift; }
+        {
+                if [ $health = yes ]; then
+                        cat <<EOF
+check "disk-ok" { every = "1s", health = true, run = function()
+  if medic.exists("$T/sick") then return problem("disk broken") end
+  return ok("disk fine")
+end }
+EOF
+                fi
+                cat <<EOF
+check "wants-reboot" { every = "1s", run = function()
+  if medic.exists("$T/trigger") then return problem("updates installed") end
+  return ok("nothing to do")
+end }
+EOF
+        } | write_file "$T/checks/10-node.lua"
+        [ -n "${1:-}" ] && retry=", retry = \"$1\""
+        echo "rule \"reboot-for-updates\" { when = \"wants-reboot\", remedy = reboot {}, limit = \"5/1h\"$retry }" |
+                write_file "$T/rules/10-reboot.lua"
+}
+
 # write_file PATH: writes stdin to PATH (mode 0644, owned by root since we run as root).
 write_file() {
         mkdir -p "$(dirname "$1")"

@@ -7,21 +7,9 @@
 . "$top_srcdir/tests/integration/lib.sh"
 setup 60
 
-echo 11111111-1111-1111-1111-111111111111 > "$T/boot_id"
-echo 1 > "$T/sysrq-enable"
-: > "$T/sysrq-trigger"
-: > "$T/watchdog"
-mkdir -p "$T/pre-reboot.d" "$T/post-reboot.d"
+reboot_test_files 1
 sed -i "/^\[reboot\]/a methods = sysrq\nsysrq_deadline = 30s\nsettle = 1s" "$T/medic.conf"
-write_file "$T/checks/10-node.lua" <<EOF
-check "wants-reboot" { every = "1s", run = function()
-  if medic.exists("$T/trigger") then return problem("updates installed") end
-  return ok("nothing to do")
-end }
-EOF
-write_file "$T/rules/10-reboot.lua" <<'EOF'
-rule "reboot-for-updates" { when = "wants-reboot", remedy = reboot {}, limit = "5/1h", retry = "1h" }
-EOF
+reboot_rule_files 1h
 cat > "$T/pre-reboot.d/10-drain" <<EOF
 #!/bin/sh
 echo \$\$ > $T/draining

@@ -12,11 +12,7 @@ setup 150
 need_etcd
 start_etcd
 
-echo 11111111-1111-1111-1111-111111111111 > "$T/boot_id"
-echo 0 > "$T/sysrq-enable"
-: > "$T/sysrq-trigger"
-: > "$T/watchdog"
-mkdir -p "$T/pre-reboot.d" "$T/post-reboot.d"
+reboot_test_files
 cat > "$T/notify" <<EOF
 #!/bin/sh
 echo "\$1 rule=\$MEDIC_RULE node=\$MEDIC_NODE reason=\$MEDIC_REASON" >> $T/notified
@@ -29,19 +25,7 @@ lease_ttl = 3s
 EOF
 sed -i "/^\[reboot\]/a methods = systemd sysrq watchdog\nsystemd_deadline = 2s\nsysrq_deadline = 6s\nwatchdog_deadline = 3s\nsettle = 3s\nsettle_timeout = 30s\nmax_disruptions = 2/1h\nnotify_command = $T/notify" "$T/medic.conf"
 
-write_file "$T/checks/10-node.lua" <<EOF
-check "disk-ok" { every = "1s", health = true, run = function()
-  if medic.exists("$T/sick") then return problem("disk broken") end
-  return ok("disk fine")
-end }
-check "wants-reboot" { every = "1s", run = function()
-  if medic.exists("$T/trigger") then return problem("updates installed") end
-  return ok("nothing to do")
-end }
-EOF
-write_file "$T/rules/10-reboot.lua" <<'EOF'
-rule "reboot-for-updates" { when = "wants-reboot", remedy = reboot {}, limit = "5/1h", retry = "1s" }
-EOF
+reboot_rule_files --health 1s
 holders() { etcdget --prefix --keys-only "/medic/groups/$MEDIC_GROUP/holders/"; }
 
 start_medicd

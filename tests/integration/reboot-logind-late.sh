@@ -10,11 +10,8 @@
 setup 60
 command -v dbus-daemon >/dev/null || { echo "1..0 # SKIP dbus-daemon not installed"; exit 0; }
 
-echo 11111111-1111-1111-1111-111111111111 > "$T/boot_id"
-echo 1 > "$T/sysrq-enable"
-: > "$T/sysrq-trigger"
-: > "$T/watchdog"
-mkdir -p "$T/pre-reboot.d" "$T/post-reboot.d" "$T/bus-services"
+reboot_test_files 1
+mkdir -p "$T/bus-services"
 sed -i "/^\[reboot\]/a methods = systemd sysrq watchdog\nsystemd_deadline = 1s\nsysrq_deadline = 8s\nwatchdog_deadline = 2s" "$T/medic.conf"
 cat > "$T/bus.conf" <<EOF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -42,15 +39,7 @@ track_pid $!
 wait_for 5 "test -S $T/bus" || bail_out "the private bus did not start"
 MEDICD_ENV="DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/bus"
 
-write_file "$T/checks/10-node.lua" <<EOF
-check "wants-reboot" { every = "1s", run = function()
-  if medic.exists("$T/trigger") then return problem("updates installed") end
-  return ok("nothing to do")
-end }
-EOF
-write_file "$T/rules/10-reboot.lua" <<'EOF'
-rule "reboot-for-updates" { when = "wants-reboot", remedy = reboot {}, limit = "5/1h" }
-EOF
+reboot_rule_files
 
 start_medicd
 touch "$T/trigger"
