@@ -36,14 +36,7 @@ fl_last() { grep "\"id\": \"$1\"" "$T/fl.log" | tail -n 1 | jget "$2"; }
 
 # client_conf NAME GROUP [EXTRA_LINE]: a simulated node with the FleetLock backend.
 client_conf() {
-        mkdir -p "$T/state-$1"
-        cat > "$T/$1.conf" <<CONF
-[medic]
-node = $1
-group = $2
-state_dir = $T/state-$1
-socket = $T/$1.sock
-stop_file = $T/stop-$1
+        client_conf_for "$1" "$2" <<CONF
 [coordinator]
 backend = fleetlock
 url = $FL_URL/

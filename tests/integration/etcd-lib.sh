@@ -30,19 +30,24 @@ etcdget() { ETCDCTL_API=3 etcdctl --endpoints="${ETCD_ENDPOINTS:-$ETCD_URL}" get
 
 # client_conf NAME GROUP: a medic.conf for a simulated node.
 client_conf() {
-        cat > "$T/$1.conf" <<CONF
-[medic]
-node = $1
-group = $2
-state_dir = $T/state-$1
-socket = $T/$1.sock
-stop_file = $T/stop-$1
+        client_conf_for "$1" "$2" <<CONF
 [coordinator]
 backend = etcd
 endpoints = ${ETCD_ENDPOINTS:-$ETCD_URL}
 lease_ttl = ${LEASE_TTL:-3s}
 request_timeout = ${REQUEST_TIMEOUT:-3s}
 CONF
+}
+
+# client_conf_for NAME GROUP: $T/NAME.conf for a simulated node: its [medic] section (own
+# state directory, socket and stop file), then stdin (its [coordinator] section).
+client_conf_for() {
+        mkdir -p "$T/state-$1"
+        {
+                printf '[medic]\nnode = %s\ngroup = %s\nstate_dir = %s\nsocket = %s\nstop_file = %s\n' \
+                        "$1" "$2" "$T/state-$1" "$T/$1.sock" "$T/stop-$1"
+                cat
+        } > "$T/$1.conf"
 }
 
 # client_start NAME [GROUP]: starts a simulated node and waits until it is registered.
