@@ -10,15 +10,7 @@
 . "$top_srcdir/tests/vm/vm-lib.sh"
 vm_setup 600
 
-vm_medic_conf <<'EOF'
-[medic]
-dry_run = no
-checks = /etc/medic/checks.d
-rules = /etc/medic/rules.d
-
-[coordinator]
-backend = local
-EOF
+vm_local_conf
 vm_file /etc/medic/checks.d/10-flaky.lua <<'EOF'
 check "flaky-stuck" {
   every = "2s",

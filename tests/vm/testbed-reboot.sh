@@ -13,15 +13,7 @@
 . "$top_srcdir/tests/vm/vm-lib.sh"
 vm_setup 600
 
-vm_medic_conf <<'EOF'
-[medic]
-dry_run = no
-checks = /etc/medic/checks.d
-rules = /etc/medic/rules.d
-
-[coordinator]
-backend = local
-EOF
+vm_local_conf
 vm_guest_script <<'EOF'
 #!/bin/bash
 . /usr/local/lib/vmt/lib.sh

@@ -44,6 +44,16 @@ vm_file() {
 
 vm_medic_conf() { vm_file /etc/medic/medic.conf 0644; }
 
+# vm_local_conf [LINE...]: the guest's medic.conf for acting on its own: dry_run = no, checks
+# from /etc/medic/checks.d, rules from /etc/medic/rules.d, the local coordinator; then LINE...
+vm_local_conf() {
+        {
+                printf '[medic]\ndry_run = no\nchecks = /etc/medic/checks.d\nrules = /etc/medic/rules.d\n\n'
+                printf '[coordinator]\nbackend = local\n'
+                [ $# -gt 0 ] && printf '%s\n' "$@"
+        } | vm_medic_conf
+}
+
 # vm_guest_script: stdin becomes /etc/vmt/guest.sh (sh; mark/mark_data/wait_until/save from
 # /usr/local/lib/vmt/lib.sh are available after `. /usr/local/lib/vmt/lib.sh`).
 vm_guest_script() { vm_file /etc/vmt/guest.sh 0755; }
@@ -107,13 +117,11 @@ vm_reboot_bed() {
                      k[${a%%=*}]=${a#*=} ;;
                 esac
         done
-        {
-                printf '[medic]\ndry_run = no\nchecks = /etc/medic/checks.d\nrules = /etc/medic/rules.d\n\n'
-                printf '[coordinator]\nbackend = local\n\n[reboot]\n'
-                for key in methods systemd_deadline sysrq_deadline watchdog_deadline watchdog_timeout settle settle_timeout; do
-                        printf '%s = %s\n' "$key" "${k[$key]}"
-                done
-        } | vm_medic_conf
+        local lines=("" "[reboot]")
+        for key in methods systemd_deadline sysrq_deadline watchdog_deadline watchdog_timeout settle settle_timeout; do
+                lines+=("$key = ${k[$key]}")
+        done
+        vm_local_conf "${lines[@]}"
         vm_file /etc/medic/checks.d/10-reboot.lua <<'LUA'
 check "wants-reboot" {
   every = "1s",
