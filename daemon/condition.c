@@ -81,3 +81,17 @@ int condition_update(Condition *c, CondState s, const char *message, const char 
         condition_refresh_flapping(c, now, flap);
         return changed;
 }
+
+void condition_observed(Condition *c, bool changed, uint64_t now_bt) {
+        /* A restored state seen again keeps its since (and its boot-clock time only when the
+         * change happened in this boot). */
+        if (changed)
+                c->since_bt = now_bt;
+        c->observed_bt = now_bt;
+}
+
+uint64_t condition_held_for(const Condition *c, uint64_t now, uint64_t now_bt) {
+        if (c->since_bt)
+                return usec_sub_sat(now_bt, c->since_bt);
+        return usec_sub_sat(now, c->since);
+}

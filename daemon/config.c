@@ -97,6 +97,7 @@ Config *config_free(Config *c) {
         free(c->watchdog_device);
         free(c->boot_id_file);
         free(c->pre_reboot_dir);
+        free(c->abort_dir);
         free(c->post_reboot_dir);
         free(c->notify_command);
         free(c->coordinator);
@@ -163,9 +164,10 @@ int config_new_default(Config **ret) {
         c->watchdog_device = strdup("/dev/watchdog");
         c->boot_id_file = strdup("/proc/sys/kernel/random/boot_id");
         c->pre_reboot_dir = strdup(SYSCONFDIR "/medic/pre-reboot.d");
+        c->abort_dir = strdup(SYSCONFDIR "/medic/abort.d");
         c->post_reboot_dir = strdup(SYSCONFDIR "/medic/post-reboot.d");
         if (!c->sysrq_trigger || !c->sysrq_enable || !c->watchdog_device || !c->boot_id_file ||
-            !c->pre_reboot_dir || !c->post_reboot_dir)
+            !c->pre_reboot_dir || !c->post_reboot_dir || !c->abort_dir)
                 return -ENOMEM;
         c->coordinator = strdup("local");
         c->kmsg_path = strdup("/dev/kmsg");
@@ -672,6 +674,7 @@ static void set_reboot_path(Parser *p, const char *key, const char *value) {
                 { "watchdog_device", offsetof(Config, watchdog_device) },
                 { "boot_id_file", offsetof(Config, boot_id_file) },
                 { "pre_reboot_dir", offsetof(Config, pre_reboot_dir) },
+                { "abort_dir", offsetof(Config, abort_dir) },
                 { "post_reboot_dir", offsetof(Config, post_reboot_dir) },
                 { "notify_command", offsetof(Config, notify_command) },
         };
@@ -826,6 +829,7 @@ static const Key keys[] = {
         { "reboot",      "watchdog_device",  set_reboot_path,  false },
         { "reboot",      "boot_id_file",     set_reboot_path,  false },
         { "reboot",      "pre_reboot_dir",   set_reboot_path,  false },
+        { "reboot",      "abort_dir",        set_reboot_path,  false },
         { "reboot",      "post_reboot_dir",  set_reboot_path,  false },
         { "reboot",      "notify_command",   set_reboot_path,  false },
         { "reboot",      "max_disruptions",  set_max_disruptions, false },

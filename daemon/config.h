@@ -72,6 +72,7 @@ typedef struct Config {
         char *watchdog_device;      /* watchdog_device = PATH ; default /dev/watchdog */
         char *boot_id_file;         /* boot_id_file = PATH ; default /proc/sys/kernel/random/boot_id */
         char *pre_reboot_dir;       /* pre_reboot_dir = DIR ; default /etc/medic/pre-reboot.d */
+        char *abort_dir;            /* abort_dir = DIR ; default /etc/medic/abort.d: run when a disruption is abandoned */
         char *post_reboot_dir;      /* post_reboot_dir = DIR ; default /etc/medic/post-reboot.d */
         uint64_t task_timeout;      /* task_timeout = DURATION ; each task, default 5m */
         uint64_t settle;            /* settle = DURATION ; healthy this long after boot before release, default 10m */

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "permission.h"
 #include "reboot.h"
 
 #define UNDRAIN_RETRY (5 * 60 * USEC_PER_SEC)
@@ -53,6 +54,18 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                         maintenance_tick(m);
                         return;
                 }
+                /* The drain took its time: decided again, on what this process observes now. */
+                _cleanup_free_ char *changed = rule_recheck(m, s->name);
+                if (changed) {
+                        _cleanup_free_ char *why = strprintf("no longer wanted after the drain: %s", changed);
+                        log_event(LOG_WARNING, MEDIC_MSG_REMEDY_FAILED,
+                                  LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "abandon" }, { "MEDIC_REASON", why }),
+                                  "Maintenance for rule %s abandoned: %s; running the undrain tasks", s->name, why);
+                        manager_note(m, "maintenance", s->name, s->maintenance_condition, "abandoned", why);
+                        set_phase(m, s, "undraining");
+                        maintenance_tick(m);
+                        return;
+                }
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "holding" }),
                           "Maintenance for rule %s: drained (%s); holding the node out while %s stays", s->name,
                           detail ? detail : "", s->maintenance_condition ? s->maintenance_condition : "the condition");
@@ -67,19 +80,18 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                                   "Maintenance for rule %s: %s; keeping the permission, trying again in 5 minutes",
                                   s->name, why);
                         manager_escalate(m, "undrain-failed", s->name, why);
-                        s->maintenance_retry = now_realtime() + UNDRAIN_RETRY;
+                        s->maintenance_retry = now_monotonic() + UNDRAIN_RETRY;
                         return;
                 }
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
                           "Maintenance for rule %s done: undrained (%s); giving the permission back", s->name,
                           detail ? detail : "");
                 manager_note(m, "maintenance", s->name, s->maintenance_condition, "done", detail);
-                (void) coordinator_release(m->coord, s->name);
-                s->holds_slot = false;
                 s->maintenance_retry = 0;
                 free(s->maintenance_condition);
                 s->maintenance_condition = NULL;
                 set_phase(m, s, NULL);
+                (void) permission_release(m->perm, s->name, "the maintenance is over");
         }
 }
 
@@ -125,7 +137,7 @@ void maintenance_tick(Manager *m) {
                                     "the permission stays held until an operator releases it", s->name);
                         continue;
                 }
-                s->holds_slot = true;
+                permission_claim(m->perm, s->name);
                 if (streq_ptr(s->maintenance, "draining")) {
                         (void) run_tasks(m, s, d->remedy.drain);
                 } else if (streq_ptr(s->maintenance, "holding")) {
@@ -135,7 +147,7 @@ void maintenance_tick(Manager *m) {
                                 set_phase(m, s, "undraining");
                                 (void) run_tasks(m, s, d->remedy.undrain);
                         }
-                } else if (streq_ptr(s->maintenance, "undraining") && now_realtime() >= s->maintenance_retry)
+                } else if (streq_ptr(s->maintenance, "undraining") && now_monotonic() >= s->maintenance_retry)
                         (void) run_tasks(m, s, d->remedy.undrain);
         }
 }

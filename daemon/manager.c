@@ -114,6 +114,28 @@ void manager_note(Manager *m, const char *kind, const char *rule, const char *co
         manager_history_add(m, e);
 }
 
+void manager_note_repeat(Manager *m, const char *kind, const char *rule, const char *decision, const char *message,
+                         unsigned count) {
+        size_t n = json_object_array_length(m->history);
+        struct json_object *v;
+
+        /* Look back a little: other entries may have come in between. */
+        for (size_t i = n, seen = 0; i > 0 && seen < 16; i--, seen++) {
+                struct json_object *e = json_object_array_get_idx(m->history, i - 1);
+                if (!json_object_object_get_ex(e, "kind", &v) || !streq_ptr(json_object_get_string(v), kind))
+                        continue;
+                if (!json_object_object_get_ex(e, "rule", &v) || !streq_ptr(json_object_get_string(v), rule))
+                        continue;
+                if (!json_object_object_get_ex(e, "decision", &v) || !streq_ptr(json_object_get_string(v), decision) ||
+                    !json_object_object_get_ex(e, "message", &v) || !streq_ptr(json_object_get_string(v), message ? message : ""))
+                        break; /* the last entry of this rule says something else: a new one */
+                json_object_object_add(e, "count", json_object_new_int64(count));
+                json_object_object_add(e, "last", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+                return;
+        }
+        manager_note(m, kind, rule, NULL, decision, message);
+}
+
 static void on_notify_done(const ExecResult *r, void *userdata) {
         _cleanup_free_ char *d = exec_result_describe(r, 60 * USEC_PER_SEC);
         if (!(r->exited && r->exit_status == 0))
@@ -255,7 +277,7 @@ static struct json_object *cmd_status(Manager *m) {
         json_object_object_add(c, "unknown", json_object_new_int64((int64_t) n[COND_UNKNOWN]));
         json_object_object_add(c, "flapping", json_object_new_int64((int64_t) flapping));
         json_object_object_add(o, "conditions", c);
-        json_object_object_add(o, "coordinator", coordinator_status(m->coord));
+        json_object_object_add(o, "coordinator", permission_status(m->perm));
         json_object_object_add(o, "parked", json_object_new_boolean(m->parked));
         if (m->parked)
                 json_object_object_add(o, "parked_reason", json_object_new_string(m->parked_reason ? m->parked_reason : ""));
@@ -311,16 +333,20 @@ static const char *req_string(struct json_object *req, const char *key) {
 static struct json_object *cmd_explain(Manager *m, struct json_object *req) {
         const char *name = req_string(req, "rule");
         RuleDecl *d = name ? luaset_find_rule(m->set, name) : NULL;
-        struct json_object *o, *steps;
+        RuleState *s = d ? manager_rule_state(m, name, true) : NULL;
+        struct json_object *o, *steps, *perm;
         _cleanup_free_ char *reason = NULL;
+        const PermissionAnswer *last;
         Verdict v;
 
         if (!name)
                 return control_error("explain needs a rule name");
         if (!d)
                 return control_error("no rule named '%s'", name);
+        if (!s)
+                return control_error("out of memory");
         steps = json_object_new_array();
-        v = rule_evaluate(m, d, manager_rule_state(m, name, true), now_realtime(), steps, &reason);
+        v = rule_decide(m, d, s, now_realtime(), false, steps, &reason);
         o = ok_reply();
         json_object_object_add(o, "rule", json_object_new_string(name));
         json_object_object_add(o, "would_fire", json_object_new_boolean(v == VERDICT_FIRE));
@@ -328,6 +354,24 @@ static struct json_object *cmd_explain(Manager *m, struct json_object *req) {
         json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
         json_object_object_add(o, "dry_run", json_object_new_boolean(manager_dry_run(m)));
         json_object_object_add(o, "steps", steps);
+        /* What the permission owner knows for this rule: the last answer and since when it waits. */
+        perm = json_object_new_object();
+        json_object_object_add(perm, "state", json_object_new_string(
+                permission_state(m->perm, name) == PERM_HELD ? "held" :
+                permission_state(m->perm, name) == PERM_ASKING ? "asking" : "none"));
+        if (permission_state(m->perm, name) != PERM_NONE)
+                json_object_object_add(perm, "since", json_object_new_int64((int64_t) (permission_since(m->perm) / USEC_PER_SEC)));
+        last = permission_state(m->perm, name) == PERM_ASKING ? permission_last_answer(m->perm) : NULL;
+        if (last) {
+                json_object_object_add(perm, "last_answer", json_object_new_string(coord_answer_to_string(last->answer)));
+                json_object_object_add(perm, "reason", last->reason ? json_object_new_string(last->reason) : NULL);
+                json_object_object_add(perm, "answers", json_object_new_int64(last->count));
+                json_object_object_add(perm, "answer_since", json_object_new_int64((int64_t) (last->since / USEC_PER_SEC)));
+                unsigned place;
+                if (last->reason && sscanf(last->reason, "waiting at place %u", &place) == 1)
+                        json_object_object_add(perm, "place", json_object_new_int64(place));
+        }
+        json_object_object_add(o, "permission", perm);
         return o;
 }
 
@@ -402,7 +446,7 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
         if (strcmp(action, "status") == 0 && !m->coord->ops->admin) {
                 struct json_object *o = ok_reply();
                 json_object_object_add(o, "backend", json_object_new_string(m->coord->ops->name));
-                json_object_object_add(o, "local", coordinator_status(m->coord));
+                json_object_object_add(o, "local", permission_status(m->perm));
                 return o;
         }
         if (coordinator_admin(m->coord, req, on_coordinator_reply, conn) < 0)
@@ -527,6 +571,7 @@ static void on_check_result(const CheckDecl *d, int state, const char *message, 
                 log_oom();
                 return;
         }
+        condition_observed(c, r > 0, now_boottime());
         if (r > 0) {
                 char buf[32];
                 log_event(state == COND_OK ? LOG_INFO : LOG_NOTICE, MEDIC_MSG_CHECK_CHANGED,
@@ -603,6 +648,7 @@ void manager_evaluate(Manager *m) {
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         manager_evaluate(m);
+        permission_reconcile(m->perm);
         notify_status(m);
         metrics_tick(m->metrics);
         return sd_event_source_set_time(s, usec + TICK_USEC);
@@ -687,12 +733,15 @@ int manager_new(sd_event *e, const char *config_path, Config *config, bool force
         m->history = json_object_new_array();
         m->lock_fd = -1;
         m->started = now_realtime();
+        m->boot_id = boot_id_read(config->boot_id_file);
         r = take_lock(m);
         if (r >= 0) {
                 r = coordinator_new(config, e, &m->coord);
                 if (r < 0)
                         log_error_errno(r, "Cannot set up the %s coordinator: %m", config->coordinator);
         }
+        if (r >= 0)
+                r = permission_new(m->coord, config->state_dir, &m->perm);
         if (r < 0) {
                 m->config = NULL; /* the caller keeps it */
                 manager_free(m);
@@ -720,6 +769,13 @@ int manager_start(Manager *m, StrList *errors) {
         r = rebooter_new(m, &m->rebooter);
         if (r < 0)
                 return r;
+        /* A maintenance restored from the state file holds the slot it had. */
+        for (size_t i = 0; i < m->n_rstates; i++)
+                if (m->rstates[i]->maintenance)
+                        permission_claim(m->perm, m->rstates[i]->name);
+        /* Whatever a previous medicd asked for or held and nothing claims goes back. */
+        permission_startup(m->perm);
+        permission_reconcile(m->perm);
         r = sources_start(m);
         if (r < 0)
                 return r;
@@ -825,7 +881,9 @@ Manager *manager_free(Manager *m) {
         free(m->conds);
         luaset_free(m->set);
         rebooter_free(m->rebooter);
+        permission_free(m->perm);
         coordinator_free(m->coord);
+        free(m->boot_id);
         eventlog_free(&m->disruptions);
         free(m->parked_reason);
         json_object_put(m->history);

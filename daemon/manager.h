@@ -9,6 +9,8 @@
 #include "config.h"
 #include "coordinator.h"
 #include "lua-decl.h"
+#include "decide.h"
+#include "permission.h"
 #include "ratelimit.h"
 
 struct Remedy;
@@ -25,15 +27,15 @@ typedef struct RuleState {
         unsigned attempts;       /* firings in this episode */
         bool escalated;          /* this episode was handed on to the escalation rule */
         bool exhausted_logged;
-        uint64_t armed_since;    /* predicate rules: when the predicate became true (not persisted) */
+        uint64_t last_fired_bt;  /* the same on CLOCK_BOOTTIME, when it was in this boot (persisted with the boot id) */
+        uint64_t armed_since;    /* predicate rules: when the predicate became true, realtime (not persisted) */
+        uint64_t armed_since_bt; /* the same on CLOCK_BOOTTIME */
         char *last_decision;     /* for `medicctl rules` */
         struct Remedy *running;  /* not persisted */
-        bool asking;             /* waiting for the coordinator */
-        bool holds_slot;         /* the coordinator granted this rule the slot */
         char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining" or NULL (persisted) */
         char *maintenance_condition;
         struct TaskRun *maintenance_tasks;
-        uint64_t maintenance_retry; /* realtime usec: when to try undrain again after a failure */
+        uint64_t maintenance_retry; /* monotonic usec: when to try undrain again after a failure */
 } RuleState;
 
 typedef struct Manager {
@@ -51,10 +53,13 @@ typedef struct Manager {
         size_t n_rstates;
         struct json_object *history;  /* array, oldest first */
         Coordinator *coord;
+        Permission *perm;         /* the only owner of the node's permission */
+        char *boot_id;            /* of this boot, read at start: boot-clock times persist with it */
         struct Control *control;
         struct Metrics *metrics;  /* metrics.c; may be NULL */
         sd_event_source *tick;
         bool dirty;
+        bool save_failing;        /* the last state_save() failed (logged once) */
         uint64_t started;         /* realtime usec */
         uint64_t last_reload;
         bool last_reload_ok;
@@ -90,6 +95,10 @@ void manager_evaluate(Manager *m);
 /* A history entry {kind, rule, condition, decision, message}; any of them may be NULL but kind. */
 void manager_note(Manager *m, const char *kind, const char *rule, const char *condition, const char *decision,
                   const char *message);
+/* The same entry as the last one of its kind for that rule, again: its count and last time
+ * are updated in memory (the state file is not rewritten for it). */
+void manager_note_repeat(Manager *m, const char *kind, const char *rule, const char *decision, const char *message,
+                         unsigned count);
 /* Tells a human: logged at critical with the details, in the history, and through the
  * configured notify command (environment MEDIC_EVENT, MEDIC_NODE, MEDIC_GROUP, MEDIC_RULE,
  * MEDIC_REASON). */
@@ -100,32 +109,25 @@ void manager_park(Manager *m, const char *reason);
 char *manager_summary(Manager *m);
 
 /* rule.c */
-typedef enum Verdict {
-        VERDICT_IDLE,        /* condition not in problem */
-        VERDICT_DEBOUNCE,
-        VERDICT_FLAPPING,
-        VERDICT_RUNNING,
-        VERDICT_RETRY_WAIT,  /* fired; waiting to see whether it helped */
-        VERDICT_BLOCKED,
-        VERDICT_WINDOW,
-        VERDICT_LIMITED,     /* rate limit reached; exhausted */
-        VERDICT_ESCALATE,
-        VERDICT_ASKING,
-        VERDICT_FIRE,
-        VERDICT_PARKED,      /* reboot-loop protection: no automation until an operator unparks */
-        _VERDICT_MAX,
-} Verdict;
-const char *verdict_to_string(Verdict v);
-
-/* Decides what rule d should do now. steps (may be NULL) receives one object per step
- * {step, ok, detail} for `medicctl explain`; ret_reason (may be NULL) a one-line reason.
- * Does not change anything. */
-Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s, uint64_t now,
-                      struct json_object *steps, char **ret_reason);
+/* A rule's trigger as rule_armed() found it. */
+typedef struct Armed {
+        bool armed;
+        uint64_t since;          /* realtime usec: the episode it belongs to */
+        uint64_t held_for;       /* usec, on the boot clock when known */
+        bool fresh;              /* observed by a run of its check in this process */
+        char *why;
+} Armed;
+/* Whether the rule's trigger holds now (ret is filled in either way; armed_done() frees it). */
+bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, Armed *ret);
+void armed_done(Armed *a);
+/* Gathers the rule's inputs and calls decide(): the daemon and `medicctl explain` both use
+ * it. acting: a re-decision of an action already begun under the held permission. */
+Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, bool acting,
+                    struct json_object *steps, char **ret_reason);
+/* After a wait inside a disruptive remedy: NULL when it may go on, or why not. */
+char *rule_recheck(Manager *m, const char *rule);
 /* Evaluates every rule and acts on the verdicts. */
 void rules_run(Manager *m);
-/* Whether the rule's trigger holds now, and since when (realtime usec). */
-bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, uint64_t *ret_since, char **ret_why);
 
 /* maintenance.c: drain, hold while the condition stays, undrain, release. */
 int maintenance_start(Manager *m, const RuleDecl *d, RuleState *s, const char *condition);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
+#include "permission.h"
 
 #define REWRITE_USEC (60 * USEC_PER_SEC)        /* unchanged content is rewritten this often */
 #define LISTEN_RETRY_USEC (30 * USEC_PER_SEC)
@@ -332,18 +333,10 @@ static void render_rules(FILE *f, Metrics *x) {
 
 static void render_coordinator(FILE *f, Manager *m) {
         struct json_object *st = coordinator_status(m->coord), *v;
-        size_t waiting = 0;
-        uint64_t since = 0;
-        bool holding;
-
-        /* The backend's word (the local slot survives restarts), or a grant this process holds. */
-        holding = json_object_object_get_ex(st, "holder", &v) && json_object_is_type(v, json_type_string);
-        if (holding && json_object_object_get_ex(st, "since", &v) && json_object_is_type(v, json_type_int))
-                since = (uint64_t) json_object_get_int64(v) * USEC_PER_SEC;
-        for (size_t i = 0; i < m->n_rstates; i++) {
-                waiting += m->rstates[i]->asking;
-                holding = holding || m->rstates[i]->holds_slot;
-        }
+        /* What the node's permission owner says, not a copy of it. */
+        bool holding = permission_held(m->perm);
+        size_t waiting = permission_rule(m->perm) && !holding ? 1 : 0;
+        uint64_t since = holding ? permission_since(m->perm) : 0;
 
         family(f, "medic_coordinator_info", "gauge", "Always 1; the label names the coordinator backend.");
         sample(f, "medic_coordinator_info", LABELS({ "backend", m->coord->ops->name }), "1");

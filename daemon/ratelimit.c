@@ -70,6 +70,15 @@ int eventlog_add(EventLog *l, uint64_t t) {
         return 0;
 }
 
+void eventlog_remove(EventLog *l, uint64_t t) {
+        for (size_t i = l->n; i > 0; i--)
+                if (l->t[i - 1] == t) {
+                        memmove(l->t + i - 1, l->t + i, (l->n - i) * sizeof(uint64_t));
+                        l->n--;
+                        return;
+                }
+}
+
 void eventlog_prune(EventLog *l, uint64_t now, uint64_t keep_usec) {
         uint64_t cutoff;
         size_t i = 0;

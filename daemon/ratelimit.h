@@ -29,6 +29,9 @@ typedef struct EventLog {
 /* Appends an event time. Keeps the array ordered even if t is earlier than the last entry. */
 int eventlog_add(EventLog *l, uint64_t t);
 
+/* Removes one entry equal to t (the newest such), if there is one. */
+void eventlog_remove(EventLog *l, uint64_t t);
+
 /* Drops entries older than now - keep_usec. */
 void eventlog_prune(EventLog *l, uint64_t now, uint64_t keep_usec);
 

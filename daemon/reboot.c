@@ -13,6 +13,7 @@
 
 #include "duration.h"
 #include "log.h"
+#include "permission.h"
 #include "reboot.h"
 
 #define SYSRQ_PAUSE (2 * USEC_PER_SEC)
@@ -25,12 +26,13 @@ typedef enum Phase {
         PHASE_STUCK,     /* every method tried, still the same boot */
         PHASE_POST,      /* post-reboot tasks */
         PHASE_SETTLING,  /* waiting for health to hold for the settle time */
+        PHASE_ABORTING,  /* abandoned after the pre-reboot tasks started: the abort tasks run */
         _PHASE_MAX,
 } Phase;
 
 static const char *const phase_names[_PHASE_MAX] = {
         [PHASE_IDLE] = "idle", [PHASE_PRE] = "pre-reboot", [PHASE_LADDER] = "rebooting", [PHASE_STUCK] = "stuck",
-        [PHASE_POST] = "post-reboot", [PHASE_SETTLING] = "settling",
+        [PHASE_POST] = "post-reboot", [PHASE_SETTLING] = "settling", [PHASE_ABORTING] = "aborting",
 };
 
 struct Rebooter {
@@ -47,7 +49,10 @@ struct Rebooter {
         sd_bus_slot *slot;
         TaskRun *tasks;
         reboot_failed_t failed;
+        reboot_recheck_t recheck;
         void *userdata;
+        char *abort_why;
+        /* CLOCK_BOOTTIME: immune to wall-clock steps. */
         uint64_t boot_seen, healthy_since;
         bool sick_escalated;
 };
@@ -57,13 +62,7 @@ static char *intent_path(Rebooter *r) {
 }
 
 static char *read_boot_id(Rebooter *r) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size;
-
-        if (read_file(r->m->config->boot_id_file, 256, &buf, &size) < 0)
-                return NULL;
-        buf[strcspn(buf, " \t\r\n")] = 0;
-        return buf[0] ? strdup(buf) : NULL;
+        return boot_id_read(r->m->config->boot_id_file);
 }
 
 static int intent_save(Rebooter *r) {
@@ -312,34 +311,75 @@ static void ladder_step(Rebooter *r, size_t i) {
                                           USEC_PER_SEC / 10, on_deadline, r);
 }
 
+static char **task_env(Rebooter *r, StrList *l);
+
+static void on_abort_tasks(bool ok, const char *detail, void *userdata) {
+        Rebooter *r = userdata;
+        _cleanup_free_ char *why = r->abort_why;
+
+        r->tasks = NULL;
+        r->abort_why = NULL;
+        if (!ok) {
+                _cleanup_free_ char *msg = strprintf("an abort task failed: %s", detail ? detail : "?");
+                log_event(LOG_ERR, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
+                          "Reboot for rule %s: %s; the node may be left as the pre-reboot tasks left it", r->rule, msg);
+                manager_escalate(r->m, "abort-failed", r->rule, msg);
+        }
+        r->phase = PHASE_IDLE;
+        intent_remove(r);
+        (void) permission_release(r->m->perm, r->rule, why ? why : "the reboot was abandoned");
+        if (r->failed)
+                r->failed(why ? why : "the reboot was abandoned", r->userdata);
+        manager_save(r->m);
+}
+
+/* The reboot is abandoned after its pre-reboot tasks started: the abort tasks undo what they
+ * did, then the permission goes back. Recorded first, so that a medicd killed meanwhile runs
+ * them again at its start. */
+static void abandon(Rebooter *r, const char *why) {
+        StrList env = {};
+        int k;
+
+        log_event(LOG_WARNING, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why },
+                                                                     { "MEDIC_DECISION", "abandon" }),
+                  "Reboot for rule %s aborted: %s; running the abort tasks of %s", r->rule, why,
+                  r->m->config->abort_dir);
+        manager_note(r->m, "reboot", r->rule, r->condition, "abandoned", why);
+        stop_work(r);
+        r->phase = PHASE_ABORTING;
+        (void) intent_save(r);
+        free(r->abort_why);
+        r->abort_why = strdup_or_null(why);
+        k = tasks_run(r->m->event, r->m->config->abort_dir, r->m->config->task_timeout, task_env(r, &env),
+                      r->m->config->verify_owner, on_abort_tasks, r, &r->tasks);
+        strlist_clear(&env);
+        if (k < 0)
+                on_abort_tasks(false, "cannot run the abort tasks", r);
+}
+
 static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
         Rebooter *r = userdata;
+        _cleanup_free_ char *changed = NULL;
 
         r->tasks = NULL;
         if (!ok) {
                 _cleanup_free_ char *why = strprintf("a pre-reboot task failed: %s", detail ? detail : "?");
-                log_event(LOG_ERR, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
-                          "Reboot for rule %s aborted: %s", r->rule, why);
-                r->phase = PHASE_IDLE;
-                intent_remove(r);
-                (void) coordinator_release(r->m->coord, r->rule);
                 manager_escalate(r->m, "reboot-aborted", r->rule, why);
-                if (r->failed)
-                        r->failed(why, r->userdata);
-                return;
+                return abandon(r, why);
+        }
+        /* The tasks took their time: decided again, on what this process observes now. */
+        changed = r->recheck ? r->recheck(r->userdata) : NULL;
+        if (changed) {
+                _cleanup_free_ char *why = strprintf("no longer wanted after the pre-reboot tasks: %s", changed);
+                return abandon(r, why);
         }
         free(r->boot_id);
         r->boot_id = read_boot_id(r);
         r->intent_time = now_realtime();
         r->phase = PHASE_LADDER;
         /* Durably, before anything is tried. */
-        if (intent_save(r) < 0) {
-                r->phase = PHASE_IDLE;
-                (void) coordinator_release(r->m->coord, r->rule);
-                if (r->failed)
-                        r->failed("cannot record the reboot intent", r->userdata);
-                return;
-        }
+        if (intent_save(r) < 0)
+                return abandon(r, "cannot record the reboot intent");
         ladder_step(r, 0);
 }
 
@@ -352,7 +392,8 @@ static char **task_env(Rebooter *r, StrList *l) {
         return l->v;
 }
 
-int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot_failed_t failed, void *userdata) {
+int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot_failed_t failed,
+                   reboot_recheck_t recheck, void *userdata) {
         StrList env = {};
         int k;
 
@@ -360,6 +401,7 @@ int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot
                 return -EBUSY;
         set_job(r, d->name, condition);
         r->failed = failed;
+        r->recheck = recheck;
         r->userdata = userdata;
         r->phase = PHASE_PRE;
         r->method = r->methods.n; /* none yet */
@@ -381,6 +423,8 @@ int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot
         strlist_clear(&env);
         if (k < 0) {
                 r->phase = PHASE_IDLE;
+                r->failed = NULL;
+                r->recheck = NULL;
                 intent_remove(r);
         }
         return k;
@@ -400,12 +444,13 @@ static void on_post_tasks(bool ok, const char *detail, void *userdata) {
                 r->sick_escalated = true;
         }
         r->phase = PHASE_SETTLING;
-        r->boot_seen = now_realtime();
+        r->boot_seen = now_boottime();
         r->healthy_since = 0;
         (void) intent_save(r);
 }
 
-/* Every health condition is ok, and was checked in this boot. */
+/* Every health condition is ok, as reported by a run of its check in this process since the
+ * settling began (a state restored from the file never counts as healthy). */
 static bool healthy_now(Rebooter *r, char **ret_why) {
         Manager *m = r->m;
 
@@ -415,7 +460,7 @@ static bool healthy_now(Rebooter *r, char **ret_why) {
                 if (!d->health)
                         continue;
                 c = manager_find_condition(m, d->name);
-                if (!c || c->last_run < r->boot_seen) {
+                if (!c || c->observed_bt == 0 || c->observed_bt < r->boot_seen) {
                         *ret_why = strprintf("%s has not been checked since the boot", d->name);
                         return false;
                 }
@@ -429,14 +474,14 @@ static bool healthy_now(Rebooter *r, char **ret_why) {
 
 void rebooter_tick(Rebooter *r) {
         _cleanup_free_ char *why = NULL;
-        uint64_t now = now_realtime();
+        uint64_t now = now_boottime();
         char buf[32];
 
         if (r->phase != PHASE_SETTLING)
                 return;
         if (!healthy_now(r, &why)) {
                 r->healthy_since = 0;
-                if (!r->sick_escalated && now - r->boot_seen >= r->m->config->settle_timeout) {
+                if (!r->sick_escalated && usec_sub_sat(now, r->boot_seen) >= r->m->config->settle_timeout) {
                         r->sick_escalated = true;
                         _cleanup_free_ char *msg = strprintf("not healthy %s after the reboot: %s",
                                                              duration_format(r->m->config->settle_timeout, buf, sizeof buf), why);
@@ -451,18 +496,15 @@ void rebooter_tick(Rebooter *r) {
                 log_info("Healthy after the reboot; releasing the permission after %s of health",
                          duration_format(r->m->config->settle, buf, sizeof buf));
         }
-        if (now - r->healthy_since < r->m->config->settle)
+        if (usec_sub_sat(now, r->healthy_since) < r->m->config->settle)
                 return;
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_DONE, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_DECISION", "release" }),
                   "Reboot for rule %s done: healthy for %s; giving the permission back", r->rule,
                   duration_format(r->m->config->settle, buf, sizeof buf));
-        (void) coordinator_release(r->m->coord, r->rule);
-        RuleState *s = manager_rule_state(r->m, r->rule, false);
-        if (s)
-                s->holds_slot = false;
         manager_note(r->m, "reboot", r->rule, r->condition, "done", "healthy after the reboot; permission released");
         intent_remove(r);
         r->phase = PHASE_IDLE;
+        (void) permission_release(r->m->perm, r->rule, "healthy after the reboot");
 }
 
 int rebooter_new(Manager *m, Rebooter **ret) {
@@ -489,7 +531,7 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                 if (streq_ptr(phase, "settling")) {
                         /* medicd restarted while settling: settle again from now. */
                         r->phase = PHASE_SETTLING;
-                        r->boot_seen = now_realtime();
+                        r->boot_seen = now_boottime();
                 } else {
                         log_event(LOG_NOTICE, MEDIC_MSG_REBOOTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", jstr(intent, "method") }),
                                   "The node came back from the reboot for rule %s (last method tried: %s); "
@@ -502,25 +544,19 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                                 on_post_tasks(false, "cannot run the post-reboot tasks", r);
                         strlist_clear(&env);
                 }
-                RuleState *s = manager_rule_state(m, r->rule, true);
-                if (s)
-                        s->holds_slot = true;
+                permission_claim(m->perm, r->rule);
         } else if (streq_ptr(phase, "stuck")) {
-                RuleState *s = manager_rule_state(m, r->rule, true);
-                if (s)
-                        s->holds_slot = true;
+                permission_claim(m->perm, r->rule);
                 r->phase = PHASE_STUCK;
                 log_error("The reboot for rule %s failed before medicd stopped; the node still needs an operator "
                           "(medicctl unpark after fixing it)", r->rule);
-        } else if (streq_ptr(phase, "pre-reboot")) {
-                /* Same boot, stopped during the pre-reboot tasks: nothing was tried yet. Give
-                 * the permission back; the rule asks again if its trigger still holds. */
-                log_warning("medicd stopped during the pre-reboot tasks of the reboot for rule %s; "
-                            "giving the permission back (the rule asks again if its trigger still holds)", r->rule);
-                (void) coordinator_release(m->coord, r->rule);
-                intent_remove(r);
-                r->phase = PHASE_IDLE;
-        } else if (streq_ptr(phase, "rebooting")) {
+        } else if (streq_ptr(phase, "pre-reboot") || streq_ptr(phase, "aborting")) {
+                /* Same boot, stopped during the pre-reboot (or abort) tasks: nothing was tried
+                 * yet, but the tasks may have begun to prepare the node. Undo, give the
+                 * permission back; the rule asks again if its trigger still holds. */
+                permission_claim(m->perm, r->rule);
+                abandon(r, "medicd stopped during the pre-reboot tasks");
+                } else if (streq_ptr(phase, "rebooting")) {
                 /* Same boot: the reboot has not happened. Go on with the ladder where it was, once. */
                 const StrList *methods = &r->methods;
                 const char *method = jstr(intent, "method");
@@ -528,9 +564,7 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                 for (i = 0; method && i < methods->n; i++)
                         if (strcmp(methods->v[i], method) == 0)
                                 break;
-                RuleState *s = manager_rule_state(m, r->rule, true);
-                if (s)
-                        s->holds_slot = true;
+                permission_claim(m->perm, r->rule);
                 log_warning("A reboot for rule %s was in progress when medicd stopped (%s); continuing it", r->rule,
                             method ? method : "before any method");
                 r->phase = PHASE_LADDER;
@@ -554,6 +588,7 @@ Rebooter *rebooter_free(Rebooter *r) {
         free(r->rule);
         free(r->condition);
         free(r->boot_id);
+        free(r->abort_why);
         strlist_clear(&r->methods);
         free(r);
         return NULL;

@@ -7,19 +7,24 @@
 
 /* The reboot remedy: pre-reboot tasks, a durable intent, then a ladder of methods (systemd
  * over D-Bus, sysrq, hardware watchdog), each with a deadline before the next. After the boot:
- * post-reboot tasks and a health gate before the permission is given back. */
+ * post-reboot tasks and a health gate before the permission is given back. A reboot abandoned
+ * after its pre-reboot tasks started runs the abort tasks (abort_dir). */
 typedef struct Rebooter Rebooter;
 
 /* Called when a reboot did not happen: the tasks failed (permission given back) or the
  * ladder ran out (permission kept: the node is in an unknown state). */
 typedef void (*reboot_failed_t)(const char *reason, void *userdata);
+/* Asked after the pre-reboot tasks, before any method is tried: NULL when the reboot may
+ * still go on, or why not (malloc'ed). Then the abort tasks run and the permission goes back. */
+typedef char *(*reboot_recheck_t)(void *userdata);
 
 /* Looks at the recorded intent: a new boot id starts the post-reboot phase, the same boot id
  * (medicd restarted in the middle) resumes the ladder. */
 int rebooter_new(Manager *m, Rebooter **ret);
 Rebooter *rebooter_free(Rebooter *r);
 
-int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot_failed_t failed, void *userdata);
+int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot_failed_t failed,
+                   reboot_recheck_t recheck, void *userdata);
 /* Stops what runs (tasks, timers) without releasing anything: used at shutdown. */
 void rebooter_cancel(Rebooter *r);
 /* Called by the manager after every evaluation: drives the post-reboot health gate. */

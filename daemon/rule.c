@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The rule engine: for each rule, is its trigger there, held long enough, trusted, not
- * blocked, inside a window, within its rate limit, and (for disruptive remedies) permitted?
- * rule_evaluate() answers without changing anything, so `medicctl explain` shows exactly the
- * reasoning rules_run() acts on. */
+/* The rule engine: gathers what a rule's decision depends on (its trigger, blockers, record,
+ * the node's permission) into the input of the pure decide(), and acts on the verdict.
+ * `medicctl explain` calls rule_decide() too, so it shows exactly the reasoning acted on. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -12,41 +11,10 @@
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
+#include "permission.h"
+#include "state.h"
 #include "reboot.h"
 #include "remedy.h"
-
-static const char *const verdict_names[_VERDICT_MAX] = {
-        [VERDICT_IDLE] = "idle", [VERDICT_DEBOUNCE] = "debounce", [VERDICT_FLAPPING] = "flapping",
-        [VERDICT_RUNNING] = "running", [VERDICT_RETRY_WAIT] = "waiting-for-effect",
-        [VERDICT_BLOCKED] = "blocked", [VERDICT_WINDOW] = "outside-window", [VERDICT_LIMITED] = "rate-limited",
-        [VERDICT_ESCALATE] = "escalate", [VERDICT_ASKING] = "asking-permission", [VERDICT_FIRE] = "fire",
-        [VERDICT_PARKED] = "parked",
-};
-
-const char *verdict_to_string(Verdict v) {
-        return v >= 0 && v < _VERDICT_MAX ? verdict_names[v] : "?";
-}
-
-static void step(struct json_object *steps, const char *name, bool ok, const char *fmt, ...) _printf_(4, 5);
-static void step(struct json_object *steps, const char *name, bool ok, const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-
-        if (!steps)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "step", json_object_new_string(name));
-        json_object_object_add(o, "ok", json_object_new_boolean(ok));
-        json_object_object_add(o, "detail", json_object_new_string(buf));
-        json_object_array_add(steps, o);
-}
-
-static const char *ago(uint64_t now, uint64_t then, char *buf, size_t n) {
-        return duration_format(now > then ? (now - then) / USEC_PER_SEC * USEC_PER_SEC : 0, buf, n);
-}
 
 /* The condition a rule works on: its own `when`, or that of the rule escalating to it. */
 static Condition *trigger_condition(Manager *m, const RuleDecl *d) {
@@ -63,18 +31,31 @@ static Condition *trigger_condition(Manager *m, const RuleDecl *d) {
         return NULL;
 }
 
-bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, uint64_t *ret_since, char **ret_why) {
+/* Whether every condition known now was reported by a run of its check in this process: a
+ * Lua predicate may read any of them, so it is trusted only then. */
+static bool all_observed(Manager *m) {
+        for (size_t i = 0; i < m->n_conds; i++)
+                if (m->conds[i]->observed_bt == 0)
+                        return false;
+        return true;
+}
+
+bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, Armed *ret) {
+        uint64_t now_bt = now_boottime();
+
+        *ret = (Armed) {};
         if (d->when) {
                 Condition *c = manager_find_condition(m, d->when);
                 if (c && c->state == COND_PROBLEM) {
-                        *ret_since = c->since;
-                        if (ret_why)
-                                *ret_why = strprintf("%s is problem: %s", d->when, c->message ? c->message : "");
+                        ret->armed = true;
+                        ret->since = c->since;
+                        ret->held_for = condition_held_for(c, now, now_bt);
+                        ret->fresh = c->observed_bt != 0;
+                        ret->why = strprintf("%s is problem: %s", d->when, c->message ? c->message : "");
                         return true;
                 }
-                if (ret_why)
-                        *ret_why = c ? strprintf("%s is %s", d->when, cond_state_to_string(c->state))
-                                     : strprintf("condition %s does not exist (no check reported it)", d->when);
+                ret->why = c ? strprintf("%s is %s", d->when, cond_state_to_string(c->state))
+                             : strprintf("condition %s does not exist (no check reported it)", d->when);
         } else if (d->when_ref != LUA_NOREF) {
                 _cleanup_free_ char *err = NULL;
                 _cleanup_free_ char *what = strprintf("rule %s: when", d->name);
@@ -82,188 +63,128 @@ bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, uint6
                 int r = luafile_pcall(d->file, d->when_ref, 0, 2, USEC_PER_SEC, what ? what : d->name, &err);
                 if (r < 0) {
                         log_debug("%s:%d: rule %s: predicate failed: %s", d->file->path, d->line, d->name, err);
-                        if (ret_why)
-                                *ret_why = strprintf("predicate failed: %s", err ? err : "?");
-                        s->armed_since = 0;
+                        ret->why = strprintf("predicate failed: %s", err ? err : "?");
+                        s->armed_since = s->armed_since_bt = 0;
                 } else {
                         bool yes = lua_toboolean(L, -2);
                         const char *reason = lua_tostring(L, -1);
-                        if (ret_why)
-                                *ret_why = strprintf("predicate is %s%s%s", yes ? "true" : "false",
-                                                     reason ? ": " : "", reason ? reason : "");
+                        ret->why = strprintf("predicate is %s%s%s", yes ? "true" : "false", reason ? ": " : "",
+                                             reason ? reason : "");
                         lua_pop(L, 2);
                         if (yes) {
-                                if (s->armed_since == 0)
+                                if (s->armed_since == 0) {
                                         s->armed_since = now;
-                                *ret_since = s->armed_since;
+                                        s->armed_since_bt = now_bt;
+                                }
+                                ret->armed = true;
+                                ret->since = s->armed_since;
+                                ret->held_for = usec_sub_sat(now_bt, s->armed_since_bt);
+                                ret->fresh = all_observed(m);
                                 return true;
                         }
-                        s->armed_since = 0;
+                        s->armed_since = s->armed_since_bt = 0;
                 }
-        } else if (ret_why)
-                *ret_why = strdup("reached only by escalation");
+        } else
+                ret->why = strdup("reached only by escalation");
 
         /* Escalated to by a rule that gave up on its episode. */
         for (size_t i = 0; i < m->set->n_rules; i++) {
                 RuleDecl *src = m->set->rules[i];
                 RuleState *ss;
-                uint64_t since;
+                Armed a = {};
                 if (!streq_ptr(src->escalate, d->name))
                         continue;
                 ss = manager_rule_state(m, src->name, false);
-                if (ss && ss->escalated && rule_armed(m, src, ss, now, &since, NULL)) {
-                        *ret_since = ss->episode;
-                        if (ret_why) {
-                                free(*ret_why);
-                                *ret_why = strprintf("escalated from rule %s", src->name);
-                        }
+                if (ss && ss->escalated && rule_armed(m, src, ss, now, &a)) {
+                        free(ret->why);
+                        *ret = a;
+                        ret->since = ss->episode;
+                        free(ret->why);
+                        ret->why = strprintf("escalated from rule %s", src->name);
                         return true;
                 }
+                armed_done(&a);
         }
         return false;
 }
 
-Verdict rule_evaluate(Manager *m, const RuleDecl *d, const RuleState *s_const, uint64_t now,
-                      struct json_object *steps, char **ret_reason) {
-        RuleState *s = (RuleState *) s_const; /* only the predicate's armed_since may change */
-        _cleanup_free_ char *why = NULL;
+void armed_done(Armed *a) {
+        a->why = mfree(a->why);
+}
+
+/* Why a remedy in progress on this node excludes this one now (NULL: nothing does). self
+ * names the work this decision is about (a re-decision after its own tasks), which does not
+ * count. */
+static char *busy_reason(Manager *m, const RuleDecl *d, const RuleState *s, bool acting) {
         bool disruptive = remedy_is_disruptive(&d->remedy);
-        Condition *cond = trigger_condition(m, d);
-        uint64_t since = 0;
-        char b1[32], b2[32];
-        Verdict v = _VERDICT_MAX;
-        bool armed;
-
-        /* The first failing step decides; when explaining, every step is still shown. */
-#define VERDICT(x, ...) do {                                                    \
-                if (v == _VERDICT_MAX) {                                        \
-                        v = (x);                                                \
-                        if (ret_reason)                                         \
-                                *ret_reason = strprintf(__VA_ARGS__);           \
-                }                                                               \
-                if (!steps)                                                     \
-                        goto done;                                              \
-        } while (0)
-
-        if (m->parked) {
-                step(steps, "parked", false, "the node is parked (%s): no automation until 'medicctl unpark'",
-                     m->parked_reason ? m->parked_reason : "reboot-loop protection");
-                VERDICT(VERDICT_PARKED, "the node is parked");
-        }
-        armed = rule_armed(m, d, s, now, &since, &why);
-        if (!armed) {
-                step(steps, "condition", false, "%s", why ? why : "not in problem");
-                VERDICT(VERDICT_IDLE, "%s", why ? why : "not in problem");
-                step(steps, "debounce", false, "n/a: the trigger does not hold");
-                step(steps, "flapping", !(cond && cond->flapping), cond && cond->flapping ? "%s is flapping" : "not flapping",
-                     cond ? cond->name : "");
-                goto blockers;
-        }
-        step(steps, "condition", true, "%s", why);
-
-        bool same_episode = s->episode == since;
-        if (now - since < d->holds) {
-                step(steps, "debounce", false, "problem for %s of %s", ago(now, since, b1, sizeof b1),
-                     duration_format(d->holds, b2, sizeof b2));
-                VERDICT(VERDICT_DEBOUNCE, "debounce: problem for %s of %s", b1, b2);
-        }
-        step(steps, "debounce", true, "problem for %s (holds %s)", ago(now, since, b1, sizeof b1),
-             duration_format(d->holds, b2, sizeof b2));
-
-        if (cond && cond->flapping) {
-                step(steps, "flapping", !disruptive, "%s is flapping%s", cond->name,
-                     disruptive ? ": never triggers a disruptive remedy" : "");
-                if (disruptive)
-                        VERDICT(VERDICT_FLAPPING, "%s is flapping", cond->name);
-        } else
-                step(steps, "flapping", true, "not flapping");
+        const char *owner = permission_rule(m->perm);
 
         if (s->running)
-                VERDICT(VERDICT_RUNNING, "remedy is running");
-        if (disruptive && rebooter_busy(m->rebooter))
-                VERDICT(VERDICT_RUNNING, "a reboot of this node is in progress");
-        if (s->maintenance)
-                VERDICT(VERDICT_RUNNING, "in maintenance (%s)", s->maintenance);
-        if (disruptive)
-                for (size_t i = 0; i < m->n_rstates; i++)
-                        if (m->rstates[i] != s && m->rstates[i]->maintenance)
-                                /* One disruption at a time: the permission is the node's. */
-                                VERDICT(VERDICT_RUNNING, "the node is in maintenance for rule %s", m->rstates[i]->name);
-        if (s->asking)
-                VERDICT(VERDICT_ASKING, "waiting for the coordinator");
+                return strdup("remedy is running");
+        if (s->maintenance && !acting)
+                return strprintf("in maintenance (%s)", s->maintenance);
+        if (!disruptive)
+                return NULL;
+        if (!acting && rebooter_busy(m->rebooter))
+                return strdup("a reboot of this node is in progress");
+        for (size_t i = 0; i < m->n_rstates; i++)
+                if (m->rstates[i] != s && m->rstates[i]->maintenance)
+                        /* One disruption at a time: the permission is the node's. */
+                        return strprintf("the node is in maintenance for rule %s", m->rstates[i]->name);
+        if (owner && strcmp(owner, d->name) != 0)
+                return strprintf("rule %s %s the node's permission", owner,
+                                 permission_held(m->perm) ? "holds" : "asks for");
+        return NULL;
+}
 
-        if (same_episode && s->attempts > 0 && now - s->last_fired < d->retry) {
-                step(steps, "retry", false, "fired %s ago; waiting %s for the condition to clear",
-                     ago(now, s->last_fired, b1, sizeof b1), duration_format(d->retry, b2, sizeof b2));
-                VERDICT(VERDICT_RETRY_WAIT, "fired %s ago, waiting %s to see whether it helped", b1, b2);
-        }
+static uint64_t since_fired(const RuleState *s, uint64_t now, uint64_t now_bt) {
+        if (s->last_fired == 0)
+                return UINT64_MAX;
+        if (s->last_fired_bt)
+                return usec_sub_sat(now_bt, s->last_fired_bt);
+        return usec_sub_sat(now, s->last_fired);
+}
 
-blockers:;
-        bool blocked = false;
+Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, bool acting,
+                    struct json_object *steps, char **ret_reason) {
+        Condition *cond = trigger_condition(m, d);
+        DecideBlocker blockers[d->unless.n ? d->unless.n : 1];
+        const PermissionAnswer *last = permission_last_answer(m->perm);
+        PermState perm = permission_state(m->perm, d->name);
+        _cleanup_free_ char *busy = busy_reason(m, d, s, acting);
+        Armed a;
+        Verdict v;
+
+        (void) rule_armed(m, d, s, now, &a);
         for (size_t i = 0; i < d->unless.n; i++) {
                 Condition *b = manager_find_condition(m, d->unless.v[i]);
-                if (b && (b->state == COND_PROBLEM || b->state == COND_UNKNOWN)) {
-                        blocked = true;
-                        step(steps, "blockers", false, "blocked by %s (%s: %s)", b->name,
-                             cond_state_to_string(b->state), b->message ? b->message : "");
-                        VERDICT(VERDICT_BLOCKED, "blocked by %s (%s)", b->name, cond_state_to_string(b->state));
-                }
+                blockers[i] = (DecideBlocker) { .name = d->unless.v[i], .present = b != NULL,
+                                                .state = b ? b->state : COND_OK, .message = b ? b->message : NULL };
         }
-        if (!blocked)
-                step(steps, "blockers", true, d->unless.n ? "no blocker is problem or unknown" : "no blockers");
-
-        if (d->n_windows > 0) {
-                bool inside = false;
-                time_t t = (time_t) (now / USEC_PER_SEC);
-                for (size_t i = 0; i < d->n_windows && !inside; i++)
-                        inside = window_contains(d->windows[i], t);
-                if (!inside) {
-                        time_t next = window_next_open(d->windows[0], t);
-                        for (size_t i = 1; i < d->n_windows; i++) {
-                                time_t n2 = window_next_open(d->windows[i], t);
-                                if (n2 != (time_t) -1 && (next == (time_t) -1 || n2 < next))
-                                        next = n2;
-                        }
-                        step(steps, "window", false, "outside the maintenance window%s (next opens in %s)",
-                             d->n_windows > 1 ? "s" : "",
-                             next == (time_t) -1 ? "never" : duration_format((uint64_t) (next - t) * USEC_PER_SEC, b1, sizeof b1));
-                        VERDICT(VERDICT_WINDOW, "outside the maintenance window");
-                }
-                step(steps, "window", true, "inside the maintenance window");
-        } else
-                step(steps, "window", true, "no window: any time");
-
-        if (!ratelimit_allows(&d->limit, &s->fired, now)) {
-                uint64_t next = ratelimit_next_allowed(&d->limit, &s->fired, now);
-                step(steps, "limit", false, "fired %zu times within %s (limit %s); next allowed in %s",
-                     eventlog_count(&s->fired, now, d->limit.window_usec),
-                     duration_format(d->limit.window_usec, b1, sizeof b1),
-                     ratespec_format(&d->limit, b2, sizeof b2),
-                     duration_format(next > now ? (next - now) / USEC_PER_SEC * USEC_PER_SEC : 0, (char[32]) {}, 32));
-                if (d->escalate && !(s->episode == since && s->escalated))
-                        VERDICT(VERDICT_ESCALATE, "rate limit %s reached: escalating to %s", b2, d->escalate);
-                VERDICT(VERDICT_LIMITED, "rate limit %s reached%s", b2,
-                        d->escalate ? " (already escalated)" : " (no escalation)");
-        }
-        step(steps, "limit", true, "%zu of %s used", eventlog_count(&s->fired, now, d->limit.window_usec),
-             ratespec_format(&d->limit, b1, sizeof b1));
-
-        if (disruptive) {
-                if (coordinator_stopped_locally(m->coord)) {
-                        step(steps, "coordinator", false, "stop file %s is present", m->config->stop_file);
-                        VERDICT(VERDICT_BLOCKED, "stop file %s is present", m->config->stop_file);
-                }
-                step(steps, "coordinator", true, "disruptive: permission will be asked from the %s coordinator",
-                     m->coord->ops->name);
-        } else
-                step(steps, "coordinator", true, "not disruptive: no permission needed");
-
-        step(steps, "dry_run", !manager_dry_run(m), manager_dry_run(m) ? "dry-run: would only log" : "acting");
-        VERDICT(VERDICT_FIRE, "%s", manager_dry_run(m) ? "would fire (dry-run)" : "firing");
-#undef VERDICT
-done:
-        if (v == _VERDICT_MAX)
-                v = VERDICT_FIRE;
+        DecideInput in = {
+                .rule = d->name,
+                .disruptive = remedy_is_disruptive(&d->remedy),
+                .holds = d->holds, .retry = d->retry, .limit = d->limit, .escalate = d->escalate,
+                .windows = d->windows, .n_windows = d->n_windows,
+                .armed = a.armed, .trigger_why = a.why, .armed_for = a.held_for, .fresh = a.fresh,
+                .trigger_condition = cond ? cond->name : NULL, .flapping = cond && cond->flapping,
+                .blockers = blockers, .n_blockers = d->unless.n,
+                .same_episode = a.armed && s->episode == a.since, .attempts = s->attempts,
+                .since_fired = since_fired(s, now, now_boottime()), .escalated = s->escalated, .fired = &s->fired,
+                .busy = busy, .parked = m->parked, .parked_reason = m->parked_reason,
+                .stop_file = coordinator_stopped_locally(m->coord) ? m->config->stop_file : NULL,
+                .max_disruptions = m->config->max_disruptions, .disruptions = &m->disruptions,
+                .dry_run = manager_dry_run(m),
+                .perm = perm, .perm_backend = permission_backend(m->perm),
+                .perm_answer = perm == PERM_ASKING && last ? coord_answer_to_string(last->answer) : NULL,
+                .perm_reason = perm == PERM_ASKING && last ? last->reason : NULL,
+                .perm_count = perm == PERM_ASKING && last ? last->count : 0,
+                .perm_waiting_for = perm == PERM_ASKING ? usec_sub_sat(now, permission_since(m->perm)) : 0,
+                .acting = acting,
+                .now = now,
+        };
+        v = decide(&in, steps, ret_reason);
+        armed_done(&a);
         return v;
 }
 
@@ -283,6 +204,11 @@ static RuleCtx *ctx_new(Manager *m, const RuleDecl *d) {
         c->m = m;
         c->rule = strdup(d->name);
         c->condition = strdup_or_null(cond ? cond->name : d->when);
+        if (!c->rule) {
+                free(c->condition);
+                free(c);
+                return NULL;
+        }
         return c;
 }
 
@@ -294,24 +220,21 @@ static void ctx_free(RuleCtx *c) {
         free(c);
 }
 
-
 static void on_remedy_done(bool success, const char *detail, void *userdata) {
         RuleCtx *c = userdata;
         Manager *m = c->m;
         RuleState *s = manager_rule_state(m, c->rule, true);
 
-        s->running = NULL;
+        if (s)
+                s->running = NULL;
         metrics_remedy(m->metrics, c->rule, success ? METRICS_REMEDY_DONE : METRICS_REMEDY_FAILED);
         log_event(success ? LOG_NOTICE : LOG_WARNING, success ? MEDIC_MSG_REMEDY_DONE : MEDIC_MSG_REMEDY_FAILED,
                   LOG_FIELDS({ "MEDIC_RULE", c->rule }, { "MEDIC_CONDITION", c->condition },
                              { "MEDIC_DECISION", success ? "done" : "failed" }, { "MEDIC_REASON", detail }),
                   "Remedy of rule %s %s: %s", c->rule, success ? "succeeded" : "failed", detail ? detail : "");
         manager_note(m, "remedy", c->rule, c->condition, success ? "done" : "failed", detail);
-        if (s->holds_slot) {
-                /* Disruptive remedies that did not take the node down give the slot back. */
-                (void) coordinator_release(m->coord, c->rule);
-                s->holds_slot = false;
-        }
+        /* A disruptive remedy that did not take the node down gives the slot back. */
+        (void) permission_release(m->perm, c->rule, "the remedy is over");
         ctx_free(c);
         manager_save(m);
 }
@@ -319,68 +242,127 @@ static void on_remedy_done(bool success, const char *detail, void *userdata) {
 static void on_reboot_failed(const char *reason, void *userdata) {
         RuleCtx *c = userdata;
         Manager *m = c->m;
-        RuleState *s = manager_rule_state(m, c->rule, true);
-
-        /* The rebooter gave the permission back when the pre-reboot tasks failed; after a
-         * failed ladder it keeps it (the node needs an operator). */
-        if (s && !rebooter_busy(m->rebooter))
-                s->holds_slot = false;
         manager_note(m, "remedy", c->rule, c->condition, "failed", reason);
         ctx_free(c);
         manager_save(m);
 }
 
-static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
-        RuleCtx *c = ctx_new(m, d);
-        uint64_t now = now_realtime();
+static char *on_reboot_recheck(void *userdata) {
+        RuleCtx *c = userdata;
+        return rule_recheck(c->m, c->rule);
+}
+
+/* Asked by the reboot and the maintenance after each of their waits (the tasks before the
+ * disruption): may the disruption still go on? Returns NULL when it may, or why not. */
+char *rule_recheck(Manager *m, const char *rule) {
+        RuleDecl *d = luaset_find_rule(m->set, rule);
+        RuleState *s = manager_rule_state(m, rule, false);
+        char *reason = NULL;
+
+        if (!d || !s)
+                return strprintf("rule %s no longer exists", rule);
+        if (permission_state(m->perm, rule) != PERM_HELD)
+                return strdup("the permission is no longer held");
+        Verdict v = rule_decide(m, d, s, now_realtime(), true, NULL, &reason);
+        if (v == VERDICT_FIRE) {
+                free(reason);
+                return NULL;
+        }
+        return reason ? reason : strdup(verdict_to_string(v));
+}
+
+/* Counts the firing before anything happens; for a disruptive remedy the record must be
+ * durable first. Returns 0, or a negative errno when it could not be recorded (then it is
+ * undone in memory too, and nothing may happen). */
+static int record_firing(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now) {
+        bool disruptive = remedy_is_disruptive(&d->remedy) && !manager_dry_run(m);
+        RuleState saved = *s;
         int r;
 
         s->attempts++;
         s->last_fired = now;
-        (void) eventlog_add(&s->fired, now);
+        s->last_fired_bt = now_boottime();
+        r = eventlog_add(&s->fired, now);
+        if (r < 0)
+                return r;
         eventlog_prune(&s->fired, now, d->limit.window_usec);
+        if (disruptive) {
+                r = eventlog_add(&m->disruptions, now);
+                if (r < 0)
+                        return r;
+                eventlog_prune(&m->disruptions, now, m->config->max_disruptions.window_usec);
+        }
         m->dirty = true;
+        if (!disruptive)
+                return 0;
+        r = state_save(m);
+        if (r < 0) {
+                s->attempts = saved.attempts;
+                s->last_fired = saved.last_fired;
+                s->last_fired_bt = saved.last_fired_bt;
+                eventlog_remove(&s->fired, now);
+                eventlog_remove(&m->disruptions, now);
+                return r;
+        }
+        return 0;
+}
+
+static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
+        RuleCtx *c = ctx_new(m, d);
+        bool disruptive = remedy_is_disruptive(&d->remedy);
+        uint64_t now = now_realtime();
+        int r;
+
+        if (!c) {
+                log_oom();
+                if (disruptive)
+                        (void) permission_release(m->perm, d->name, "out of memory");
+                return;
+        }
+        r = record_firing(m, d, s, now);
+        if (r < 0) {
+                _cleanup_free_ char *why = strprintf("the disruption cannot be recorded durably (%s): refused",
+                                                     strerror(-r));
+                log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED,
+                          LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "refused" }, { "MEDIC_REASON", why }),
+                          "Rule %s: %s; the condition stays, nothing was done", d->name, why);
+                manager_note(m, "decision", d->name, c->condition, "refused", why);
+                (void) permission_release(m->perm, d->name, why);
+                ctx_free(c);
+                return;
+        }
 
         if (manager_dry_run(m)) {
                 log_event(LOG_NOTICE, MEDIC_MSG_DRY_RUN,
-                          LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", c ? c->condition : NULL },
+                          LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", c->condition },
                                      { "MEDIC_REMEDY", d->remedy.text }, { "MEDIC_DECISION", "dry-run" }),
                           "dry-run: rule %s would run %s (attempt %u)", d->name, d->remedy.text, s->attempts);
-                manager_note(m, "decision", d->name, c ? c->condition : NULL, "dry-run", d->remedy.text);
+                manager_note(m, "decision", d->name, c->condition, "dry-run", d->remedy.text);
                 metrics_remedy(m->metrics, d->name, METRICS_REMEDY_DRY_RUN);
                 ctx_free(c);
                 return;
         }
         log_event(LOG_NOTICE, MEDIC_MSG_RULE_FIRED,
-                  LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", c ? c->condition : NULL },
+                  LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", c->condition },
                              { "MEDIC_REMEDY", d->remedy.text }, { "MEDIC_DECISION", "fire" }),
                   "Rule %s fires: running %s (attempt %u)", d->name, d->remedy.text, s->attempts);
-        manager_note(m, "decision", d->name, c ? c->condition : NULL, "fire", d->remedy.text);
-        if (!c) {
-                log_oom();
-                return;
-        }
+        manager_note(m, "decision", d->name, c->condition, "fire", d->remedy.text);
         if (d->remedy.kind == REMEDY_MAINTENANCE) {
-                (void) eventlog_add(&m->disruptions, now);
-                eventlog_prune(&m->disruptions, now, m->config->max_disruptions.window_usec);
                 r = maintenance_start(m, d, s, c->condition);
-                if (r < 0)
+                if (r < 0) {
                         log_error_errno(r, "Cannot start the maintenance for rule %s: %m", d->name);
+                        (void) permission_release(m->perm, d->name, "the maintenance could not start");
+                }
                 ctx_free(c);
                 return;
         }
         if (d->remedy.kind == REMEDY_REBOOT) {
-                (void) eventlog_add(&m->disruptions, now);
-                eventlog_prune(&m->disruptions, now, m->config->max_disruptions.window_usec);
-                manager_save(m); /* the disruption counts before anything happens */
-                r = rebooter_start(m->rebooter, d, c->condition, on_reboot_failed, c);
+                r = rebooter_start(m->rebooter, d, c->condition, on_reboot_failed, on_reboot_recheck, c);
                 if (r < 0) {
                         log_error_errno(r, "Cannot start the reboot for rule %s: %m", d->name);
                         /* Busy: the permission belongs to the reboot that is running. */
-                        if (r != -EBUSY) {
-                                (void) coordinator_release(m->coord, d->name);
-                                s->holds_slot = false;
-                        }
+                        if (r != -EBUSY)
+                                (void) permission_release(m->perm, d->name, "the reboot could not start");
                         ctx_free(c);
                 }
                 return;
@@ -391,6 +373,8 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                           "Cannot start the remedy of rule %s: %s", d->name, strerror(-r));
                 manager_note(m, "remedy", d->name, c->condition, "failed", strerror(-r));
                 metrics_remedy(m->metrics, d->name, METRICS_REMEDY_FAILED);
+                if (disruptive)
+                        (void) permission_release(m->perm, d->name, "the remedy could not start");
                 ctx_free(c);
         }
 }
@@ -398,11 +382,16 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
 static void on_permission(CoordAnswer a, const char *reason, void *userdata) {
         RuleCtx *c = userdata;
         Manager *m = c->m;
-        RuleState *s = manager_rule_state(m, c->rule, true);
         RuleDecl *d = luaset_find_rule(m->set, c->rule);
-        uint64_t since;
+        RuleState *s = manager_rule_state(m, c->rule, true);
+        const PermissionAnswer *last = permission_last_answer(m->perm);
 
-        s->asking = false;
+        if (a != COORD_GRANTED && last && !last->changed) {
+                /* The same answer again: counted, not logged nor written again. */
+                manager_note_repeat(m, "permission", c->rule, coord_answer_to_string(a), reason, last->count);
+                ctx_free(c);
+                return;
+        }
         log_event(a == COORD_GRANTED ? LOG_NOTICE : LOG_WARNING, MEDIC_MSG_PERMISSION,
                   LOG_FIELDS({ "MEDIC_RULE", c->rule }, { "MEDIC_DECISION", coord_answer_to_string(a) },
                              { "MEDIC_REASON", reason }),
@@ -410,12 +399,18 @@ static void on_permission(CoordAnswer a, const char *reason, void *userdata) {
                   reason ? ": " : "", reason ? reason : "");
         manager_note(m, "permission", c->rule, c->condition, coord_answer_to_string(a), reason);
         if (a == COORD_GRANTED) {
-                s->holds_slot = true;
-                /* The trigger may have cleared while we waited: then give the slot back, do nothing. */
-                if (!d || !rule_armed(m, d, s, now_realtime(), &since, NULL)) {
-                        log_info("Rule %s: the trigger cleared while waiting for permission; releasing", c->rule);
-                        (void) coordinator_release(m->coord, c->rule);
-                        s->holds_slot = false;
+                /* Re-decided now, on what this process observes: the trigger, the blockers,
+                 * the window, the stop switches and the limits may have changed while it waited. */
+                _cleanup_free_ char *why = NULL;
+                Verdict v = d && s ? rule_decide(m, d, s, now_realtime(), false, NULL, &why) : VERDICT_IDLE;
+                if (v != VERDICT_FIRE) {
+                        _cleanup_free_ char *msg = strprintf("granted, but no longer wanted: %s",
+                                                             why ? why : d ? verdict_to_string(v) : "the rule is gone");
+                        log_event(LOG_NOTICE, MEDIC_MSG_PERMISSION,
+                                  LOG_FIELDS({ "MEDIC_RULE", c->rule }, { "MEDIC_DECISION", "release" }, { "MEDIC_REASON", msg }),
+                                  "Rule %s: %s; giving the permission back, nothing done", c->rule, msg);
+                        manager_note(m, "decision", c->rule, c->condition, "abandoned", msg);
+                        (void) permission_release(m->perm, c->rule, msg);
                 } else
                         run_remedy(m, d, s);
         }
@@ -423,12 +418,34 @@ static void on_permission(CoordAnswer a, const char *reason, void *userdata) {
         manager_save(m);
 }
 
+static void ask(Manager *m, const RuleDecl *d, RuleState *s) {
+        RuleCtx *c;
+        int r;
+
+        if (permission_in_flight(m->perm))
+                return;
+        c = ctx_new(m, d);
+        if (!c)
+                return;
+        if (permission_state(m->perm, d->name) == PERM_NONE)
+                log_event(LOG_NOTICE, MEDIC_MSG_PERMISSION, LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "ask" }),
+                          "Rule %s wants to run %s: asking the %s coordinator for permission", d->name, d->remedy.text,
+                          permission_backend(m->perm));
+        r = permission_ask(m->perm, d->name, on_permission, c);
+        if (r < 0) {
+                if (r != -EALREADY && r != -EBUSY)
+                        manager_note(m, "decision", d->name, c->condition, "refused",
+                                     "cannot record the request for permission durably");
+                ctx_free(c);
+        }
+}
+
 static void decision_changed(Manager *m, const RuleDecl *d, RuleState *s, Verdict v, const char *reason) {
         if (s->last_decision && strcmp(s->last_decision, verdict_to_string(v)) == 0)
                 return;
         free(s->last_decision);
         s->last_decision = strdup(verdict_to_string(v));
-        if (v == VERDICT_BLOCKED || v == VERDICT_WINDOW || v == VERDICT_FLAPPING) {
+        if (v == VERDICT_BLOCKED || v == VERDICT_WINDOW || v == VERDICT_FLAPPING || v == VERDICT_STOPPED) {
                 log_event(LOG_INFO, MEDIC_MSG_RULE_BLOCKED,
                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", verdict_to_string(v) },
                                      { "MEDIC_REASON", reason }),
@@ -436,6 +453,30 @@ static void decision_changed(Manager *m, const RuleDecl *d, RuleState *s, Verdic
                 manager_note(m, "decision", d->name, d->when, verdict_to_string(v), reason);
         } else
                 log_debug("Rule %s: %s (%s)", d->name, verdict_to_string(v), reason ? reason : "");
+}
+
+static void episode_bookkeeping(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now) {
+        Armed a;
+        bool armed = rule_armed(m, d, s, now, &a);
+
+        if (!armed && s->episode != 0 && !s->running && !s->maintenance &&
+            permission_state(m->perm, d->name) != PERM_HELD) {
+                log_info("Rule %s: the problem is over after %u attempt%s", d->name, s->attempts,
+                         s->attempts == 1 ? "" : "s");
+                manager_note(m, "episode", d->name, d->when, "ended", "condition is no longer problem");
+                s->episode = 0;
+                s->attempts = 0;
+                s->escalated = false;
+                s->exhausted_logged = false;
+                m->dirty = true;
+        } else if (armed && s->episode != a.since) {
+                s->episode = a.since;
+                s->attempts = 0;
+                s->escalated = false;
+                s->exhausted_logged = false;
+                m->dirty = true;
+        }
+        armed_done(&a);
 }
 
 void rules_run(Manager *m) {
@@ -447,62 +488,29 @@ void rules_run(Manager *m) {
                 RuleDecl *d = m->set->rules[i];
                 RuleState *s = manager_rule_state(m, d->name, true);
                 _cleanup_free_ char *reason = NULL;
-                uint64_t since = 0;
-                bool armed;
+                bool disruptive = remedy_is_disruptive(&d->remedy);
                 Verdict v;
 
                 if (!s)
                         continue;
-                armed = rule_armed(m, d, s, now, &since, NULL);
-                if (!armed && s->episode != 0 && !s->running && !s->asking && !s->maintenance) {
-                        log_info("Rule %s: the problem is over after %u attempt%s", d->name, s->attempts,
-                                 s->attempts == 1 ? "" : "s");
-                        manager_note(m, "episode", d->name, d->when, "ended", "condition is no longer problem");
-                        if (remedy_is_disruptive(&d->remedy) && !s->holds_slot)
-                                coordinator_withdraw(m->coord, d->name);
-                        s->episode = 0;
-                        s->attempts = 0;
-                        s->escalated = false;
-                        s->exhausted_logged = false;
-                        m->dirty = true;
-                } else if (armed && s->episode != since) {
-                        s->episode = since;
-                        s->attempts = 0;
-                        s->escalated = false;
-                        s->exhausted_logged = false;
-                        m->dirty = true;
-                }
-
-                v = rule_evaluate(m, d, s, now, NULL, &reason);
+                episode_bookkeeping(m, d, s, now);
+                v = rule_decide(m, d, s, now, false, NULL, &reason);
                 decision_changed(m, d, s, v, reason);
+                /* Only a rule that would act now keeps its place in the queue. */
+                if (v != VERDICT_ASKING && v != VERDICT_FIRE && permission_state(m->perm, d->name) == PERM_ASKING)
+                        permission_withdraw(m->perm, d->name, reason);
                 switch (v) {
                 case VERDICT_FIRE:
-                        if (remedy_is_disruptive(&d->remedy) && !manager_dry_run(m) &&
-                            !ratelimit_allows(&m->config->max_disruptions, &m->disruptions, now)) {
-                                char b1[32];
-                                _cleanup_free_ char *why = strprintf(
-                                        "%zu disruptive remedies within %s (max_disruptions %s): rule %s wanted another",
-                                        eventlog_count(&m->disruptions, now, m->config->max_disruptions.window_usec),
-                                        duration_format(m->config->max_disruptions.window_usec, b1, sizeof b1),
-                                        ratespec_format(&m->config->max_disruptions, (char[32]) {}, 32), d->name);
-                                manager_park(m, why);
-                                break;
-                        }
-                        if (remedy_is_disruptive(&d->remedy) && !manager_dry_run(m)) {
-                                RuleCtx *c = ctx_new(m, d);
-                                if (!c)
-                                        break;
-                                s->asking = true;
-                                log_event(LOG_NOTICE, MEDIC_MSG_PERMISSION,
-                                          LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "ask" }),
-                                          "Rule %s wants to run %s: asking the %s coordinator for permission",
-                                          d->name, d->remedy.text, m->coord->ops->name);
-                                if (coordinator_request(m->coord, d->name, on_permission, c) < 0) {
-                                        s->asking = false;
-                                        ctx_free(c);
-                                }
-                        } else
+                        if (disruptive && !manager_dry_run(m))
+                                ask(m, d, s);
+                        else
                                 run_remedy(m, d, s);
+                        break;
+                case VERDICT_ASKING:
+                        ask(m, d, s); /* asks again unless a request is out */
+                        break;
+                case VERDICT_NODE_LIMIT:
+                        manager_park(m, reason);
                         break;
                 case VERDICT_ESCALATE:
                         s->escalated = true;
@@ -516,6 +524,7 @@ void rules_run(Manager *m) {
                 case VERDICT_LIMITED:
                         if (!s->exhausted_logged) {
                                 s->exhausted_logged = true;
+                                m->dirty = true;
                                 log_event(LOG_WARNING, MEDIC_MSG_RULE_EXHAUSTED,
                                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "exhausted" },
                                                      { "MEDIC_REASON", reason }),

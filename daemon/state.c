@@ -36,6 +36,7 @@ int state_save(Manager *m) {
         int r;
 
         json_object_object_add(root, "version", json_object_new_int(1));
+        json_object_object_add(root, "boot_id", m->boot_id ? json_object_new_string(m->boot_id) : NULL);
         for (size_t i = 0; i < m->n_conds; i++) {
                 Condition *c = m->conds[i];
                 struct json_object *o = json_object_new_object();
@@ -46,6 +47,9 @@ int state_save(Manager *m) {
                 json_object_object_add(o, "changes", eventlog_to_json(&c->changes));
                 json_object_object_add(o, "flapping", json_object_new_boolean(c->flapping));
                 json_object_object_add(o, "last_run", json_object_new_int64((int64_t) c->last_run));
+                /* Boot-clock time of the change: meaningful in this boot only (see boot_id). */
+                if (c->since_bt)
+                        json_object_object_add(o, "since_bt", json_object_new_int64((int64_t) c->since_bt));
                 json_object_object_add(conds, c->name, o);
         }
         for (size_t i = 0; i < m->n_rstates; i++) {
@@ -53,6 +57,8 @@ int state_save(Manager *m) {
                 struct json_object *o = json_object_new_object();
                 json_object_object_add(o, "fired", eventlog_to_json(&s->fired));
                 json_object_object_add(o, "last_fired", json_object_new_int64((int64_t) s->last_fired));
+                if (s->last_fired_bt)
+                        json_object_object_add(o, "last_fired_bt", json_object_new_int64((int64_t) s->last_fired_bt));
                 json_object_object_add(o, "episode", json_object_new_int64((int64_t) s->episode));
                 json_object_object_add(o, "attempts", json_object_new_int64(s->attempts));
                 json_object_object_add(o, "escalated", json_object_new_boolean(s->escalated));
@@ -72,8 +78,15 @@ int state_save(Manager *m) {
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
         r = write_file_atomic(path, text, strlen(text), 0600);
         json_object_put(root);
-        if (r < 0)
-                return log_error_errno(r, "Cannot save state to %s: %m", path);
+        if (r < 0) {
+                if (!m->save_failing)
+                        log_error_errno(r, "Cannot save state to %s: %m; no disruptive remedy runs until it can be saved", path);
+                m->save_failing = true;
+                return r;
+        }
+        if (m->save_failing)
+                log_notice("State saved to %s again", path);
+        m->save_failing = false;
         m->dirty = false;
         return 0;
 }
@@ -125,6 +138,8 @@ int state_load(Manager *m) {
                 return move_aside(m, path, why);
         }
 
+        /* Boot-clock times count only in the boot they were taken in. */
+        bool same_boot = m->boot_id && streq_ptr(get_str(root, "boot_id"), m->boot_id);
         json_object_object_foreach(conds, name, o) {
                 CondState st = cond_state_from_string(get_str(o, "state"));
                 Condition *c;
@@ -147,6 +162,8 @@ int state_load(Manager *m) {
                 c->state = st;
                 c->since = get_u64(o, "since");
                 c->last_run = get_u64(o, "last_run");
+                c->since_bt = same_boot ? get_u64(o, "since_bt") : 0;
+                c->observed_bt = 0; /* restored, not observed by this process */
                 free(c->message);
                 c->message = strdup_or_null(get_str(o, "message"));
                 free(c->details);
@@ -167,6 +184,7 @@ int state_load(Manager *m) {
                 if (json_object_object_get_ex(ro, "fired", &v))
                         eventlog_from_json(&s->fired, v);
                 s->last_fired = get_u64(ro, "last_fired");
+                s->last_fired_bt = same_boot ? get_u64(ro, "last_fired_bt") : 0;
                 s->episode = get_u64(ro, "episode");
                 s->attempts = (unsigned) get_u64(ro, "attempts");
                 s->escalated = json_object_object_get_ex(ro, "escalated", &v) && json_object_get_boolean(v);

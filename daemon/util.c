@@ -80,6 +80,10 @@ uint64_t now_realtime(void) {
         return now_clock(CLOCK_REALTIME);
 }
 
+uint64_t now_boottime(void) {
+        return now_clock(CLOCK_BOOTTIME);
+}
+
 bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;
@@ -295,4 +299,14 @@ int mkdir_p(const char *path, mode_t mode) {
                         return r;
         }
         return mkdir_one(p, mode);
+}
+
+char *boot_id_read(const char *path) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+
+        if (read_file(path, 256, &buf, &size) < 0)
+                return NULL;
+        buf[strcspn(buf, " \t\r\n")] = 0;
+        return buf[0] ? strdup(buf) : NULL;
 }

@@ -47,6 +47,13 @@ bool strlist_contains(const StrList *l, const char *s);
 /* Clocks: timers use CLOCK_MONOTONIC (usec), persisted times use realtime (usec since epoch). */
 uint64_t now_monotonic(void);
 uint64_t now_realtime(void);
+/* CLOCK_BOOTTIME: like CLOCK_MONOTONIC but counting suspend; within one boot it never steps,
+ * so durations within a boot are measured on it (and persisted with the boot id). */
+uint64_t now_boottime(void);
+/* a - b, or 0 when b is later than a (a wall clock stepped back reads as "not yet"). */
+static inline uint64_t usec_sub_sat(uint64_t a, uint64_t b) {
+        return a > b ? a - b : 0;
+}
 
 bool streq_ptr(const char *a, const char *b);
 char *strdup_or_null(const char *s);
@@ -58,6 +65,9 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 
 /* Reads a whole regular file of at most max bytes. Returns 0 or a negative errno (-EFBIG when larger). */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/* The boot id in path (/proc/sys/kernel/random/boot_id; tests point it at a file), or NULL. */
+char *boot_id_read(const char *path);
 
 /* Creates a directory and its parents (like mkdir -p). */
 int mkdir_p(const char *path, mode_t mode);

@@ -124,7 +124,7 @@ like "$(printf '%s' "$js" | jget 'find(d["steps"], "blockers", "step")["detail"]
         "explain --json: blockers step names 'blocker'"
 is "$(printf '%s' "$js" | jget 'find(d["steps"], "condition", "step")["ok"]')" true "explain --json: condition step ok"
 is "$(printf '%s' "$js" | jget 'sorted(s["step"] for s in d["steps"])')" \
-        '["blockers", "condition", "coordinator", "debounce", "dry_run", "flapping", "limit", "window"]' \
+        '["blockers", "condition", "coordinator", "debounce", "dry_run", "flapping", "fresh", "limit", "retry", "running", "window"]' \
         "explain --json: all documented steps"
 ok "the blocked rule did not fire" test ! -e "$T/fired"
 out=$(ctl explain no-such-rule 2>&1); rc=$?
