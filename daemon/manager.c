@@ -129,6 +129,11 @@ void manager_note_repeat(Manager *m, const char *kind, const char *rule, const c
                 if (!json_object_object_get_ex(e, "decision", &v) || !streq_ptr(json_object_get_string(v), decision) ||
                     !json_object_object_get_ex(e, "message", &v) || !streq_ptr(json_object_get_string(v), message ? message : ""))
                         break; /* the last entry of this rule says something else: a new one */
+                /* One entry for the run: since its first time, how many, and the last time.
+                 * Not saved for this alone: the state file is written when something durable
+                 * changes. */
+                if (!json_object_object_get_ex(e, "since", NULL) && json_object_object_get_ex(e, "time", &v))
+                        json_object_object_add(e, "since", json_object_get(v));
                 json_object_object_add(e, "count", json_object_new_int64(count));
                 json_object_object_add(e, "last", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
                 return;
