@@ -74,7 +74,7 @@ static const char *dur(uint64_t usec, char *buf, size_t n) {
 static bool within(const RateSpec *r, const EventLog *l, uint64_t now, bool acting) {
         if (!acting)
                 return ratelimit_allows(r, l, now);
-        return r->count == 0 || eventlog_count(l, now, r->window_usec) <= r->count;
+        return eventlog_count(l, now, r->window_usec) <= r->count;
 }
 
 static bool step_trigger(Run *run, const DecideInput *in) {
