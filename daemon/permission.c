@@ -200,11 +200,16 @@ static void on_answer(CoordAnswer a, const char *reason, void *userdata) {
         _cleanup_free_ char *why = NULL;
 
         if (c->gen != p->gen || !streq_ptr(p->rule, c->rule) || p->rec != REC_ASKING) {
-                /* The rule stopped wanting while the request was out: a late grant goes back. */
-                if (a == COORD_GRANTED) {
+                /* The rule stopped wanting while the request was out: a late grant goes back.
+                 * The backend's slot is the node's: while a newer request is out or a grant
+                 * is held, giving it back would give back that one, so it is left to their
+                 * release (and a duplicate answer to a held grant changes nothing). */
+                if (a == COORD_GRANTED && p->rec == REC_NONE) {
                         log_notice("A late grant for rule %s arrived after it stopped asking; giving it back", c->rule);
                         (void) coordinator_release(p->coord, c->rule);
-                }
+                } else if (a == COORD_GRANTED)
+                        log_debug("A late or repeated grant for rule %s while %s %s: the slot stays with that", c->rule,
+                                  p->rule, rec_names[p->rec]);
                 if (c->gen == p->gen)
                         p->in_flight = false;
                 free(c->rule);
