@@ -36,7 +36,7 @@ static char **env_for(Manager *m, RuleState *s, StrList *l) {
 static void on_tasks(bool ok, const char *detail, void *userdata) {
         MaintCtx *c = userdata;
         Manager *m = c->m;
-        RuleState *s = manager_rule_state(m, c->rule, false);
+        RuleState *s = ruletable_get(&m->rstates, c->rule, false);
 
         free(c->rule);
         free(c);
@@ -48,7 +48,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                         _cleanup_free_ char *why = strprintf("drain failed: %s", detail ? detail : "?");
                         log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_REASON", why }),
                                   "Maintenance for rule %s: %s; undraining and giving the permission back", s->name, why);
-                        manager_escalate(m, "drain-failed", s->name, why);
+                        journal_escalate(&m->journal, "drain-failed", s->name, why);
                         /* Put back what the drain may have done half-way. */
                         set_phase(m, s, "undraining");
                         maintenance_tick(m);
@@ -61,7 +61,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                         log_event(LOG_WARNING, MEDIC_MSG_REMEDY_FAILED,
                                   LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "abandon" }, { "MEDIC_REASON", why }),
                                   "Maintenance for rule %s abandoned: %s; running the undrain tasks", s->name, why);
-                        manager_note(m, "maintenance", s->name, s->maintenance_condition, "abandoned", why);
+                        journal_note(&m->journal, "maintenance", s->name, s->maintenance_condition, "abandoned", why);
                         set_phase(m, s, "undraining");
                         maintenance_tick(m);
                         return;
@@ -69,7 +69,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "holding" }),
                           "Maintenance for rule %s: drained (%s); holding the node out while %s stays", s->name,
                           detail ? detail : "", s->maintenance_condition ? s->maintenance_condition : "the condition");
-                manager_note(m, "maintenance", s->name, s->maintenance_condition, "drained", detail);
+                journal_note(&m->journal, "maintenance", s->name, s->maintenance_condition, "drained", detail);
                 set_phase(m, s, "holding");
                 return;
         }
@@ -79,14 +79,14 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                         log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_REASON", why }),
                                   "Maintenance for rule %s: %s; keeping the permission, trying again in 5 minutes",
                                   s->name, why);
-                        manager_escalate(m, "undrain-failed", s->name, why);
+                        journal_escalate(&m->journal, "undrain-failed", s->name, why);
                         s->maintenance_retry = now_monotonic() + UNDRAIN_RETRY;
                         return;
                 }
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
                           "Maintenance for rule %s done: undrained (%s); giving the permission back", s->name,
                           detail ? detail : "");
-                manager_note(m, "maintenance", s->name, s->maintenance_condition, "done", detail);
+                journal_note(&m->journal, "maintenance", s->name, s->maintenance_condition, "done", detail);
                 s->maintenance_retry = 0;
                 free(s->maintenance_condition);
                 s->maintenance_condition = NULL;
@@ -126,8 +126,8 @@ int maintenance_start(Manager *m, const RuleDecl *d, RuleState *s, const char *c
 /* Drives every rule in maintenance: resumes after a restart, and undrains once the
  * condition is ok again (unknown keeps the node out: it is not a healthy signal). */
 void maintenance_tick(Manager *m) {
-        for (size_t i = 0; i < m->n_rstates; i++) {
-                RuleState *s = m->rstates[i];
+        for (size_t i = 0; i < m->rstates.n; i++) {
+                RuleState *s = m->rstates.v[i];
                 RuleDecl *d;
                 if (!s->maintenance || s->maintenance_tasks)
                         continue;
@@ -141,7 +141,7 @@ void maintenance_tick(Manager *m) {
                 if (streq_ptr(s->maintenance, "draining")) {
                         (void) run_tasks(m, s, d->remedy.drain);
                 } else if (streq_ptr(s->maintenance, "holding")) {
-                        Condition *c = s->maintenance_condition ? manager_find_condition(m, s->maintenance_condition) : NULL;
+                        Condition *c = s->maintenance_condition ? condtable_find(&m->conds, s->maintenance_condition) : NULL;
                         if (c && c->state == COND_OK) {
                                 log_notice("Maintenance for rule %s: %s is ok again; running the undrain tasks", s->name, c->name);
                                 set_phase(m, s, "undraining");
@@ -153,8 +153,8 @@ void maintenance_tick(Manager *m) {
 }
 
 void maintenance_cancel_all(Manager *m) {
-        for (size_t i = 0; i < m->n_rstates; i++) {
-                tasks_cancel(m->rstates[i]->maintenance_tasks);
-                m->rstates[i]->maintenance_tasks = NULL;
+        for (size_t i = 0; i < m->rstates.n; i++) {
+                tasks_cancel(m->rstates.v[i]->maintenance_tasks);
+                m->rstates.v[i]->maintenance_tasks = NULL;
         }
 }

@@ -8,35 +8,17 @@
 #include "condition.h"
 #include "config.h"
 #include "coordinator.h"
+#include "journal.h"
 #include "lua-decl.h"
 #include "decide.h"
 #include "permission.h"
 #include "ratelimit.h"
+#include "tables.h"
 
 struct Remedy;
 struct Control;
 struct Metrics;
 struct Rebooter;
-
-/* What the daemon remembers about a rule across reloads, restarts and reboots. */
-typedef struct RuleState {
-        char *name;
-        EventLog fired;          /* realtime usec of each firing, for the rate limit */
-        uint64_t last_fired;     /* realtime usec */
-        uint64_t episode;        /* since of the problem the rule is working on, 0 = none */
-        unsigned attempts;       /* firings in this episode */
-        bool escalated;          /* this episode was handed on to the escalation rule */
-        bool exhausted_logged;
-        uint64_t last_fired_bt;  /* the same on CLOCK_BOOTTIME, when it was in this boot (persisted with the boot id) */
-        uint64_t armed_since;    /* predicate rules: when the predicate became true, realtime (not persisted) */
-        uint64_t armed_since_bt; /* the same on CLOCK_BOOTTIME */
-        char *last_decision;     /* for `medicctl rules` */
-        struct Remedy *running;  /* not persisted */
-        char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining" or NULL (persisted) */
-        char *maintenance_condition;
-        struct TaskRun *maintenance_tasks;
-        uint64_t maintenance_retry; /* monotonic usec: when to try undrain again after a failure */
-} RuleState;
 
 typedef struct Manager {
         sd_event *event;
@@ -47,11 +29,9 @@ typedef struct Manager {
         LuaSet *set;
         CheckRunner **runners;
         size_t n_runners;
-        Condition **conds;
-        size_t n_conds;
-        RuleState **rstates;
-        size_t n_rstates;
-        struct json_object *history;  /* array, oldest first */
+        CondTable conds;          /* tables.h */
+        RuleTable rstates;
+        Journal journal;          /* history, escalations, park (journal.h) */
         Coordinator *coord;
         Permission *perm;         /* the only owner of the node's permission */
         char *boot_id;            /* of this boot, read at start: boot-clock times persist with it */
@@ -69,8 +49,6 @@ typedef struct Manager {
         void **source_state;      /* one per entry of sources.c */
         struct Rebooter *rebooter;
         EventLog disruptions;     /* realtime usec of each disruptive remedy (persisted) */
-        bool parked;              /* reboot-loop protection tripped: no automation until unpark */
-        char *parked_reason;
 } Manager;
 
 int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run, Manager **ret);
@@ -81,30 +59,13 @@ int manager_reload(Manager *m, StrList *errors);
 void manager_stop(Manager *m);
 
 bool manager_dry_run(const Manager *m);
-Condition *manager_find_condition(Manager *m, const char *name);
-RuleState *manager_rule_state(Manager *m, const char *name, bool create);
 CheckRunner *manager_find_runner(Manager *m, const char *name);
-/* Appends an entry to the bounded history (takes ownership of entry) and marks state dirty. */
-void manager_history_add(Manager *m, struct json_object *entry);
 void manager_save(Manager *m);
 /* An event happened (a link changed, a kernel message arrived, …): every check that lists
  * it in its `events` runs now. */
 void manager_trigger(Manager *m, const char *event);
 /* Runs the rule engine now. */
 void manager_evaluate(Manager *m);
-/* A history entry {kind, rule, condition, decision, message}; any of them may be NULL but kind. */
-void manager_note(Manager *m, const char *kind, const char *rule, const char *condition, const char *decision,
-                  const char *message);
-/* The same entry as the last one of its kind for that rule, again: its count and last time
- * are updated in memory (the state file is not rewritten for it). */
-void manager_note_repeat(Manager *m, const char *kind, const char *rule, const char *decision, const char *message,
-                         unsigned count);
-/* Tells a human: logged at critical with the details, in the history, and through the
- * configured notify command (environment MEDIC_EVENT, MEDIC_NODE, MEDIC_GROUP, MEDIC_RULE,
- * MEDIC_REASON). */
-void manager_escalate(Manager *m, const char *event, const char *rule, const char *reason);
-/* Stops all automation on this node until an operator runs `medicctl unpark`. */
-void manager_park(Manager *m, const char *reason);
 /* One-line summary for STATUS= and `medicctl status`. */
 char *manager_summary(Manager *m);
 

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protocol.h"
 #include "util.h"
 
 #ifndef PACKAGE_VERSION
@@ -967,16 +968,16 @@ typedef struct Command {
 } Command;
 
 static const Command commands[] = {
-        { "status",     NULL,   NULL,    print_status },
-        { "conditions", NULL,   NULL,    print_conditions },
-        { "rules",      NULL,   NULL,    print_rules },
-        { "history",    NULL,   NULL,    print_history },
-        { "explain",    "RULE", "rule",  print_explain },
-        { "run-check",  "NAME", "check", print_run_check },
-        { "reload",     NULL,   NULL,    print_reload },
-        { "unpark",     NULL,   NULL,    print_unpark },
-        { "request",    "reboot|clear", "action", print_request },
-        { "coordinator", "ACTION", "action", print_coordinator },
+        { MEDIC_CMD_STATUS,     NULL,   NULL,    print_status },
+        { MEDIC_CMD_CONDITIONS, NULL,   NULL,    print_conditions },
+        { MEDIC_CMD_RULES,      NULL,   NULL,    print_rules },
+        { MEDIC_CMD_HISTORY,    NULL,   NULL,    print_history },
+        { MEDIC_CMD_EXPLAIN,    "RULE", MEDIC_FIELD_RULE,  print_explain },
+        { MEDIC_CMD_RUN_CHECK,  "NAME", MEDIC_FIELD_CHECK, print_run_check },
+        { MEDIC_CMD_RELOAD,     NULL,   NULL,    print_reload },
+        { MEDIC_CMD_UNPARK,     NULL,   NULL,    print_unpark },
+        { MEDIC_CMD_REQUEST,    "reboot|clear", MEDIC_FIELD_ACTION, print_request },
+        { MEDIC_CMD_COORDINATOR, "ACTION", MEDIC_FIELD_ACTION, print_coordinator },
 };
 
 static const Command *command_find(const char *name) {
@@ -1348,7 +1349,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                         return usage_error("%s: %s must not be empty", args->command->name,
                                            args->command->arg_name);
         }
-        if (strcmp(args->command->name, "coordinator") == 0) {
+        if (strcmp(args->command->name, MEDIC_CMD_COORDINATOR) == 0) {
                 static const char *const actions[] = { "status", "stop", "resume", "release", "forget", "set-budget",
                                                        "request-reboot", "cancel-reboot" };
                 bool known = false;
@@ -1382,7 +1383,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 }
         } else if (args->group)
                 return usage_error("--group only applies to coordinator");
-        else if (strcmp(args->command->name, "request") == 0) {
+        else if (strcmp(args->command->name, MEDIC_CMD_REQUEST) == 0) {
                 if (strcmp(args->arg, "reboot") != 0 && strcmp(args->arg, "clear") != 0)
                         return usage_error("request: expected 'reboot [REASON]' or 'clear', not '%s'", args->arg);
                 if (strcmp(args->arg, "reboot") == 0 && optind < argc)
@@ -1392,7 +1393,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         if (optind < argc)
                 return usage_error("%s: unexpected argument '%s'", args->command->name, argv[optind]);
 
-        if (args->limit && strcmp(args->command->name, "history") != 0)
+        if (args->limit && strcmp(args->command->name, MEDIC_CMD_HISTORY) != 0)
                 return usage_error("--limit only applies to history");
 
         return 1;
@@ -1404,7 +1405,7 @@ static char *build_request(const Args *args, size_t *ret_len) {
 
         if (!req)
                 die_oom();
-        if (json_object_object_add(req, "command", json_object_new_string(args->command->name)) < 0)
+        if (json_object_object_add(req, MEDIC_FIELD_COMMAND, json_object_new_string(args->command->name)) < 0)
                 die_oom();
         if (args->command->arg_key &&
             json_object_object_add(req, args->command->arg_key, json_object_new_string(args->arg)) < 0)
@@ -1413,15 +1414,15 @@ static char *build_request(const Args *args, size_t *ret_len) {
                 die_oom();
         if (args->node && json_object_object_add(req, "node", json_object_new_string(args->node)) < 0)
                 die_oom();
-        if (args->reason && json_object_object_add(req, "reason", json_object_new_string(args->reason)) < 0)
+        if (args->reason && json_object_object_add(req, MEDIC_FIELD_REASON, json_object_new_string(args->reason)) < 0)
                 die_oom();
         if (args->max_unavailable &&
             json_object_object_add(req, "max_unavailable", json_object_new_string(args->max_unavailable)) < 0)
                 die_oom();
         if (args->min_healthy && json_object_object_add(req, "min_healthy", json_object_new_string(args->min_healthy)) < 0)
                 die_oom();
-        if (strcmp(args->command->name, "history") == 0 &&
-            json_object_object_add(req, "limit",
+        if (strcmp(args->command->name, MEDIC_CMD_HISTORY) == 0 &&
+            json_object_object_add(req, MEDIC_FIELD_LIMIT,
                                    json_object_new_int64(args->limit ? args->limit : DEFAULT_HISTORY_LIMIT)) < 0)
                 die_oom();
 

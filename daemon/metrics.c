@@ -234,19 +234,19 @@ static void render_daemon(FILE *f, Manager *m) {
         family(f, "medic_last_reload_timestamp_seconds", "gauge", "When the configuration was last loaded or a reload was tried.");
         sample_time(f, "medic_last_reload_timestamp_seconds", NO_LABELS, m->last_reload);
         family(f, "medic_parked", "gauge", "1 while the node is parked (reboot-loop protection: no automation until medicctl unpark).");
-        sample(f, "medic_parked", NO_LABELS, m->parked ? "1" : "0");
+        sample(f, "medic_parked", NO_LABELS, m->journal.parked ? "1" : "0");
 }
 
 static void render_conditions(FILE *f, Metrics *x) {
         Manager *m = x->m;
         _cleanup_free_ Condition **v = NULL;
-        size_t n = m->n_conds;
+        size_t n = m->conds.n;
 
         if (n > 0) {
                 v = malloc(n * sizeof(*v));
                 if (!v)
                         return;
-                memcpy(v, m->conds, n * sizeof(*v));
+                memcpy(v, m->conds.v, n * sizeof(*v));
                 qsort(v, n, sizeof(*v), cmp_condition);
         }
         family(f, "medic_condition_state", "gauge",
@@ -320,12 +320,12 @@ static void render_rules(FILE *f, Metrics *x) {
         }
         family(f, "medic_rule_attempts", "gauge", "Times the rule fired in its current problem episode.");
         for (size_t i = 0; i < n; i++) {
-                RuleState *s = manager_rule_state(m, set->rules[i]->name, false);
+                RuleState *s = ruletable_get(&m->rstates, set->rules[i]->name, false);
                 sample_u(f, "medic_rule_attempts", LABELS({ "rule", set->rules[i]->name }), s ? s->attempts : 0);
         }
         family(f, "medic_rule_last_fired_timestamp_seconds", "gauge", "When the rule last fired (0: never).");
         for (size_t i = 0; i < n; i++) {
-                RuleState *s = manager_rule_state(m, set->rules[i]->name, false);
+                RuleState *s = ruletable_get(&m->rstates, set->rules[i]->name, false);
                 sample_time(f, "medic_rule_last_fired_timestamp_seconds", LABELS({ "rule", set->rules[i]->name }),
                             s ? s->last_fired : 0);
         }
@@ -700,11 +700,11 @@ int metrics_new(Manager *m, Metrics **ret) {
         x->http_fd = -1;
         /* The last success survives a restart as far as the state tells: a condition that is
          * not unknown got its last result from a successful run. */
-        for (size_t i = 0; i < m->n_conds; i++)
-                if (m->conds[i]->state != COND_UNKNOWN) {
-                        CheckStats *s = check_stats(x, m->conds[i]->name, true);
+        for (size_t i = 0; i < m->conds.n; i++)
+                if (m->conds.v[i]->state != COND_UNKNOWN) {
+                        CheckStats *s = check_stats(x, m->conds.v[i]->name, true);
                         if (s)
-                                s->last_success = m->conds[i]->last_run;
+                                s->last_success = m->conds.v[i]->last_run;
                 }
         metrics_tick(x);
         *ret = x;

@@ -291,7 +291,7 @@ static void ladder_step(Rebooter *r, size_t i) {
                 log_event(LOG_CRIT, MEDIC_MSG_REBOOT_STUCK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
                           "Reboot for rule %s failed: %s; keeping the permission, the node needs an operator",
                           r->rule, why);
-                manager_escalate(r->m, "reboot-stuck", r->rule, why);
+                journal_escalate(&r->m->journal, "reboot-stuck", r->rule, why);
                 if (r->failed)
                         r->failed(why, r->userdata);
                 return;
@@ -323,7 +323,7 @@ static void on_abort_tasks(bool ok, const char *detail, void *userdata) {
                 _cleanup_free_ char *msg = strprintf("an abort task failed: %s", detail ? detail : "?");
                 log_event(LOG_ERR, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
                           "Reboot for rule %s: %s; the node may be left as the pre-reboot tasks left it", r->rule, msg);
-                manager_escalate(r->m, "abort-failed", r->rule, msg);
+                journal_escalate(&r->m->journal, "abort-failed", r->rule, msg);
         }
         r->phase = PHASE_IDLE;
         intent_remove(r);
@@ -344,7 +344,7 @@ static void abandon(Rebooter *r, const char *why) {
                                                                      { "MEDIC_DECISION", "abandon" }),
                   "Reboot for rule %s aborted: %s; running the abort tasks of %s", r->rule, why,
                   r->m->config->abort_dir);
-        manager_note(r->m, "reboot", r->rule, r->condition, "abandoned", why);
+        journal_note(&r->m->journal, "reboot", r->rule, r->condition, "abandoned", why);
         stop_work(r);
         r->phase = PHASE_ABORTING;
         (void) intent_save(r);
@@ -364,7 +364,7 @@ static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
         r->tasks = NULL;
         if (!ok) {
                 _cleanup_free_ char *why = strprintf("a pre-reboot task failed: %s", detail ? detail : "?");
-                manager_escalate(r->m, "reboot-aborted", r->rule, why);
+                journal_escalate(&r->m->journal, "reboot-aborted", r->rule, why);
                 return abandon(r, why);
         }
         /* The tasks took their time: decided again, on what this process observes now. */
@@ -440,7 +440,7 @@ static void on_post_tasks(bool ok, const char *detail, void *userdata) {
                 _cleanup_free_ char *why = strprintf("a post-reboot task failed: %s", detail ? detail : "?");
                 log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
                           "%s; keeping the permission", why);
-                manager_escalate(r->m, "came-back-sick", r->rule, why);
+                journal_escalate(&r->m->journal, "came-back-sick", r->rule, why);
                 r->sick_escalated = true;
         }
         r->phase = PHASE_SETTLING;
@@ -459,7 +459,7 @@ static bool healthy_now(Rebooter *r, char **ret_why) {
                 Condition *c;
                 if (!d->health)
                         continue;
-                c = manager_find_condition(m, d->name);
+                c = condtable_find(&m->conds, d->name);
                 if (!c || c->observed_bt == 0 || c->observed_bt < r->boot_seen) {
                         *ret_why = strprintf("%s has not been checked since the boot", d->name);
                         return false;
@@ -487,7 +487,7 @@ void rebooter_tick(Rebooter *r) {
                                                              duration_format(r->m->config->settle_timeout, buf, sizeof buf), why);
                         log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
                                   "The node came back sick (%s); keeping the permission, the group's rollout stops here", msg);
-                        manager_escalate(r->m, "came-back-sick", r->rule, msg);
+                        journal_escalate(&r->m->journal, "came-back-sick", r->rule, msg);
                 }
                 return;
         }
@@ -501,7 +501,7 @@ void rebooter_tick(Rebooter *r) {
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_DONE, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_DECISION", "release" }),
                   "Reboot for rule %s done: healthy for %s; giving the permission back", r->rule,
                   duration_format(r->m->config->settle, buf, sizeof buf));
-        manager_note(r->m, "reboot", r->rule, r->condition, "done", "healthy after the reboot; permission released");
+        journal_note(&r->m->journal, "reboot", r->rule, r->condition, "done", "healthy after the reboot; permission released");
         intent_remove(r);
         r->phase = PHASE_IDLE;
         (void) permission_release(r->m->perm, r->rule, "healthy after the reboot");
@@ -536,7 +536,7 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                         log_event(LOG_NOTICE, MEDIC_MSG_REBOOTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", jstr(intent, "method") }),
                                   "The node came back from the reboot for rule %s (last method tried: %s); "
                                   "running the post-reboot tasks", r->rule, jstr(intent, "method") ?: "?");
-                        manager_note(m, "reboot", r->rule, r->condition, "rebooted", jstr(intent, "method"));
+                        journal_note(&m->journal, "reboot", r->rule, r->condition, "rebooted", jstr(intent, "method"));
                         r->phase = PHASE_POST;
                         StrList env = {};
                         if (tasks_run(m->event, m->config->post_reboot_dir, m->config->task_timeout, task_env(r, &env),

@@ -19,7 +19,7 @@
 /* The condition a rule works on: its own `when`, or that of the rule escalating to it. */
 static Condition *trigger_condition(Manager *m, const RuleDecl *d) {
         if (d->when)
-                return manager_find_condition(m, d->when);
+                return condtable_find(&m->conds, d->when);
         for (size_t i = 0; i < m->set->n_rules; i++) {
                 RuleDecl *src = m->set->rules[i];
                 if (streq_ptr(src->escalate, d->name)) {
@@ -34,8 +34,8 @@ static Condition *trigger_condition(Manager *m, const RuleDecl *d) {
 /* Whether every condition known now was reported by a run of its check in this process: a
  * Lua predicate may read any of them, so it is trusted only then. */
 static bool all_observed(Manager *m) {
-        for (size_t i = 0; i < m->n_conds; i++)
-                if (m->conds[i]->observed_bt == 0)
+        for (size_t i = 0; i < m->conds.n; i++)
+                if (m->conds.v[i]->observed_bt == 0)
                         return false;
         return true;
 }
@@ -45,7 +45,7 @@ bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, Armed
 
         *ret = (Armed) {};
         if (d->when) {
-                Condition *c = manager_find_condition(m, d->when);
+                Condition *c = condtable_find(&m->conds, d->when);
                 if (c && c->state == COND_PROBLEM) {
                         ret->armed = true;
                         ret->since = c->since;
@@ -94,7 +94,7 @@ bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, Armed
                 Armed a = {};
                 if (!streq_ptr(src->escalate, d->name))
                         continue;
-                ss = manager_rule_state(m, src->name, false);
+                ss = ruletable_get(&m->rstates, src->name, false);
                 if (ss && ss->escalated && rule_armed(m, src, ss, now, &a)) {
                         free(ret->why);
                         *ret = a;
@@ -127,10 +127,10 @@ static char *busy_reason(Manager *m, const RuleDecl *d, const RuleState *s, bool
                 return NULL;
         if (!acting && rebooter_busy(m->rebooter))
                 return strdup("a reboot of this node is in progress");
-        for (size_t i = 0; i < m->n_rstates; i++)
-                if (m->rstates[i] != s && m->rstates[i]->maintenance)
+        for (size_t i = 0; i < m->rstates.n; i++)
+                if (m->rstates.v[i] != s && m->rstates.v[i]->maintenance)
                         /* One disruption at a time: the permission is the node's. */
-                        return strprintf("the node is in maintenance for rule %s", m->rstates[i]->name);
+                        return strprintf("the node is in maintenance for rule %s", m->rstates.v[i]->name);
         if (owner && strcmp(owner, d->name) != 0)
                 return strprintf("rule %s %s the node's permission", owner,
                                  permission_held(m->perm) ? "holds" : "asks for");
@@ -157,7 +157,7 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
 
         (void) rule_armed(m, d, s, now, &a);
         for (size_t i = 0; i < d->unless.n; i++) {
-                Condition *b = manager_find_condition(m, d->unless.v[i]);
+                Condition *b = condtable_find(&m->conds, d->unless.v[i]);
                 blockers[i] = (DecideBlocker) { .name = d->unless.v[i], .present = b != NULL,
                                                 .state = b ? b->state : COND_OK, .message = b ? b->message : NULL };
         }
@@ -171,7 +171,7 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
                 .blockers = blockers, .n_blockers = d->unless.n,
                 .same_episode = a.armed && s->episode == a.since, .attempts = s->attempts,
                 .since_fired = since_fired(s, now, now_boottime()), .escalated = s->escalated, .fired = &s->fired,
-                .busy = busy, .parked = m->parked, .parked_reason = m->parked_reason,
+                .busy = busy, .parked = m->journal.parked, .parked_reason = m->journal.parked_reason,
                 .stop_file = coordinator_stopped_locally(m->coord) ? m->config->stop_file : NULL,
                 .max_disruptions = m->config->max_disruptions, .disruptions = &m->disruptions,
                 .dry_run = manager_dry_run(m),
@@ -223,7 +223,7 @@ static void ctx_free(RuleCtx *c) {
 static void on_remedy_done(bool success, const char *detail, void *userdata) {
         RuleCtx *c = userdata;
         Manager *m = c->m;
-        RuleState *s = manager_rule_state(m, c->rule, true);
+        RuleState *s = ruletable_get(&m->rstates, c->rule, true);
 
         if (s)
                 s->running = NULL;
@@ -232,7 +232,7 @@ static void on_remedy_done(bool success, const char *detail, void *userdata) {
                   LOG_FIELDS({ "MEDIC_RULE", c->rule }, { "MEDIC_CONDITION", c->condition },
                              { "MEDIC_DECISION", success ? "done" : "failed" }, { "MEDIC_REASON", detail }),
                   "Remedy of rule %s %s: %s", c->rule, success ? "succeeded" : "failed", detail ? detail : "");
-        manager_note(m, "remedy", c->rule, c->condition, success ? "done" : "failed", detail);
+        journal_note(&m->journal, "remedy", c->rule, c->condition, success ? "done" : "failed", detail);
         /* A disruptive remedy that did not take the node down gives the slot back. */
         (void) permission_release(m->perm, c->rule, "the remedy is over");
         ctx_free(c);
@@ -242,7 +242,7 @@ static void on_remedy_done(bool success, const char *detail, void *userdata) {
 static void on_reboot_failed(const char *reason, void *userdata) {
         RuleCtx *c = userdata;
         Manager *m = c->m;
-        manager_note(m, "remedy", c->rule, c->condition, "failed", reason);
+        journal_note(&m->journal, "remedy", c->rule, c->condition, "failed", reason);
         ctx_free(c);
         manager_save(m);
 }
@@ -256,7 +256,7 @@ static char *on_reboot_recheck(void *userdata) {
  * disruption): may the disruption still go on? Returns NULL when it may, or why not. */
 char *rule_recheck(Manager *m, const char *rule) {
         RuleDecl *d = luaset_find_rule(m->set, rule);
-        RuleState *s = manager_rule_state(m, rule, false);
+        RuleState *s = ruletable_get(&m->rstates, rule, false);
         char *reason = NULL;
 
         if (!d || !s)
@@ -326,7 +326,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                 log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED,
                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "refused" }, { "MEDIC_REASON", why }),
                           "Rule %s: %s; the condition stays, nothing was done", d->name, why);
-                manager_note(m, "decision", d->name, c->condition, "refused", why);
+                journal_note(&m->journal, "decision", d->name, c->condition, "refused", why);
                 (void) permission_release(m->perm, d->name, why);
                 ctx_free(c);
                 return;
@@ -337,7 +337,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", c->condition },
                                      { "MEDIC_REMEDY", d->remedy.text }, { "MEDIC_DECISION", "dry-run" }),
                           "dry-run: rule %s would run %s (attempt %u)", d->name, d->remedy.text, s->attempts);
-                manager_note(m, "decision", d->name, c->condition, "dry-run", d->remedy.text);
+                journal_note(&m->journal, "decision", d->name, c->condition, "dry-run", d->remedy.text);
                 metrics_remedy(m->metrics, d->name, METRICS_REMEDY_DRY_RUN);
                 ctx_free(c);
                 return;
@@ -346,7 +346,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                   LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", c->condition },
                              { "MEDIC_REMEDY", d->remedy.text }, { "MEDIC_DECISION", "fire" }),
                   "Rule %s fires: running %s (attempt %u)", d->name, d->remedy.text, s->attempts);
-        manager_note(m, "decision", d->name, c->condition, "fire", d->remedy.text);
+        journal_note(&m->journal, "decision", d->name, c->condition, "fire", d->remedy.text);
         if (d->remedy.kind == REMEDY_MAINTENANCE) {
                 r = maintenance_start(m, d, s, c->condition);
                 if (r < 0) {
@@ -371,7 +371,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
         if (r < 0) {
                 log_event(LOG_WARNING, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", d->name }),
                           "Cannot start the remedy of rule %s: %s", d->name, strerror(-r));
-                manager_note(m, "remedy", d->name, c->condition, "failed", strerror(-r));
+                journal_note(&m->journal, "remedy", d->name, c->condition, "failed", strerror(-r));
                 metrics_remedy(m->metrics, d->name, METRICS_REMEDY_FAILED);
                 if (disruptive)
                         (void) permission_release(m->perm, d->name, "the remedy could not start");
@@ -383,12 +383,12 @@ static void on_permission(CoordAnswer a, const char *reason, void *userdata) {
         RuleCtx *c = userdata;
         Manager *m = c->m;
         RuleDecl *d = luaset_find_rule(m->set, c->rule);
-        RuleState *s = manager_rule_state(m, c->rule, true);
+        RuleState *s = ruletable_get(&m->rstates, c->rule, true);
         const PermissionAnswer *last = permission_last_answer(m->perm);
 
         if (a != COORD_GRANTED && last && !last->changed) {
                 /* The same answer again: counted, not logged nor written again. */
-                manager_note_repeat(m, "permission", c->rule, coord_answer_to_string(a), reason, last->count);
+                journal_note_repeat(&m->journal, "permission", c->rule, coord_answer_to_string(a), reason, last->count);
                 ctx_free(c);
                 return;
         }
@@ -397,7 +397,7 @@ static void on_permission(CoordAnswer a, const char *reason, void *userdata) {
                              { "MEDIC_REASON", reason }),
                   "Coordinator answered %s for rule %s%s%s", coord_answer_to_string(a), c->rule,
                   reason ? ": " : "", reason ? reason : "");
-        manager_note(m, "permission", c->rule, c->condition, coord_answer_to_string(a), reason);
+        journal_note(&m->journal, "permission", c->rule, c->condition, coord_answer_to_string(a), reason);
         if (a == COORD_GRANTED) {
                 /* Re-decided now, on what this process observes: the trigger, the blockers,
                  * the window, the stop switches and the limits may have changed while it waited. */
@@ -409,7 +409,7 @@ static void on_permission(CoordAnswer a, const char *reason, void *userdata) {
                         log_event(LOG_NOTICE, MEDIC_MSG_PERMISSION,
                                   LOG_FIELDS({ "MEDIC_RULE", c->rule }, { "MEDIC_DECISION", "release" }, { "MEDIC_REASON", msg }),
                                   "Rule %s: %s; giving the permission back, nothing done", c->rule, msg);
-                        manager_note(m, "decision", c->rule, c->condition, "abandoned", msg);
+                        journal_note(&m->journal, "decision", c->rule, c->condition, "abandoned", msg);
                         (void) permission_release(m->perm, c->rule, msg);
                 } else
                         run_remedy(m, d, s);
@@ -434,7 +434,7 @@ static void ask(Manager *m, const RuleDecl *d, RuleState *s) {
         r = permission_ask(m->perm, d->name, on_permission, c);
         if (r < 0) {
                 if (r != -EALREADY && r != -EBUSY)
-                        manager_note(m, "decision", d->name, c->condition, "refused",
+                        journal_note(&m->journal, "decision", d->name, c->condition, "refused",
                                      "cannot record the request for permission durably");
                 ctx_free(c);
         }
@@ -450,7 +450,7 @@ static void decision_changed(Manager *m, const RuleDecl *d, RuleState *s, Verdic
                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", verdict_to_string(v) },
                                      { "MEDIC_REASON", reason }),
                           "Rule %s does not fire: %s", d->name, reason ? reason : verdict_to_string(v));
-                manager_note(m, "decision", d->name, d->when, verdict_to_string(v), reason);
+                journal_note(&m->journal, "decision", d->name, d->when, verdict_to_string(v), reason);
         } else
                 log_debug("Rule %s: %s (%s)", d->name, verdict_to_string(v), reason ? reason : "");
 }
@@ -463,7 +463,7 @@ static void episode_bookkeeping(Manager *m, const RuleDecl *d, RuleState *s, uin
             permission_state(m->perm, d->name) != PERM_HELD) {
                 log_info("Rule %s: the problem is over after %u attempt%s", d->name, s->attempts,
                          s->attempts == 1 ? "" : "s");
-                manager_note(m, "episode", d->name, d->when, "ended", "condition is no longer problem");
+                journal_note(&m->journal, "episode", d->name, d->when, "ended", "condition is no longer problem");
                 s->episode = 0;
                 s->attempts = 0;
                 s->escalated = false;
@@ -486,7 +486,7 @@ void rules_run(Manager *m) {
                 return;
         for (size_t i = 0; i < m->set->n_rules; i++) {
                 RuleDecl *d = m->set->rules[i];
-                RuleState *s = manager_rule_state(m, d->name, true);
+                RuleState *s = ruletable_get(&m->rstates, d->name, true);
                 _cleanup_free_ char *reason = NULL;
                 bool disruptive = remedy_is_disruptive(&d->remedy);
                 Verdict v;
@@ -510,7 +510,7 @@ void rules_run(Manager *m) {
                         ask(m, d, s); /* asks again unless a request is out */
                         break;
                 case VERDICT_NODE_LIMIT:
-                        manager_park(m, reason);
+                        journal_park(&m->journal, reason);
                         break;
                 case VERDICT_ESCALATE:
                         s->escalated = true;
@@ -519,7 +519,7 @@ void rules_run(Manager *m) {
                                   LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "escalate" },
                                              { "MEDIC_REASON", reason }),
                                   "Rule %s did not clear the problem: %s", d->name, reason);
-                        manager_note(m, "decision", d->name, d->when, "escalate", reason);
+                        journal_note(&m->journal, "decision", d->name, d->when, "escalate", reason);
                         break;
                 case VERDICT_LIMITED:
                         if (!s->exhausted_logged) {
@@ -529,7 +529,7 @@ void rules_run(Manager *m) {
                                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "exhausted" },
                                                      { "MEDIC_REASON", reason }),
                                           "Rule %s is exhausted: %s", d->name, reason);
-                                manager_note(m, "decision", d->name, d->when, "exhausted", reason);
+                                journal_note(&m->journal, "decision", d->name, d->when, "exhausted", reason);
                         }
                         break;
                 default:

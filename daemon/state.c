@@ -37,8 +37,8 @@ int state_save(Manager *m) {
 
         json_object_object_add(root, "version", json_object_new_int(1));
         json_object_object_add(root, "boot_id", m->boot_id ? json_object_new_string(m->boot_id) : NULL);
-        for (size_t i = 0; i < m->n_conds; i++) {
-                Condition *c = m->conds[i];
+        for (size_t i = 0; i < m->conds.n; i++) {
+                Condition *c = m->conds.v[i];
                 struct json_object *o = json_object_new_object();
                 json_object_object_add(o, "state", json_object_new_string(cond_state_to_string(c->state)));
                 json_object_object_add(o, "since", json_object_new_int64((int64_t) c->since));
@@ -52,8 +52,8 @@ int state_save(Manager *m) {
                         json_object_object_add(o, "since_bt", json_object_new_int64((int64_t) c->since_bt));
                 json_object_object_add(conds, c->name, o);
         }
-        for (size_t i = 0; i < m->n_rstates; i++) {
-                RuleState *s = m->rstates[i];
+        for (size_t i = 0; i < m->rstates.n; i++) {
+                RuleState *s = m->rstates.v[i];
                 struct json_object *o = json_object_new_object();
                 json_object_object_add(o, "fired", eventlog_to_json(&s->fired));
                 json_object_object_add(o, "last_fired", json_object_new_int64((int64_t) s->last_fired));
@@ -70,10 +70,10 @@ int state_save(Manager *m) {
         }
         json_object_object_add(root, "conditions", conds);
         json_object_object_add(root, "rules", rules);
-        json_object_object_add(root, "history", json_object_get(m->history));
+        json_object_object_add(root, "history", json_object_get(m->journal.history));
         json_object_object_add(root, "disruptions", eventlog_to_json(&m->disruptions));
-        json_object_object_add(root, "parked", json_object_new_boolean(m->parked));
-        json_object_object_add(root, "parked_reason", m->parked_reason ? json_object_new_string(m->parked_reason) : NULL);
+        json_object_object_add(root, "parked", json_object_new_boolean(m->journal.parked));
+        json_object_object_add(root, "parked_reason", m->journal.parked_reason ? json_object_new_string(m->journal.parked_reason) : NULL);
 
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
         r = write_file_atomic(path, text, strlen(text), 0600);
@@ -146,19 +146,9 @@ int state_load(Manager *m) {
                 struct json_object *v;
                 if (st < 0 || !json_object_is_type(o, json_type_object))
                         continue;
-                c = manager_find_condition(m, name);
-                if (!c) {
-                        c = condition_new(name);
-                        if (!c)
-                                break;
-                        Condition **a = realloc(m->conds, (m->n_conds + 1) * sizeof(*a));
-                        if (!a) {
-                                condition_free(c);
-                                break;
-                        }
-                        m->conds = a;
-                        m->conds[m->n_conds++] = c;
-                }
+                c = condtable_get(&m->conds, name);
+                if (!c)
+                        break;
                 c->state = st;
                 c->since = get_u64(o, "since");
                 c->last_run = get_u64(o, "last_run");
@@ -178,7 +168,7 @@ int state_load(Manager *m) {
                 struct json_object *v;
                 if (!json_object_is_type(ro, json_type_object))
                         continue;
-                s = manager_rule_state(m, rname, true);
+                s = ruletable_get(&m->rstates, rname, true);
                 if (!s)
                         break;
                 if (json_object_object_get_ex(ro, "fired", &v))
@@ -193,18 +183,18 @@ int state_load(Manager *m) {
                 s->maintenance_condition = strdup_or_null(get_str(ro, "maintenance_condition"));
         }
         if (json_object_object_get_ex(root, "history", &hist) && json_object_is_type(hist, json_type_array)) {
-                json_object_put(m->history);
-                m->history = json_object_get(hist);
+                json_object_put(m->journal.history);
+                m->journal.history = json_object_get(hist);
         }
         if (json_object_object_get_ex(root, "disruptions", &hist))
                 eventlog_from_json(&m->disruptions, hist);
         if (json_object_object_get_ex(root, "parked", &hist) && json_object_get_boolean(hist)) {
-                m->parked = true;
-                m->parked_reason = strdup_or_null(get_str(root, "parked_reason"));
+                m->journal.parked = true;
+                m->journal.parked_reason = strdup_or_null(get_str(root, "parked_reason"));
                 log_warning("This node is parked (%s): no automation until 'medicctl unpark'",
-                            m->parked_reason ? m->parked_reason : "reboot-loop protection");
+                            m->journal.parked_reason ? m->journal.parked_reason : "reboot-loop protection");
         }
         json_object_put(root);
-        log_info("Restored %zu conditions and %zu rule states from %s", m->n_conds, m->n_rstates, path);
+        log_info("Restored %zu conditions and %zu rule states from %s", m->conds.n, m->rstates.n, path);
         return 0;
 }

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "condition.h"
+#include "ratelimit.h"
+
+/* The node's two tables: the conditions the checks report, and what is remembered about each
+ * rule. The manager owns one of each; the rule engine, the state file and the views read and
+ * update them. Nothing here runs anything. */
+
+typedef struct CondTable {
+        Condition **v;
+        size_t n;
+} CondTable;
+
+Condition *condtable_find(const CondTable *t, const char *name);
+/* Finds the condition, or adds a new one (state unknown, no result yet). NULL: out of memory. */
+Condition *condtable_get(CondTable *t, const char *name);
+/* Returns whether it was there. */
+bool condtable_remove(CondTable *t, const char *name);
+void condtable_clear(CondTable *t);
+
+/* What the daemon remembers about a rule across reloads, restarts and reboots. */
+typedef struct RuleState {
+        char *name;
+        EventLog fired;          /* realtime usec of each firing, for the rate limit */
+        uint64_t last_fired;     /* realtime usec */
+        uint64_t episode;        /* since of the problem the rule is working on, 0 = none */
+        unsigned attempts;       /* firings in this episode */
+        bool escalated;          /* this episode was handed on to the escalation rule */
+        bool exhausted_logged;
+        uint64_t last_fired_bt;  /* the same on CLOCK_BOOTTIME, when it was in this boot (persisted with the boot id) */
+        uint64_t armed_since;    /* predicate rules: when the predicate became true, realtime (not persisted) */
+        uint64_t armed_since_bt; /* the same on CLOCK_BOOTTIME */
+        char *last_decision;     /* for `medicctl rules` */
+        struct Remedy *running;  /* not persisted; cancelled by its owner before the state is freed */
+        char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining" or NULL (persisted) */
+        char *maintenance_condition;
+        struct TaskRun *maintenance_tasks; /* as running */
+        uint64_t maintenance_retry; /* monotonic usec: when to try undrain again after a failure */
+} RuleState;
+
+typedef struct RuleTable {
+        RuleState **v;
+        size_t n;
+} RuleTable;
+
+/* Finds the rule's state, or (create) adds an empty one. NULL: not there, or out of memory. */
+RuleState *ruletable_get(RuleTable *t, const char *name, bool create);
+/* Frees every state; what runs for them must have been cancelled. */
+void ruletable_clear(RuleTable *t);
