@@ -213,6 +213,19 @@ run_check "$T/medic.conf"
 is "$rc" 1 "command_check with run: exit 1"
 like "$out" "70-cmd\.lua:1: .*'run'.*cmd-run" "run in command_check refused as 70-cmd.lua:1"
 
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+command_check "cmd-status" { "/bin/true", ok_status = "2" }
+EOF
+run_check "$T/medic.conf"
+like "$out" "70-cmd\.lua:1: .*ok_status" "ok_status that is not a number refused as 70-cmd.lua:1"
+
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+-- a bad name
+command_check "bad name" { "/bin/true" }
+EOF
+run_check "$T/medic.conf"
+like "$out" "70-cmd\.lua:2: .*invalid check name" "a bad command_check name reported as 70-cmd.lua:2, not inside the helper"
+
 # Every field at once: accepted.
 write_file "$T/checks/70-cmd.lua" <<'EOF'
 command_check "cmd-all" {
