@@ -31,30 +31,54 @@ static int decl_line(lua_State *L) {
         return 0;
 }
 
-/* command_check "name" { "prog", "arg", ..., every = "1m", timeout = "30s", ok_status = 0 }:
+/* The fields of check{}. command_check takes the same ones but run (the command is its run),
+ * so that the two never disagree; it gets them as the argument of its chunk. */
+static const char *const check_field_names[] = { "every", "timeout", "flapping", "events", "health", "run", NULL };
+
+/* command_check "name" { "prog", "arg", ..., ok_status = 0, every = "1m", <check{} fields> }:
  * a check whose condition is a command's exit status. Written in Lua on top of check(). */
 static const char command_check_lua[] =
+        "local CHECK = ...\n"
         "local check, medic, ok, problem, unknown, error, type, ipairs, pairs, tostring, load, pcall, string =\n"
         "      check, medic, ok, problem, unknown, error, type, ipairs, pairs, tostring, load, pcall, string\n"
         "function command_check(name)\n"
         "  if type(name) ~= 'string' then error('command_check: expected a check name', 2) end\n"
         "  return function(spec)\n"
+        "    local function fail(msg) error(msg, 3) end\n"
         "    if type(spec) ~= 'table' or #spec == 0 then\n"
-        "      error(\"command_check '\" .. name .. \"': expected { 'program', 'arg', ..., every = '1m' }\", 2)\n"
+        "      fail(\"command_check '\" .. name .. \"': expected { 'program', 'arg', ..., every = '1m' }\")\n"
         "    end\n"
-        "    local argv, want = {}, spec.ok_status or 0\n"
-        "    for i, a in ipairs(spec) do argv[i] = tostring(a) end\n"
-        "    local good, err = pcall(check(name), { every = spec.every or '1m', timeout = spec.timeout,\n"
-        "      flapping = spec.flapping, run = function()\n"
-        "        local r = medic.exec(argv)\n"
-        "        if r.error then return unknown(r.error) end\n"
-        "        local out = r.stdout:gsub('%s+$', '')\n"
-        "        if r.status == want then return ok(out) end\n"
-        "        local how = r.status and ('status ' .. r.status) or ('signal ' .. tostring(r.signal))\n"
-        "        local first = (r.stderr ~= '' and r.stderr or out):match('[^\\n]*')\n"
-        "        return problem(argv[1] .. ' exited with ' .. how .. (first ~= '' and (': ' .. first) or ''),\n"
-        "                       { status = r.status, signal = r.signal, stdout = r.stdout, stderr = r.stderr })\n"
-        "      end })\n"
+        "    local n, decl = #spec, { every = '1m' }\n"
+        "    for k, v in pairs(spec) do\n"
+        "      if type(k) == 'number' and k >= 1 and k <= n and k % 1 == 0 then\n"
+        "        if type(v) ~= 'string' and type(v) ~= 'number' then\n"
+        "          fail(\"command_check '\" .. name .. \"': argument \" .. k .. ' is not a string')\n"
+        "        end\n"
+        "      elseif k == 'run' then\n"
+        "        fail(\"unknown field 'run' in command_check '\" .. name .. \"' (the command is the check)\")\n"
+        "      elseif CHECK[k] then decl[k] = v\n"
+        "      elseif k ~= 'ok_status' then\n"
+        "        fail(\"unknown field '\" .. tostring(k) .. \"' in command_check '\" .. name .. \"'\")\n"
+        "      end\n"
+        "    end\n"
+        "    local want = spec.ok_status or 0\n"
+        "    if type(want) ~= 'number' or want % 1 ~= 0 or want < 0 or want > 255 then\n"
+        "      fail(\"command_check '\" .. name .. \"': ok_status must be an exit status (0 to 255)\")\n"
+        "    end\n"
+        "    local argv = {}\n"
+        "    for i = 1, n do argv[i] = tostring(spec[i]) end\n"
+        "    decl.run = function()\n"
+        "      local r = medic.exec(argv)\n"
+        "      if r.error then return unknown(r.error) end\n"
+        "      local out = r.stdout:gsub('%s+$', '')\n"
+        "      if r.status == want then return ok(out) end\n"
+        "      local how = r.status and ('status ' .. r.status) or ('signal ' .. tostring(r.signal))\n"
+        "      local first = (r.stderr ~= '' and r.stderr or out):match('[^\\n]*')\n"
+        "      return problem(argv[1] .. ' exited with ' .. how .. (first ~= '' and (': ' .. first) or ''),\n"
+        "                     { status = r.status, signal = r.signal, stdout = r.stdout, stderr = r.stderr })\n"
+        "    end\n"
+        /* check() and its body both raise errors without a position: the user's line is added here. */
+        "    local good, err = pcall(function() check(name)(decl) end)\n"
         "    if not good then error(tostring(err):gsub('^[^:]*:%d+: ', ''), 2) end\n"
         "  end\n"
         "end\n"
@@ -361,13 +385,12 @@ static CheckDecl *checkdecl_free(CheckDecl *c) {
 }
 
 static int check_body(lua_State *L) {
-        static const char *const fields[] = { "every", "timeout", "flapping", "events", "health", "run", NULL };
         LuaFile *f = luafile_from_state(L);
         const char *name = lua_tostring(L, lua_upvalueindex(1));
         CheckDecl *c;
 
         luaL_checktype(L, 1, LUA_TTABLE);
-        check_fields(L, 1, "check", name, fields);
+        check_fields(L, 1, "check", name, check_field_names);
         if (luaset_find_check(f->set, name))
                 return luaL_error(L, "check '%s' is declared twice (also in %s:%d)", name,
                                   luaset_find_check(f->set, name)->file->path, luaset_find_check(f->set, name)->line);
@@ -531,12 +554,19 @@ static void decl_open(LuaFile *f) {
         lua_pushglobaltable(L);
         luaL_setfuncs(L, globals, 0);
         lua_pop(L, 1);
-        if (f->kind == LUA_FILE_CHECK &&
-            (luaL_loadbufferx(L, command_check_lua, sizeof command_check_lua - 1, "=command_check", "t") != LUA_OK ||
-             lua_pcall(L, 0, 0, 0) != LUA_OK)) {
-                log_error("BUG: command_check helper: %s", lua_tostring(L, -1));
-                lua_pop(L, 1);
+        if (f->kind != LUA_FILE_CHECK)
+                return;
+        if (luaL_loadbufferx(L, command_check_lua, sizeof command_check_lua - 1, "=command_check", "t") == LUA_OK) {
+                lua_newtable(L);                    /* the chunk's argument: the set of check{} fields */
+                for (size_t i = 0; check_field_names[i]; i++) {
+                        lua_pushboolean(L, 1);
+                        lua_setfield(L, -2, check_field_names[i]);
+                }
+                if (lua_pcall(L, 1, 0, 0) == LUA_OK)
+                        return;
         }
+        log_error("BUG: command_check helper: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
 }
 
 /* ---- the set ------------------------------------------------------------------------- */

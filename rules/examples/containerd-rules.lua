@@ -10,7 +10,7 @@ rule "restart-containerd" {
 }
 
 rule "reboot-for-containerd" {
-  remedy = reboot { methods = { "systemd", "sysrq" } },
+  remedy = reboot {},
   window = "daily 01:00-05:00",
   limit  = "1/24h",
 }

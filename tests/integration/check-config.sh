@@ -173,6 +173,72 @@ like "$out" "$T/bad.conf:4: " "medicd with a broken config logs file:line"
 run_check "$T/medic.conf"
 is "$rc" 0 "config is OK again after removing the broken files"
 
+# ---- command_check: the fields of check{} and its own, nothing else ----
+# A misspelt field is refused at the line of the declaration, like check{} does.
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+-- a command check with a typo
+command_check "cmd-typo" {
+  "/bin/true",
+  evry = "5m",
+}
+EOF
+run_check "$T/medic.conf"
+is "$rc" 1 "command_check with evry = \"5m\": exit 1"
+like "$out" "70-cmd\.lua:2: .*unknown field 'evry'.*cmd-typo" "unknown command_check field reported as 70-cmd.lua:2 naming the field"
+unlike "$out" 'configuration OK' "command_check with an unknown field: no 'configuration OK'"
+
+# The check{} fields are checked like check{} checks them.
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+
+command_check "cmd-health" { "/bin/true", health = "yes" }
+EOF
+run_check "$T/medic.conf"
+is "$rc" 1 "command_check with health = \"yes\": exit 1"
+like "$out" "70-cmd\.lua:2: .*health.*true or false" "a bad health value reported as 70-cmd.lua:2"
+
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+command_check "cmd-every" { "/bin/true", every = "often" }
+EOF
+run_check "$T/medic.conf"
+like "$out" "70-cmd\.lua:1: .*invalid duration for every" "a bad every reported as 70-cmd.lua:1"
+
+# run belongs to command_check: the command is the check.
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+command_check "cmd-run" {
+  "/bin/true",
+  run = function() return ok() end,
+}
+EOF
+run_check "$T/medic.conf"
+is "$rc" 1 "command_check with run: exit 1"
+like "$out" "70-cmd\.lua:1: .*'run'.*cmd-run" "run in command_check refused as 70-cmd.lua:1"
+
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+command_check "cmd-status" { "/bin/true", ok_status = "2" }
+EOF
+run_check "$T/medic.conf"
+like "$out" "70-cmd\.lua:1: .*ok_status" "ok_status that is not a number refused as 70-cmd.lua:1"
+
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+-- a bad name
+command_check "bad name" { "/bin/true" }
+EOF
+run_check "$T/medic.conf"
+like "$out" "70-cmd\.lua:2: .*invalid check name" "a bad command_check name reported as 70-cmd.lua:2, not inside the helper"
+
+# Every field at once: accepted.
+write_file "$T/checks/70-cmd.lua" <<'EOF'
+command_check "cmd-all" {
+  "/bin/sh", "-c", "exit 2",
+  every = "1h", timeout = "10s", flapping = "5/1h", events = { "kmsg" }, health = true,
+  ok_status = 2,
+}
+EOF
+run_check "$T/medic.conf"
+is "$rc" 0 "command_check with every check{} field and ok_status: exit 0"
+like "$out" '^configuration OK' "command_check with every field: configuration OK"
+rm -f "$T/checks/70-cmd.lua"
+
 # ---- trust: a group-writable check file ----
 write_file "$T/checks/60-writable.lua" <<'EOF'
 check "writable" { every = "1m", run = function() return ok() end }

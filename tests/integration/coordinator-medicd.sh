@@ -18,15 +18,27 @@ textfile = $T/medic.prom
 EOF
 sed -i 's/^backend = local/backend = etcd/' "$T/medic.conf"
 reboot_rule_files --health 1s
+# A command_check marked health = true is a health check like check{} with health = true.
+write_file "$T/checks/20-cmd.lua" <<EOF
+command_check "cmd-health" { "/bin/sh", "-c", "test ! -e $T/cmd-sick", every = "1s", health = true }
+EOF
+member() { etcdget --print-value-only "/medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE"; }
+member_healthy() { member | jget 'd["healthy"]'; }
 start_medicd
 ok "medicd registered in etcd" wait_for 10 "etcdget --keys-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | grep -q ."
-is "$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | jget 'd["healthy"]')" true "published as healthy"
+ok "published as healthy" wait_for 5 "[ \"\$(member_healthy)\" = true ]"
 touch "$T/sick"
 ok "a failing health condition is published" wait_for 5 \
-        "[ \"\$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | jget 'd[\"healthy\"]')\" = false ]"
-like "$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE)" 'disk-ok' "the summary names the condition"
+        "[ \"\$(member_healthy)\" = false ]"
+like "$(member)" 'disk-ok' "the summary names the condition"
 rm -f "$T/sick"
-wait_for 5 "[ \"\$(etcdget --print-value-only /medic/groups/$MEDIC_GROUP/members/$MEDIC_NODE | jget 'd[\"healthy\"]')\" = true ]"
+wait_for 5 "[ \"\$(member_healthy)\" = true ]"
+touch "$T/cmd-sick"
+ok "a failing command_check with health = true is published as unhealthy" wait_for 5 \
+        "[ \"\$(member_healthy)\" = false ]"
+like "$(member)" 'cmd-health' "the summary names the command check"
+rm -f "$T/cmd-sick"
+wait_for 5 "[ \"\$(member_healthy)\" = true ]"
 
 out=$(ctl coordinator status)
 like "$out" "$MEDIC_NODE +yes +yes +no" "medicctl coordinator status lists the node alive, healthy, not holding"
