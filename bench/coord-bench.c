@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Many simulated nodes, each with medicd's own coordinator code (daemon/coord-etcd.c), in one
+/* Many simulated nodes, each with medicd's own coordinator code (coord/coord-etcd.c), in one
  * process and one event loop, against a real etcd. Used by bench/coordinator.sh.
  *
  *   coord-bench ENDPOINTS NODES GROUPS latency SAMPLES   grant latency with a free slot

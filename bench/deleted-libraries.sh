@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Cost of one scan of /proc/*/maps for deleted shared libraries: medic.deleted_libraries()
-# (C, daemon/lua-procmaps.c) against the same scan written in Lua (deleted_libraries_lua in
+# (C, lua/lua-procmaps.c) against the same scan written in Lua (deleted_libraries_lua in
 # checks/deleted-libraries.lua), inside a running medicd. Starts PROCS extra processes
 # (default 300) that map a copy of libz which is then deleted, so both scans have work.
 # Run from a built tree: bash bench/deleted-libraries.sh [PROCS] [ROUNDS]

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Drives medicd's coordinator code (daemon/coordinator.c and its backends) against a real
+/* Drives medicd's coordinator code (coord/coordinator.c and its backends) against a real
  * etcd, one simulated node per process, for the coordinator tests and benchmarks.
  *
  *   coord-client CONFIG       reads commands on stdin, one per line, answers on stdout:

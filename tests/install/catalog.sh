@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The journald catalog: every MESSAGE_ID in daemon/log.h has an entry with a subject, a
+# The journald catalog: every MESSAGE_ID in io/log.h has an entry with a subject, a
 # documentation link and a text, and the real journalctl compiles the file into a test root
 # (journalctl --update-catalog --root=DIR) and lists and prints every entry from there.
 . "$top_srcdir/tests/install/lib.sh"
@@ -8,15 +8,15 @@ install_setup 60
 need_cmd journalctl systemd
 
 catalog="$top_srcdir/packaging/medic.catalog"
-ids=$(sed -n 's/^#define MEDIC_MSG_[A-Z_]* "\([0-9a-f]\{32\}\)"$/\1/p' "$top_srcdir/daemon/log.h" | sort)
+ids=$(sed -n 's/^#define MEDIC_MSG_[A-Z_]* "\([0-9a-f]\{32\}\)"$/\1/p' "$top_srcdir/io/log.h" | sort)
 n_ids=$(printf '%s\n' "$ids" | grep -c .)
-ok "daemon/log.h defines MESSAGE_IDs ($n_ids)" test "$n_ids" -ge 10
+ok "io/log.h defines MESSAGE_IDs ($n_ids)" test "$n_ids" -ge 10
 entries=$(sed -n 's/^-- \([0-9a-f]\{32\}\)$/\1/p' "$catalog" | sort)
 is "$(printf '%s\n' "$entries" | uniq -d)" "" "no MESSAGE_ID has two entries"
 is "$(comm -23 <(printf '%s\n' "$ids") <(printf '%s\n' "$entries"))" "" \
-        "every MESSAGE_ID in daemon/log.h has a catalog entry"
+        "every MESSAGE_ID in io/log.h has a catalog entry"
 is "$(comm -13 <(printf '%s\n' "$ids") <(printf '%s\n' "$entries"))" "" \
-        "every catalog entry is a MESSAGE_ID of daemon/log.h"
+        "every catalog entry is a MESSAGE_ID of io/log.h"
 
 # Compile it where journalctl looks for catalogs, inside a test root.
 mkdir -p "$T/root/usr/lib/systemd/catalog"
@@ -40,11 +40,11 @@ for id in $ids; do
 done
 is "${bad# }" "" "every entry has a Subject, a Documentation man: link and at least 3 lines of text"
 
-# Fields used in the texts (@FIELD@) are fields medicd sends (daemon/log.h, medicd(8)).
+# Fields used in the texts (@FIELD@) are fields medicd sends (io/log.h, medicd(8)).
 fields=$(grep -o '@[A-Z_]*@' "$catalog" | sort -u | tr -d @)
 unknown=""
 for f in $fields; do
-        grep -rqs "\"$f\"" "$top_srcdir/daemon" || unknown="$unknown $f"
+        grep -rqs "\"$f\"" "$top_srcdir/lib" "$top_srcdir/io" "$top_srcdir/lua" "$top_srcdir/detect" "$top_srcdir/act" "$top_srcdir/coord" "$top_srcdir/daemon" || unknown="$unknown $f"
 done
 is "${unknown# }" "" "every @FIELD@ in the catalog is a field medicd logs"
 

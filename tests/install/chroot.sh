@@ -97,7 +97,7 @@ is "$(mode /var/lib/medic)" "drwx------ root:root" "/var/lib/medic: 0700 root:ro
 is "$(mode /run/medic)" "drwxr-x--- root:medic" "/run/medic (tmpfiles): 0750 root:medic"
 ok "medicd.service is enabled" test -L "$R/etc/systemd/system/multi-user.target.wants/medicd.service"
 n=$(in_root journalctl --list-catalog 2>/dev/null | grep -c ' medic: ')
-n_ids=$(grep -c '^#define MEDIC_MSG_' "$top_srcdir/daemon/log.h")
+n_ids=$(grep -c '^#define MEDIC_MSG_' "$top_srcdir/io/log.h")
 is "$n" "$n_ids" "systemd's trigger compiled the catalog: journalctl lists $n_ids medic entries"
 is "$(in_root medicd --version)" "medicd ${v1%-*}" "medicd --version"
 

@@ -48,7 +48,8 @@ need_cmd() {
 
 # _sources_newer_than FILE: prints a source file newer than FILE, if any.
 _sources_newer_than() {
-        find "$top_srcdir/daemon" "$top_srcdir/checks" "$top_srcdir/rules" "$top_srcdir/man" \
+        find "$top_srcdir/lib" "$top_srcdir/io" "$top_srcdir/lua" "$top_srcdir/detect" "$top_srcdir/act" "$top_srcdir/coord" \
+                "$top_srcdir/daemon" "$top_srcdir/ctl" "$top_srcdir/checks" "$top_srcdir/rules" "$top_srcdir/man" \
                 "$top_srcdir/packaging" "$top_srcdir/configure.ac" "$top_srcdir/Makefile.am" \
                 "$top_srcdir/README.md" "$top_srcdir/HACKING.md" \
                 -newer "$1" -type f -print -quit 2>/dev/null

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* medic.http{ url = …, method, headers, body, timeout, max_body, ca_file, insecure }: one HTTP
- * request through the daemon's asynchronous client (daemon/http.h, libcurl multi on sd-event).
+ * request through the daemon's asynchronous client (io/http.h, libcurl multi on sd-event).
  * The calling coroutine is parked with lua_run_wait_op() while the request runs and resumed
  * with { status, body, duration, truncated } or nil, err. Also: the http_check helper for
  * check files, written in Lua on top of check() and medic.http. */

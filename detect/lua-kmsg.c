@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* medic.kmsg([since_seq [, patterns]]): the kernel log records the kmsg source
- * (daemon/kmsg.c) holds. With patterns (POSIX EREs), only the records matching one of them
+ * (detect/kmsg.c) holds. With patterns (POSIX EREs), only the records matching one of them
  * are returned, matched here with each expression compiled once: the ring can hold
  * thousands of records, and a check that matches them one medic.match() at a time would
  * compile every expression for every record. */

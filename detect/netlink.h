@@ -28,11 +28,11 @@ typedef struct Link {
         unsigned generation;     /* dump generation last seen in, for removing vanished links */
 } Link;
 
-/* The source in daemon/sources.c: subscribes to RTNLGRP_LINK, then dumps the links, and
+/* The source in detect/sources.c: subscribes to RTNLGRP_LINK, then dumps the links, and
  * feeds both through one handler; calls manager_trigger(m, "link") after every change. */
 extern const MedicSource netlink_source;
 
-/* For the Lua binding (daemon/lua-links.c): whether the source runs and has finished its
+/* For the Lua binding (detect/lua-links.c): whether the source runs and has finished its
  * first dump, and its links ordered by ifindex. */
 bool netlink_ready(void);
 size_t netlink_n_links(void);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* medic.links([patterns [, window]]): the network links the netlink source keeps
- * (daemon/netlink.c). Reads the daemon's table; never touches the kernel. */
+ * (detect/netlink.c). Reads the daemon's table; never touches the kernel. */
 #include <fnmatch.h>
 #include <lauxlib.h>
 #include <netlink/route/link.h>

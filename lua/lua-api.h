@@ -13,5 +13,5 @@ void lua_push_json(lua_State *L, const char *json);
 char *lua_to_json(lua_State *L, int idx, char **ret_error);
 
 /* Bindings of optional modules (one file each, daemon/lua-*.c): each adds its functions to
- * the `medic` table. Listed in daemon/lua-modules.c. */
+ * the `medic` table. Listed in lua/lua-modules.c. */
 void lua_modules_open(LuaFile *f);
