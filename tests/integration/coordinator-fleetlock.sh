@@ -124,7 +124,7 @@ client_send D "release reboot"
 client_wait D '^released' 5 >/dev/null
 wait_for 5 "[ \"\$(fl_holders g2)\" = '[\"C\"]' ]"
 REQUEST_TIMEOUT=1s client_start H g2 || bail_out "client H"
-fl_fault '{"delay": 2.5}'
+fl_fault '{"delay": 4}'
 like "$(ask H reboot)" '^unknown no answer from the FleetLock server .* within 1s' "a time-out is unknown, not a grant"
 ok "the server did lock H's slot meanwhile" wait_for 5 "[ \"\$(fl_holders g2)\" = '[\"C\", \"H\"]' ]"
 is "$(local_status H '["maybe_held"]')" true "H knows that it may hold a slot"
