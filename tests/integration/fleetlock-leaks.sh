@@ -8,6 +8,8 @@
 #  (b) a pre-reboot times out, the rule gives up, medicd's steady-state is confirmed, and only
 #      then the server processes the pre-reboot: medicd must still know that it may hold a
 #      slot, and send steady-state again once the server answered, until confirmed.
+#  (c) the whole server stalls: medicd's steady-states queue behind its pre-reboot and time
+#      out, and are retried until one is confirmed after the late pre-reboot.
 # Devices are test files (tests/integration/lib.sh); nothing can reboot this machine.
 . "$top_srcdir/tests/integration/lib.sh"
 setup 90
@@ -36,9 +38,9 @@ mark=$(log_mark)
 start_medicd
 ok "(a) the restarted medicd sends steady-state at start (held behind the pre-reboot)" \
         wait_for 10 "[ \"\$(fl_held)\" -ge 2 ]"
-held=$(fl_held)
-is "$(fl_resume)" "$held" "(a) the server ends its stall and processes what it held, in order"
-is "$(grep "\"id\": \"$N\"" "$T/fl.log" | head -n 1 | jget '[d["path"], d["status"], d["late"]]')" \
+# (medicd's retries may join the queue meanwhile: at least the two.)
+ok "(a) the server ends its stall and processes what it held, in order" test "$(fl_resume)" -ge 2
+is "$(fl_log "$N" | head -n 1 | jget '[d["path"], d["status"], d["late"]]')" \
         '["/v1/pre-reboot", 200, true]' "(a) the late pre-reboot took a slot for the node"
 ok "(a) the server ends with no slot held by the node" wait_for 15 "[ \"\$(fl_holders '$MEDIC_GROUP')\" = '[]' ]"
 ok "(a) medicd confirms the steady-state: nothing pending, may-hold cleared" wait_for 15 \
@@ -66,7 +68,7 @@ ctl_json coordinator status | jget 'd["local"]' | sed 's/^/# coordinator status:
 is "$(fl_holders "$MEDIC_GROUP")" '[]' "(b) the server holds no slot yet"
 steady=$(fl_count "$N" /v1/steady-state)
 is "$(fl_resume)" 1 "(b) the server ends its stall: the pre-reboot is processed late"
-is "$(grep "\"id\": \"$N\"" "$T/fl.log" | grep '"late": true' | tail -n 1 | jget '[d["path"], d["status"]]')" \
+is "$(fl_log "$N" | grep '"late": true' | tail -n 1 | jget '[d["path"], d["status"]]')" \
         '["/v1/pre-reboot", 200]' "(b) the late pre-reboot took a slot for the node"
 ok "(b) medicd sends steady-state again after that answer" wait_for 10 \
         "[ \"\$(fl_count '$N' /v1/steady-state)\" -gt $steady ]"
@@ -74,5 +76,22 @@ ok "(b) the server ends with no slot held by the node" wait_for 15 "[ \"\$(fl_ho
 ok "(b) medicd confirms it: nothing pending, may-hold cleared" wait_for 15 \
         "[ \"\$(local_status release_pending) \$(local_status maybe_held)\" = 'false false' ]"
 is "$(fl_state maybe_held)" false "(b) and fleetlock.json says so"
+
+# ---- (c) the whole server stalls ----
+ok "(c) the trigger is clear again" wait_for 10 trigger_ok
+fl_stall
+mark=$(log_mark)
+touch "$T/trigger"
+ok "(c) the pre-reboot is held by the stalled server" wait_for 15 "[ \"\$(fl_held)\" = 1 ]"
+rm -f "$T/trigger"
+ok "(c) the rule gives up: its steady-state is held too" wait_for 15 "[ \"\$(fl_held)\" -ge 2 ]"
+ok "(c) medicd's steady-state times out and is retried" wait_for 15 \
+        "log_has_since $mark 'cannot give back the slot of $N .* retrying'"
+is "$(local_status maybe_held)" true "(c) medicd may hold a slot meanwhile"
+ok "(c) the server ends its stall: the pre-reboot, then the steady-states, late" test "$(fl_resume)" -ge 2
+ok "(c) the server ends with no slot held by the node" wait_for 15 "[ \"\$(fl_holders '$MEDIC_GROUP')\" = '[]' ]"
+ok "(c) medicd confirms it: nothing pending, may-hold cleared" wait_for 20 \
+        "[ \"\$(local_status release_pending) \$(local_status maybe_held)\" = 'false false' ]"
+is "$(fl_last "$N" 'd["path"]')" /v1/steady-state "(c) the node's last request was a steady-state"
 stop_medicd
 done_testing

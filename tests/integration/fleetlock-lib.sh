@@ -29,10 +29,12 @@ fl_fault() { curl -sf -d "$1" "$FL_URL/test/fault" >/dev/null; }
 fl_stall() { local body=${1:-}; [ -n "$body" ] || body="{}"; curl -sf -d "$body" "$FL_URL/test/stall" >/dev/null; }
 fl_resume() { curl -sf -d '' "$FL_URL/test/resume" | jget "d['processed']"; }
 fl_held() { curl -sf "$FL_URL/test/state" | jget "d['held']"; }
+# fl_log NODE: the server's log entries of NODE's requests (JSON lines, in processing order).
+fl_log() { grep "\"id\": \"$1\"" "$T/fl.log" 2>/dev/null; }
 # fl_last NODE EXPR: EXPR on the server's log entry of NODE's last request.
-fl_last() { grep "\"id\": \"$1\"" "$T/fl.log" | tail -n 1 | jget "$2"; }
+fl_last() { fl_log "$1" | tail -n 1 | jget "$2"; }
 # fl_count NODE PATH: how many requests of NODE to PATH the server processed so far.
-fl_count() { grep "\"id\": \"$1\"" "$T/fl.log" 2>/dev/null | grep -c "\"path\": \"$2\""; }
+fl_count() { fl_log "$1" | grep -c "\"path\": \"$2\""; }
 
 # fl_medicd_conf [REQUEST_TIMEOUT]: medic.conf's [coordinator] becomes backend = fleetlock with
 # the test server's url (request_timeout default 5s).
