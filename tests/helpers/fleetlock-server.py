@@ -22,6 +22,17 @@ Test controls (not part of the protocol):
                                  "raw": TEXT, "apply": bool}: the next N FleetLock requests
                                 are delayed by S seconds (after being applied when "apply" is
                                 true, the default) and/or answered with the given error.
+  POST /test/stall              {"count": N, "paths": [P, ...]}: the server stalls as real ones
+                                do (an etcd without a leader, say): FleetLock requests are
+                                accepted and held, neither applied nor answered. Without
+                                "count" every request is held until /test/resume; with it the
+                                next N only (later ones are served at once). "paths" limits
+                                the stall to those endpoints. /test/state counts them as "held".
+  POST /test/resume             ends the stall: the held requests are processed now, late, in
+                                the order they arrived (applied, logged with "late": true, and
+                                answered if their client still waits; it may have given up
+                                long ago). Requests arriving meanwhile queue behind them.
+                                Answers {"processed": N}.
 
 Usage: fleetlock-server.py --port-file F --group NAME=SLOTS [--group ...] [--log F]
                            [--state F] [--reject-id ID] [--port P]
@@ -58,6 +69,11 @@ class State:
         self.state_path = args.state
         self.faults = []
         self.requests = 0
+        # The stall: None (off) or {"count": N or None, "paths": [...] or None}; held is the
+        # queue of requests waiting for /test/resume (threading.Event each), in arrival order.
+        self.stall = None
+        self.held = []
+        self.flushing = False
         if self.state_path and os.path.exists(self.state_path):
             with open(self.state_path) as f:
                 saved = json.load(f)
@@ -114,7 +130,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/test/state":
             with st.lock:
                 groups = {g: {"slots": st.slots[g], "holders": sorted(st.holders[g])} for g in st.slots}
-                self.send(200, {"groups": groups, "requests": st.requests})
+                self.send(200, {"groups": groups, "requests": st.requests, "held": len(st.held)})
             return
         self.send(*error(404, "bad_request", "no such endpoint %s" % self.path))
 
@@ -127,11 +143,65 @@ class Handler(BaseHTTPRequestHandler):
                 st.faults.extend([f] * int(f.get("count", 1)))
             self.send(200, {})
             return
+        if self.path == "/test/stall":
+            f = json.loads(body or b"{}")
+            with st.lock:
+                st.stall = {"count": f.get("count"), "paths": f.get("paths")}
+            self.send(200, {})
+            return
+        if self.path == "/test/resume":
+            self.send(200, {"processed": self.resume()})
+            return
         if self.path not in ("/v1/pre-reboot", "/v1/steady-state"):
             self.send(*error(404, "bad_request", "no such endpoint %s" % self.path))
             return
         with st.lock:
             st.requests += 1
+            turn = self.hold()
+        late = turn is not None
+        if late:
+            turn["go"].wait()
+        try:
+            self.process(body, late)
+        finally:
+            if late:
+                turn["done"].set()
+
+    def hold(self):
+        """Under st.lock: queues this request when the server stalls (or is still working
+        through held ones: order is kept). Returns its turn, or None to serve it now."""
+        st = self.server.st
+        s = st.stall
+        stalled = s is not None and (s["count"] is None or s["count"] > 0) and \
+            (not s["paths"] or self.path in s["paths"])
+        if not stalled and not st.flushing:
+            return None
+        if stalled and s["count"] is not None:
+            s["count"] -= 1
+        turn = {"go": threading.Event(), "done": threading.Event()}
+        st.held.append(turn)
+        return turn
+
+    def resume(self):
+        """Ends the stall and processes the held requests one after another, in arrival order."""
+        st = self.server.st
+        n = 0
+        with st.lock:
+            st.stall = None
+            st.flushing = True
+        while True:
+            with st.lock:
+                if not st.held:
+                    st.flushing = False
+                    return n
+                turn = st.held.pop(0)
+            turn["go"].set()
+            turn["done"].wait(10)
+            n += 1
+
+    def process(self, body, late=False):
+        st = self.server.st
+        with st.lock:
             fault = st.faults.pop(0) if st.faults else None
         header = self.headers.get("fleet-lock-protocol")
         status, answer, ident = self.fleetlock(self.path, header, body, apply=not fault or fault.get("apply", True))
@@ -149,7 +219,7 @@ class Handler(BaseHTTPRequestHandler):
             parsed = body.decode(errors="replace") if body is not None else None
         st.log({"time": time.time(), "path": self.path, "header": header, "body": parsed,
                 "id": ident[0], "group": ident[1], "status": status,
-                "kind": answer.get("kind") if answer else None})
+                "kind": answer.get("kind") if answer else None, "late": late})
         try:
             self.send(status, answer, raw)
         except (BrokenPipeError, ConnectionResetError):

@@ -12,27 +12,8 @@
 setup 90
 [ -x "$COORD_CLIENT" ] || { echo "1..0 # SKIP $COORD_CLIENT not built"; exit 0; }
 command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed"; exit 0; }
-FL_SERVER="$top_srcdir/tests/helpers/fleetlock-server.py"
-FL_PORT=""
-
-# fl_start: starts the server (again on the same port when it ran before); sets FL_URL.
-fl_start() {
-        rm -f "$T/fl.port"
-        python3 "$FL_SERVER" --port-file "$T/fl.port" ${FL_PORT:+--port "$FL_PORT"} --log "$T/fl.log" \
-                --state "$T/fl-state.json" --group g1=1 --group g2=2 --group "$MEDIC_GROUP=1" \
-                --reject-id badnode 2> "$T/fl.err" &
-        FL_PID=$!
-        track_pid $FL_PID
-        wait_for 10 "[ -s '$T/fl.port' ]" || bail_out "the FleetLock server did not start: $(cat "$T/fl.err")"
-        FL_PORT=$(cat "$T/fl.port")
-        FL_URL="http://127.0.0.1:$FL_PORT"
-}
-fl_stop() { kill "$FL_PID" 2>/dev/null; wait "$FL_PID" 2>/dev/null; }
-fl_holders() { curl -sf "$FL_URL/test/state" | jget "d['groups']['$1']['holders']"; }
-fl_requests() { curl -sf "$FL_URL/test/state" | jget "d['requests']"; }
-fl_fault() { curl -sf -d "$1" "$FL_URL/test/fault" >/dev/null; }
-# fl_last NODE EXPR: EXPR on the server's log entry of NODE's last request.
-fl_last() { grep "\"id\": \"$1\"" "$T/fl.log" | tail -n 1 | jget "$2"; }
+. "$top_srcdir/tests/integration/fleetlock-lib.sh"
+FL_SERVER_ARGS=(--group g1=1 --group g2=2 --group "$MEDIC_GROUP=1" --reject-id badnode)
 
 # client_conf NAME GROUP [EXTRA_LINE]: a simulated node with the FleetLock backend.
 client_conf() {
@@ -143,7 +124,7 @@ client_send D "release reboot"
 client_wait D '^released' 5 >/dev/null
 wait_for 5 "[ \"\$(fl_holders g2)\" = '[\"C\"]' ]"
 REQUEST_TIMEOUT=1s client_start H g2 || bail_out "client H"
-fl_fault '{"delay": 2.5}'
+fl_fault '{"delay": 4}'
 like "$(ask H reboot)" '^unknown no answer from the FleetLock server .* within 1s' "a time-out is unknown, not a grant"
 ok "the server did lock H's slot meanwhile" wait_for 5 "[ \"\$(fl_holders g2)\" = '[\"C\", \"H\"]' ]"
 is "$(local_status H '["maybe_held"]')" true "H knows that it may hold a slot"
@@ -206,7 +187,7 @@ fi
 # The reboot ladder only reaches test files here (lib.sh's [reboot] section): sysrq writes to
 # $T/sysrq-trigger, and the "reboot" is a new boot id and a restart of medicd.
 reboot_test_files
-sed -i "s|^backend = local|backend = fleetlock\nurl = $FL_URL\nrequest_timeout = 5s|" "$T/medic.conf"
+fl_medicd_conf
 sed -i "/^\[reboot\]/a methods = sysrq\nsysrq_deadline = 2s\nsettle = 2s\nsettle_timeout = 30s" "$T/medic.conf"
 reboot_rule_files 1s
 client_start Z "$MEDIC_GROUP" || bail_out "client Z"
