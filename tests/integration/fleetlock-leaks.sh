@@ -10,6 +10,8 @@
 #      slot, and send steady-state again once the server answered, until confirmed.
 #  (c) the whole server stalls: medicd's steady-states queue behind its pre-reboot and time
 #      out, and are retried until one is confirmed after the late pre-reboot.
+#  (d) the trigger clears while the pre-reboot is out: the rule stops asking at once, and
+#      what the late pre-reboot takes is given back.
 # Devices are test files (tests/integration/lib.sh); nothing can reboot this machine.
 . "$top_srcdir/tests/integration/lib.sh"
 setup 90
@@ -21,6 +23,8 @@ reboot_test_files
 fl_medicd_conf 2s
 sed -i "/^\[reboot\]/a methods = sysrq\nsysrq_deadline = 2s\nsettle = 2s\nsettle_timeout = 30s" "$T/medic.conf"
 reboot_rule_files 1s
+# The trigger is toggled on purpose here, many times: not a flapping condition.
+sed -i 's/check "wants-reboot" { every = "1s",/check "wants-reboot" { every = "1s", flapping = "100\/1h",/' "$T/checks/10-node.lua"
 N=$MEDIC_NODE
 fl_state() { jget "d.get('$1')" < "$T/state/fleetlock.json" 2>/dev/null; }
 local_status() { ctl_json coordinator status | jget "d['local']['$1']"; }
@@ -54,11 +58,11 @@ fl_stall '{"count": 1, "paths": ["/v1/pre-reboot"]}'
 mark=$(log_mark)
 touch "$T/trigger"
 ok "(b) the pre-reboot is held by the stalled server" wait_for 15 "[ \"\$(fl_held)\" = 1 ]"
-# The trigger clears while the rule waits: it gives up once it has its answer (no second ask).
 steady=$(fl_count "$N" /v1/steady-state)
-rm -f "$T/trigger"
 ok "(b) medicd gives up on the pre-reboot after request_timeout: unknown" wait_for 10 \
         "log_has_since $mark 'answered unknown for rule reboot-for-updates: no answer from the FleetLock server .* within 2s'"
+# Then the trigger clears: the rule stops wanting and gives back what it may hold.
+rm -f "$T/trigger"
 ok "(b) the rule gives up: medicd sends steady-state, the server answers it at once" wait_for 10 \
         "[ \"\$(fl_count '$N' /v1/steady-state)\" -gt $steady ]"
 ok "(b) medicd has that steady-state confirmed" wait_for 10 "[ \"\$(local_status release_pending)\" = false ]"
@@ -83,6 +87,8 @@ fl_stall
 mark=$(log_mark)
 touch "$T/trigger"
 ok "(c) the pre-reboot is held by the stalled server" wait_for 15 "[ \"\$(fl_held)\" = 1 ]"
+ok "(c) medicd gives up on the pre-reboot after request_timeout: unknown" wait_for 10 \
+        "log_has_since $mark 'answered unknown for rule reboot-for-updates: no answer from the FleetLock server .* within 2s'"
 rm -f "$T/trigger"
 ok "(c) the rule gives up: its steady-state is held too" wait_for 15 "[ \"\$(fl_held)\" -ge 2 ]"
 ok "(c) medicd's steady-state times out and is retried" wait_for 15 \
@@ -93,5 +99,20 @@ ok "(c) the server ends with no slot held by the node" wait_for 15 "[ \"\$(fl_ho
 ok "(c) medicd confirms it: nothing pending, may-hold cleared" wait_for 20 \
         "[ \"\$(local_status release_pending) \$(local_status maybe_held)\" = 'false false' ]"
 is "$(fl_last "$N" 'd["path"]')" /v1/steady-state "(c) the node's last request was a steady-state"
+# ---- (d) the trigger clears while the pre-reboot is out ----
+ok "(d) the trigger is clear again" wait_for 10 trigger_ok
+fl_stall '{"count": 1, "paths": ["/v1/pre-reboot"]}'
+mark=$(log_mark)
+touch "$T/trigger"
+ok "(d) the pre-reboot is held by the stalled server" wait_for 15 "[ \"\$(fl_held)\" = 1 ]"
+rm -f "$T/trigger"
+ok "(d) the rule stops asking at once, before any answer" wait_for 10 \
+        "log_has_since $mark 'Rule reboot-for-updates stops asking for permission'"
+is "$(local_status maybe_held)" true "(d) medicd may hold a slot meanwhile"
+is "$(fl_resume)" 1 "(d) the server ends its stall: the pre-reboot is processed late"
+ok "(d) the server ends with no slot held by the node" wait_for 15 "[ \"\$(fl_holders '$MEDIC_GROUP')\" = '[]' ]"
+ok "(d) medicd confirms it: nothing pending, may-hold cleared" wait_for 20 \
+        "[ \"\$(local_status release_pending) \$(local_status maybe_held)\" = 'false false' ]"
+ok "(d) nothing was rebooted" test ! -s "$T/sysrq-trigger"
 stop_medicd
 done_testing
