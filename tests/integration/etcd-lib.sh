@@ -106,3 +106,13 @@ local_json() {
         client_send "$1" local
         client_wait "$1" '^\{.*"local":true' 10
 }
+
+# use_etcd_backend: switches $T/medic.conf's [coordinator] to the etcd of start_etcd.
+use_etcd_backend() {
+        sed -i "s|^backend = local\$|backend = etcd\nendpoints = ${ETCD_ENDPOINTS:-$ETCD_URL}\nlease_ttl = ${LEASE_TTL:-3s}|" "$T/medic.conf"
+}
+
+# etcd_holders [GROUP]: the nodes that hold the group's permission in etcd, one a line.
+etcd_holders() {
+        etcdget --prefix --keys-only "/medic/groups/${1:-$MEDIC_GROUP}/holders/" | sed -n 's|.*/holders/||p'
+}
