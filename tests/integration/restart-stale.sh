@@ -36,14 +36,8 @@ write_rule() {
 # A fresh node (own name, own group in etcd, empty state directory) for one case.
 new_node() {
         case_n=$((case_n + 1))
-        MEDIC_NODE="stale$case_n-$$"
-        MEDIC_GROUP="stale$case_n-$$"
-        rm -rf "$T/state" "$T/pre-ran" "$T/check-done" "$T/flag"
-        mkdir -p "$T/state"
-        write_config
-        reboot_test_files 1
-        reboot_settings "methods = sysrq" "sysrq_deadline = 30s"
-        [ "$BACKEND" = etcd ] && use_etcd_backend
+        reboot_node "stale$case_n-$$" "$BACKEND"
+        rm -f "$T/check-done" "$T/flag"
         write_file "$T/checks/10-node.lua" <<EOF
 check "wants-reboot" { every = "1s", timeout = "10s", run = function()
   medic.sleep("2s")
@@ -53,27 +47,10 @@ check "wants-reboot" { every = "1s", timeout = "10s", run = function()
   return ok("nothing to do")
 end }
 EOF
-        cat > "$T/pre-reboot.d/10-mark" <<EOF
-#!/bin/sh
-date +%s%N >> $T/pre-ran
-EOF
-        chmod 0755 "$T/pre-reboot.d/10-mark"
         write_rule 1h
 }
 
-# Who holds this node's permission: the local slot's holder, or the holder keys in etcd.
-holder_now() {
-        if [ "$BACKEND" = etcd ]; then
-                etcd_holders
-        elif [ -f "$T/state/coordinator.json" ]; then
-                jget 'd.get("holder") or ""' < "$T/state/coordinator.json"
-        fi
-}
-
-# Any sign that a reboot started: a pre-reboot task ran, a sysrq key was written, an intent.
-reboot_started() {
-        [ -s "$T/pre-ran" ] || [ -s "$T/sysrq-trigger" ] || [ -e "$T/state/reboot-intent.json" ]
-}
+not() { ! "$@"; }
 
 saved_cond() {
         python3 - "$T/state/state.json" "$1" <<'EOF' 2>/dev/null
@@ -91,7 +68,7 @@ run_case() {
         touch "$T/flag"
         start_medicd
         if ! wait_for 15 '[ "$(saved_cond state)" = problem ]'; then
-                fail "$what: state.json records the problem before the restart" "$(cat "$T/state/state.json" 2>/dev/null | head -c 600)"
+                fail "$what: state.json records the problem before the restart" "$(head -c 600 "$T/state/state.json" 2>/dev/null)"
                 stop_medicd
                 return
         fi
@@ -100,7 +77,7 @@ run_case() {
         since=$(saved_cond since)
         if [ "$sig" = KILL ]; then kill_medicd; else stop_medicd TERM; fi
         rm -f "$T/medicd.sock"
-        ok "$what: no reboot before the restart" sh -c "! { [ -s '$T/pre-ran' ] || [ -s '$T/sysrq-trigger' ]; }"
+        ok "$what: no reboot before the restart" not reboot_started
         [ "$flag" = removed ] && rm -f "$T/flag"
         write_rule 1s
         # The problem is older than the new holds when medicd comes back.
@@ -111,8 +88,8 @@ run_case() {
                 ok "$what: the check's fresh run reports ok" wait_cond wants-reboot ok 15
                 # A few rule ticks after the fresh run: still nothing may happen.
                 wait_for 3 reboot_started
-                ok "$what: no reboot was started (no pre-reboot task, no sysrq key, no intent)" sh -c "! { [ -s '$T/pre-ran' ] || [ -s '$T/sysrq-trigger' ] || [ -e '$T/state/reboot-intent.json' ]; }"
-                is "$(holder_now)" "" "$what: no permission was taken"
+                ok "$what: no reboot was started (no pre-reboot task, no sysrq key, no intent)" not reboot_started
+                is "$(permission_holder)" "" "$what: no permission was taken"
                 is "$(ctl_json status | jget 'd["reboot"]["phase"]')" idle "$what: medicctl status: reboot idle"
                 is "$(ctl_json explain reboot-for-updates | jget 'd["decision"]')" idle "$what: medicctl explain: idle"
         else
@@ -128,7 +105,7 @@ run_case() {
                                 "pre-reboot task at ${pre:-?} ns, first fresh check result at ${first_fresh:-none} ns"
                 fi
                 ok "$what: a sysrq key was written" wait_for 5 'test -s "$T/sysrq-trigger"'
-                is "$(holder_now)" "$([ "$BACKEND" = etcd ] && echo "$MEDIC_NODE" || echo reboot-for-updates)" \
+                is "$(permission_holder)" "$([ "$BACKEND" = etcd ] && echo "$MEDIC_NODE" || echo reboot-for-updates)" \
                         "$what: the permission is held for the reboot"
         fi
         stop_medicd

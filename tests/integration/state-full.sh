@@ -33,17 +33,10 @@ case_n=0
 
 # new_node BACKEND: a fresh node (own name and group) whose state directory is mounted anew.
 new_node() {
-        BACKEND=$1
         case_n=$((case_n + 1))
-        MEDIC_NODE="full$case_n-$$"
-        MEDIC_GROUP="full$case_n-$$"
         umount -l "$T/state" 2>/dev/null
-        rm -rf "$T/state" "$T/state-src" "$T/lockdir" "$T/pre-ran" "$T/trigger"
-        mkdir -p "$T/state"
-        write_config
-        reboot_test_files 1
-        reboot_settings "methods = sysrq" "sysrq_deadline = 30s"
-        [ "$BACKEND" = etcd ] && use_etcd_backend
+        rm -rf "$T/state-src" "$T/lockdir" "$T/trigger"
+        reboot_node "full$case_n-$$" "$1"
         reboot_rule_files
         # Conditions with large details: state.json is far bigger than the reboot intent.
         write_file "$T/checks/20-bulk.lua" <<'EOF'
@@ -51,11 +44,6 @@ check "inventory" { every = "1h", run = function()
   return ok("inventory taken", { blob = string.rep("x", 40000) })
 end }
 EOF
-        cat > "$T/pre-reboot.d/10-mark" <<EOF
-#!/bin/sh
-echo "pre \$MEDIC_RULE" >> $T/pre-ran
-EOF
-        chmod 0755 "$T/pre-reboot.d/10-mark"
 }
 
 mount_tmpfs() { mount -t tmpfs -o size=1m,mode=0700 medic-test-state "$T/state"; }
@@ -94,18 +82,6 @@ fill_state() {
         [ "$1" -gt 0 ] && truncate -s "-${1}K" "$T/state/filler"
 }
 
-holder_now() {
-        if [ "$BACKEND" = etcd ]; then
-                etcd_holders
-        else
-                ctl_json status | jget 'd["coordinator"].get("holder") or ""'
-        fi
-}
-
-reboot_started() {
-        [ -s "$T/pre-ran" ] || [ -s "$T/sysrq-trigger" ] || [ -e "$T/state/reboot-intent.json" ]
-}
-
 big_state_saved() { [ "$(stat -c %s "$T/state/state.json" 2>/dev/null || echo 0)" -gt 40000 ]; }
 
 # run_case BACKEND HOW: HOW is full, nearly-full, read-only or free (the positive control).
@@ -130,14 +106,14 @@ run_case() {
         if [ "$2" = free ]; then
                 ok "$what: the node reboots (pre-reboot task ran)" wait_for 10 'test -s "$T/pre-ran"'
                 ok "$what: a sysrq key was written" wait_for 5 'test -s "$T/sysrq-trigger"'
-                is "$(holder_now)" "$([ "$1" = etcd ] && echo "$MEDIC_NODE" || echo reboot-for-updates)" \
+                is "$(permission_holder)" "$([ "$1" = etcd ] && echo "$MEDIC_NODE" || echo reboot-for-updates)" \
                         "$what: the permission is held for the reboot"
         else
                 # The rule acts within a second or two when it can (the positive control).
                 wait_for 5 reboot_started
                 ok "$what: no pre-reboot task ran" test ! -s "$T/pre-ran"
                 ok "$what: no reboot method was tried (sysrq test file untouched)" test ! -s "$T/sysrq-trigger"
-                ok "$what: the permission is given back" wait_for 5 '[ -z "$(holder_now)" ]'
+                ok "$what: the permission is given back" wait_for 5 '[ -z "$(permission_holder)" ]'
                 is "$(ctl_json status | jget 'd["reboot"]["phase"]')" idle "$what: medicctl status: no reboot in progress"
         fi
         ok "$what: medicd keeps running" daemon_alive
