@@ -11,6 +11,8 @@
 . "$top_srcdir/tests/integration/etcd-lib.sh"
 setup 100
 need_etcd
+# A long lease: a re-registration (which reads the group afresh) must not hide a stale view.
+LEASE_TTL=10s
 start_etcd
 
 reboot_test_files 1
