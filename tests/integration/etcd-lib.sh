@@ -106,3 +106,46 @@ local_json() {
         client_send "$1" local
         client_wait "$1" '^\{.*"local":true' 10
 }
+
+# use_etcd_backend: switches $T/medic.conf's [coordinator] to the etcd of start_etcd.
+use_etcd_backend() {
+        sed -i "s|^backend = local\$|backend = etcd\nendpoints = ${ETCD_ENDPOINTS:-$ETCD_URL}\nlease_ttl = ${LEASE_TTL:-3s}|" "$T/medic.conf"
+}
+
+# etcd_holders [GROUP]: the nodes that hold the group's permission in etcd, one a line.
+etcd_holders() {
+        etcdget --prefix --keys-only "/medic/groups/${1:-$MEDIC_GROUP}/holders/" | sed -n 's|.*/holders/||p'
+}
+
+# reboot_node NAME BACKEND: a fresh node for a reboot test, with the local or the etcd
+# coordinator: MEDIC_NODE and MEDIC_GROUP are NAME, the state directory is empty, medic.conf
+# is new with sysrq as the only method (a deadline long enough that the reboot stays pending),
+# the reboot test files (lib.sh) and a pre-reboot task that appends the time (ns) to $T/pre-ran.
+reboot_node() {
+        MEDIC_NODE=$1
+        MEDIC_GROUP=$1
+        BACKEND=$2
+        rm -rf "$T/state" "$T/pre-ran"
+        mkdir -p "$T/state"
+        write_config
+        reboot_test_files 1
+        reboot_settings "methods = sysrq" "sysrq_deadline = 30s"
+        [ "$BACKEND" = etcd ] && use_etcd_backend
+        printf '#!/bin/sh\ndate +%%s%%N >> %s/pre-ran\n' "$T" > "$T/pre-reboot.d/10-mark"
+        chmod 0755 "$T/pre-reboot.d/10-mark"
+}
+
+# reboot_started: any sign of a reboot: a pre-reboot task ran, a sysrq key, a reboot intent.
+reboot_started() {
+        [ -s "$T/pre-ran" ] || [ -s "$T/sysrq-trigger" ] || [ -e "$T/state/reboot-intent.json" ]
+}
+
+# permission_holder: who holds the permission: the nodes with a holder key in etcd (backend
+# etcd), or the local slot's holder (a rule) as medicctl status shows it.
+permission_holder() {
+        if [ "${BACKEND:-local}" = etcd ]; then
+                etcd_holders
+        else
+                ctl_json status | jget 'd["coordinator"].get("holder") or ""'
+        fi
+}

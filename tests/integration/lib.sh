@@ -445,3 +445,26 @@ test_pki() {
                 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out client.pem
         ) > "$1/openssl.log" 2>&1 || bail_out "openssl could not make the test certificates: $(tail -n 3 "$1/openssl.log")"
 }
+
+# ---- reboot and metrics settings --------------------------------------------------------------
+
+# reboot_settings LINE...: adds each LINE (key = value) to the [reboot] section of $T/medic.conf.
+reboot_settings() {
+        local l
+        for l in "$@"; do sed -i "/^\[reboot\]/a $l" "$T/medic.conf"; done
+}
+
+# metrics_listen: appends a [metrics] section with a loopback listener on a free port to
+# $T/medic.conf (call it after the other sections are complete); sets METRICS_URL.
+metrics_listen() {
+        local port
+        port=$(free_port)
+        METRICS_URL="http://127.0.0.1:$port/metrics"
+        printf '\n[metrics]\nlisten = 127.0.0.1:%s\n' "$port" >> "$T/medic.conf"
+}
+
+# metric NAME: the value of the series NAME (without labels) from GET $METRICS_URL; prints
+# nothing when the listener does not answer or the series is missing.
+metric() {
+        curl -sf --max-time 5 "$METRICS_URL" 2>/dev/null | awk -v n="$1" '$1 == n { print $2; exit }'
+}
