@@ -21,7 +21,8 @@ use_etcd_backend
 metrics_listen
 reboot_rule_files --health 1s
 
-status_holder() { ctl_json status | jget 'd["coordinator"].get("holder") or ""'; }
+# medicctl status names the rule of this node that holds the slot (from the permission owner).
+status_holder() { ctl_json status | jget '"'"$MEDIC_NODE"'" if d["coordinator"].get("holder") == "reboot-for-updates" else d["coordinator"].get("holder") or ""'; }
 client_saw() { client_wait "$@" >/dev/null; }
 status_phase() { ctl_json status | jget 'd["reboot"]["phase"]'; }
 
