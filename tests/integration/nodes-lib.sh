@@ -150,6 +150,9 @@ for kv in sorted(d.get("kvs", []), key=lambda kv: int(kv["create_revision"])):
 # node_rebooted NAME: the reboot ladder ran (its only method, sysrq, wrote to the test file).
 node_rebooted() { [ -s "$(node_dir "$1")/sysrq-trigger" ]; }
 
+# client_sees NAME ERE SECONDS: client_wait without printing the line (for ok).
+client_sees() { client_wait "$@" >/dev/null; }
+
 # never_within SECONDS SHELL_CONDITION: true when the condition does not hold once within SECONDS.
 never_within() { ! wait_for "$@"; }
 

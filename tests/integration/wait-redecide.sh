@@ -33,14 +33,14 @@ node_reboot_rule wa
 node_start wa
 client_start Xa ga || bail_out "coord-client Xa did not start"
 client_send Xa "acquire reboot"
-ok "(a) X holds the group's only slot" client_wait Xa '^granted' 10
+ok "(a) X holds the group's only slot" client_sees Xa '^granted' 10
 ok "(a) A is registered" wait_for 10 "node_registered wa"
 touch "$(node_dir wa)/trigger"
 ok "(a) A asks and waits in the queue" wait_for 15 "node_queued wa"
 touch "$(node_dir wa)/blocked"
 ok "(a) the blocker turns problem while A waits" wait_for 10 '[ "$(node_cond wa blocker)" = problem ]'
 client_send Xa "release reboot"
-ok "(a) X gives the slot back" client_wait Xa '^released' 10
+ok "(a) X gives the slot back" client_sees Xa '^released' 10
 ok "(a) A does not reboot (the blocker is problem)" never_within 6 "node_rebooted wa"
 ok "(a) A does not keep a permission it cannot use" wait_for 10 "! node_holds wa"
 ok "(a) ... and does not take it again" never_within 3 "node_holds wa"
