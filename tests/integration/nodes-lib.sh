@@ -153,6 +153,13 @@ node_rebooted() { [ -s "$(node_dir "$1")/sysrq-trigger" ]; }
 # client_sees NAME ERE SECONDS: client_wait without printing the line (for ok).
 client_sees() { client_wait "$@" >/dev/null; }
 
+# client_hold NAME GROUP: a coord-client NAME in GROUP that asks for the slot and gets it.
+client_hold() {
+        client_start "$1" "$2" || return 1
+        client_send "$1" "acquire reboot"
+        client_sees "$1" '^granted' 10
+}
+
 # never_within SECONDS SHELL_CONDITION: true when the condition does not hold once within SECONDS.
 never_within() { ! wait_for "$@"; }
 

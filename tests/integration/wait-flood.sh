@@ -15,9 +15,7 @@ G=gf
 node_add fa $G
 node_reboot_rule fa
 F=$(node_dir fa)
-client_start X $G || bail_out "coord-client X did not start"
-client_send X "acquire reboot"
-ok "X holds the group's only slot" client_sees X '^granted' 10
+ok "X holds the group's only slot" client_hold X $G
 node_start fa
 ok "A is registered" wait_for 10 "node_registered fa"
 touch "$F/trigger"
