@@ -120,11 +120,18 @@ int maintenance_start(Manager *m, const RuleDecl *d, RuleState *s, const char *c
         set_phase(m, s, "draining");
         log_event(LOG_NOTICE, MEDIC_MSG_RULE_FIRED, LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "drain" }),
                   "Maintenance for rule %s: running the drain tasks of %s", d->name, d->remedy.drain);
-        return run_tasks(m, s, d->remedy.drain);
+        int r = run_tasks(m, s, d->remedy.drain);
+        if (r < 0) {
+                /* Nothing ran: no maintenance (the caller gives the permission back). */
+                s->maintenance_condition = mfree(s->maintenance_condition);
+                set_phase(m, s, NULL);
+        }
+        return r;
 }
 
-/* Drives every rule in maintenance: resumes after a restart, and undrains once the
- * condition is ok again (unknown keeps the node out: it is not a healthy signal). */
+/* Drives every rule in maintenance: after a restart a drain cut short is undone and a hold
+ * or undrain carries on; undrains once the condition is ok again (unknown keeps the node
+ * out: it is not a healthy signal). */
 void maintenance_tick(Manager *m) {
         for (size_t i = 0; i < m->rstates.n; i++) {
                 RuleState *s = m->rstates.v[i];
@@ -139,7 +146,15 @@ void maintenance_tick(Manager *m) {
                 }
                 permission_claim(m->perm, s->name);
                 if (streq_ptr(s->maintenance, "draining")) {
-                        (void) run_tasks(m, s, d->remedy.drain);
+                        /* A drain no task of this process runs: medicd stopped in the middle.
+                         * Nothing is begun again on an old decision: undo it; the rule asks
+                         * again if its trigger, observed afresh, still holds. */
+                        log_warning("medicd stopped during the drain for rule %s; running the undrain tasks "
+                                    "(the rule asks again if its trigger still holds)", s->name);
+                        journal_note(&m->journal, "maintenance", s->name, s->maintenance_condition, "abandoned",
+                                     "medicd stopped during the drain");
+                        set_phase(m, s, "undraining");
+                        (void) run_tasks(m, s, d->remedy.undrain);
                 } else if (streq_ptr(s->maintenance, "holding")) {
                         Condition *c = s->maintenance_condition ? condtable_find(&m->conds, s->maintenance_condition) : NULL;
                         if (c && c->state == COND_OK) {
