@@ -10,7 +10,7 @@
 #include "remedy.h"
 
 struct Remedy {
-        Manager *m;
+        sd_event *event;
         char *rule;
         Exec *exec;
         sd_bus *bus;
@@ -58,7 +58,7 @@ static int on_later(sd_event_source *s, void *userdata) {
 static int finish_later(Remedy *r, bool success, const char *detail) {
         r->success = success;
         r->detail = strdup_or_null(detail);
-        return sd_event_add_defer(r->m->event, &r->later, on_later, r);
+        return sd_event_add_defer(r->event, &r->later, on_later, r);
 }
 
 static void on_exec_done(const ExecResult *res, void *userdata) {
@@ -104,7 +104,7 @@ static int start_unit_job(Remedy *r, const RuleDecl *d) {
                 _cleanup_free_ char *msg = strprintf("cannot connect to the system bus: %s", strerror(-k));
                 return finish_later(r, false, msg);
         }
-        k = sd_bus_attach_event(r->bus, r->m->event, SD_EVENT_PRIORITY_NORMAL);
+        k = sd_bus_attach_event(r->bus, r->event, SD_EVENT_PRIORITY_NORMAL);
         if (k >= 0)
                 k = sd_bus_call_method_async(r->bus, &r->slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                              "org.freedesktop.systemd1.Manager", methods[d->remedy.kind],
@@ -134,14 +134,14 @@ static void on_call_done(LuaRun *run, int status, const char *error, int nresult
         finish(r, true, "the function returned");
 }
 
-int remedy_start(Manager *m, const RuleDecl *d, const char *condition, remedy_done_t done, void *userdata,
-                 Remedy **ret) {
+int remedy_start(sd_event *e, const Config *c, const RuleDecl *d, const char *condition, remedy_done_t done,
+                 void *userdata, Remedy **ret) {
         Remedy *r = calloc(1, sizeof(*r));
         int k = 0;
 
         if (!r)
                 return -ENOMEM;
-        r->m = m;
+        r->event = e;
         r->rule = strdup(d->name);
         r->done = done;
         r->userdata = userdata;
@@ -151,12 +151,12 @@ int remedy_start(Manager *m, const RuleDecl *d, const char *condition, remedy_do
         case REMEDY_COMMAND: {
                 StrList env = {};
                 strlist_addf(&env, "MEDIC_RULE=%s", d->name);
-                strlist_addf(&env, "MEDIC_NODE=%s", m->config->node);
-                strlist_addf(&env, "MEDIC_GROUP=%s", m->config->group);
+                strlist_addf(&env, "MEDIC_NODE=%s", c->node);
+                strlist_addf(&env, "MEDIC_GROUP=%s", c->group);
                 if (condition)
                         strlist_addf(&env, "MEDIC_CONDITION=%s", condition);
                 ExecOptions o = { .timeout_usec = d->remedy.timeout, .env = env.v };
-                k = exec_start(m->event, d->remedy.argv.v, &o, on_exec_done, r, &r->exec);
+                k = exec_start(e, d->remedy.argv.v, &o, on_exec_done, r, &r->exec);
                 strlist_clear(&env);
                 break;
         }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-#include "manager.h"
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "lua-decl.h"
 
 typedef struct Remedy Remedy;
 
@@ -10,7 +13,7 @@ typedef void (*remedy_done_t)(bool success, const char *detail, void *userdata);
 
 /* Starts rule d's remedy: a command, a systemd unit job over D-Bus, or a Lua function.
  * condition names the condition that triggered it (exported to commands as MEDIC_CONDITION). */
-int remedy_start(Manager *m, const RuleDecl *d, const char *condition, remedy_done_t done, void *userdata,
-                 Remedy **ret);
+int remedy_start(sd_event *e, const Config *c, const RuleDecl *d, const char *condition, remedy_done_t done,
+                 void *userdata, Remedy **ret);
 /* Stops waiting for it (a command's process group is killed); no callback. */
 void remedy_cancel(Remedy *r);
