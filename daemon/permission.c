@@ -200,8 +200,14 @@ static void on_answer(CoordAnswer a, const char *reason, void *userdata) {
         _cleanup_free_ char *why = NULL;
 
         if (c->gen != p->gen || !streq_ptr(p->rule, c->rule) || p->rec != REC_ASKING) {
-                /* The rule stopped wanting while the request was out: a late grant goes back. */
-                if (a == COORD_GRANTED) {
+                /* The rule stopped wanting while the request was out: a late grant goes back,
+                 * unless the node holds the slot now (a newer request was granted): the slot is
+                 * the node's, and giving it back would take it from the holder, which is about
+                 * to disrupt. The holder gives it back when it is done. */
+                if (a == COORD_GRANTED && p->rec == REC_HELD)
+                        log_notice("A late grant for rule %s arrived while rule %s holds the permission; keeping it",
+                                   c->rule, p->rule);
+                else if (a == COORD_GRANTED) {
                         log_notice("A late grant for rule %s arrived after it stopped asking; giving it back", c->rule);
                         (void) coordinator_release(p->coord, c->rule);
                 }
