@@ -32,7 +32,7 @@ struct Permission {
         bool in_flight;
         unsigned gen;           /* bumped by release/withdraw: an answer to an older request is stale */
         PermissionAnswer last;
-        bool orphan_released;   /* the backend's orphan holder was given back (see permission_reconcile) */
+        bool orphan_released;   /* an orphan holder was logged (or we released): not logged again (see permission_reconcile) */
         /* Restored from the file at start; given back unless claimed. */
         Rec restored;
         char *restored_rule;
@@ -167,15 +167,18 @@ void permission_reconcile(Permission *p) {
                 p->orphan_released = false;
                 return;
         }
-        if (p->orphan_released)
-                return;
         /* The backend says this node holds, and nothing here holds or asks: a leftover (of a
-         * medicd that stopped without its record, or of a grant that came too late). */
+         * medicd that stopped without its record, of a grant whose answer was lost, or of a
+         * request of an earlier medicd or a withdrawn one that landed late). Given back every
+         * time it is seen: giving back nothing is harmless, and a new leftover may appear
+         * before the backend was ever seen without one (a "once" would leak it). Logged once
+         * (and not at all right after our own release: the backend's view may lag). */
+        if (!p->orphan_released)
+                log_event(LOG_NOTICE, MEDIC_MSG_PERMISSION,
+                          LOG_FIELDS({ "MEDIC_RULE", holder }, { "MEDIC_DECISION", "release" }),
+                          "The %s coordinator says this node holds a slot (for %s) that nothing here holds or asks for: giving it back",
+                          p->coord->ops->name, holder);
         p->orphan_released = true;
-        log_event(LOG_NOTICE, MEDIC_MSG_PERMISSION,
-                  LOG_FIELDS({ "MEDIC_RULE", holder }, { "MEDIC_DECISION", "release" }),
-                  "The %s coordinator says this node holds a slot (for %s) that nothing here holds or asks for: giving it back",
-                  p->coord->ops->name, holder);
         (void) coordinator_release(p->coord, holder);
 }
 

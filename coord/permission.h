@@ -48,7 +48,8 @@ void permission_claim(Permission *p, const char *rule);
 void permission_startup(Permission *p);
 
 /* Called periodically (and at start, after permission_startup()): when the backend says this
- * node holds a slot that no rule here holds or asks for, gives it back, once. */
+ * node holds a slot that no rule here holds or asks for, gives it back (each time it is seen;
+ * logged once). */
 void permission_reconcile(Permission *p);
 
 PermState permission_state(const Permission *p, const char *rule);
