@@ -263,12 +263,36 @@ char *rule_recheck(Manager *m, const char *rule) {
                 return strprintf("rule %s no longer exists", rule);
         if (permission_state(m->perm, rule) != PERM_HELD)
                 return strdup("the permission is no longer held");
-        Verdict v = rule_decide(m, d, s, now_realtime(), true, NULL, &reason);
-        if (v == VERDICT_FIRE) {
-                free(reason);
-                return NULL;
+        uint64_t now = now_realtime();
+        Verdict v = rule_decide(m, d, s, now, true, NULL, &reason);
+        if (v != VERDICT_FIRE)
+                return reason ? reason : strdup(verdict_to_string(v));
+        free(reason);
+        /* The disruption happens now, not when it was asked for: its time moves here, durably
+         * first, so that tasks that took longer than a limit's window cannot let the next
+         * disruption in early. */
+        RuleState saved = *s;
+        uint64_t then = s->last_fired;
+        if (then && then != now) {
+                eventlog_remove(&s->fired, then);
+                eventlog_remove(&m->disruptions, then);
+                if (eventlog_add(&s->fired, now) < 0 || eventlog_add(&m->disruptions, now) < 0)
+                        return strdup("out of memory");
+                s->last_fired = now;
+                s->last_fired_bt = now_boottime();
+                m->dirty = true;
+                int r = state_save(m);
+                if (r < 0) {
+                        eventlog_remove(&s->fired, now);
+                        eventlog_remove(&m->disruptions, now);
+                        (void) eventlog_add(&s->fired, then);
+                        (void) eventlog_add(&m->disruptions, then);
+                        s->last_fired = saved.last_fired;
+                        s->last_fired_bt = saved.last_fired_bt;
+                        return strprintf("the disruption cannot be recorded durably (%s)", strerror(-r));
+                }
         }
-        return reason ? reason : strdup(verdict_to_string(v));
+        return NULL;
 }
 
 /* Counts the firing before anything happens; for a disruptive remedy the record must be
@@ -484,6 +508,14 @@ void rules_run(Manager *m) {
 
         if (!m->set)
                 return;
+        /* A rule removed by a reload while it waited for the coordinator stops asking (a
+         * held permission stays with the remedy that runs). */
+        const char *asking = permission_rule(m->perm);
+        if (asking && permission_state(m->perm, asking) == PERM_ASKING && !luaset_find_rule(m->set, asking)) {
+                _cleanup_free_ char *name = strdup(asking);
+                if (name)
+                        permission_withdraw(m->perm, name, "the rule no longer exists");
+        }
         for (size_t i = 0; i < m->set->n_rules; i++) {
                 RuleDecl *d = m->set->rules[i];
                 RuleState *s = ruletable_get(&m->rstates, d->name, true);
