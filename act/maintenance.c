@@ -6,27 +6,26 @@
 #include <string.h>
 
 #include "log.h"
-#include "manager.h"
+#include "maintenance.h"
 #include "permission.h"
 #include "reboot.h"
 
 #define UNDRAIN_RETRY (5 * 60 * USEC_PER_SEC)
 
 typedef struct MaintCtx {
-        Manager *m;
+        ActHost *h;
         char *rule;
 } MaintCtx;
 
-static void set_phase(Manager *m, RuleState *s, const char *phase) {
+static void set_phase(ActHost *h, RuleState *s, const char *phase) {
         free(s->maintenance);
         s->maintenance = strdup_or_null(phase);
-        m->dirty = true;
-        manager_save(m);
+        act_save(h);
 }
 
-static char **env_for(Manager *m, RuleState *s, StrList *l) {
-        strlist_addf(l, "MEDIC_NODE=%s", m->config->node);
-        strlist_addf(l, "MEDIC_GROUP=%s", m->config->group);
+static char **env_for(ActHost *h, RuleState *s, StrList *l) {
+        strlist_addf(l, "MEDIC_NODE=%s", h->config->node);
+        strlist_addf(l, "MEDIC_GROUP=%s", h->config->group);
         strlist_addf(l, "MEDIC_RULE=%s", s->name);
         if (s->maintenance_condition)
                 strlist_addf(l, "MEDIC_CONDITION=%s", s->maintenance_condition);
@@ -35,8 +34,8 @@ static char **env_for(Manager *m, RuleState *s, StrList *l) {
 
 static void on_tasks(bool ok, const char *detail, void *userdata) {
         MaintCtx *c = userdata;
-        Manager *m = c->m;
-        RuleState *s = ruletable_get(&m->rstates, c->rule, false);
+        ActHost *h = c->h;
+        RuleState *s = ruletable_get(h->rstates, c->rule, false);
 
         free(c->rule);
         free(c);
@@ -48,29 +47,29 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                         _cleanup_free_ char *why = strprintf("drain failed: %s", detail ? detail : "?");
                         log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_REASON", why }),
                                   "Maintenance for rule %s: %s; undraining and giving the permission back", s->name, why);
-                        journal_escalate(&m->journal, "drain-failed", s->name, why);
+                        journal_escalate(h->journal, "drain-failed", s->name, why);
                         /* Put back what the drain may have done half-way. */
-                        set_phase(m, s, "undraining");
-                        maintenance_tick(m);
+                        set_phase(h, s, "undraining");
+                        maintenance_tick(h);
                         return;
                 }
                 /* The drain took its time: decided again, on what this process observes now. */
-                _cleanup_free_ char *changed = rule_recheck(m, s->name);
+                _cleanup_free_ char *changed = h->recheck(h->userdata, s->name);
                 if (changed) {
                         _cleanup_free_ char *why = strprintf("no longer wanted after the drain: %s", changed);
                         log_event(LOG_WARNING, MEDIC_MSG_REMEDY_FAILED,
                                   LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "abandon" }, { "MEDIC_REASON", why }),
                                   "Maintenance for rule %s abandoned: %s; running the undrain tasks", s->name, why);
-                        journal_note(&m->journal, "maintenance", s->name, s->maintenance_condition, "abandoned", why);
-                        set_phase(m, s, "undraining");
-                        maintenance_tick(m);
+                        journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "abandoned", why);
+                        set_phase(h, s, "undraining");
+                        maintenance_tick(h);
                         return;
                 }
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "holding" }),
                           "Maintenance for rule %s: drained (%s); holding the node out while %s stays", s->name,
                           detail ? detail : "", s->maintenance_condition ? s->maintenance_condition : "the condition");
-                journal_note(&m->journal, "maintenance", s->name, s->maintenance_condition, "drained", detail);
-                set_phase(m, s, "holding");
+                journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "drained", detail);
+                set_phase(h, s, "holding");
                 return;
         }
         if (streq_ptr(s->maintenance, "undraining")) {
@@ -79,32 +78,32 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                         log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_REASON", why }),
                                   "Maintenance for rule %s: %s; keeping the permission, trying again in 5 minutes",
                                   s->name, why);
-                        journal_escalate(&m->journal, "undrain-failed", s->name, why);
+                        journal_escalate(h->journal, "undrain-failed", s->name, why);
                         s->maintenance_retry = now_monotonic() + UNDRAIN_RETRY;
                         return;
                 }
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
                           "Maintenance for rule %s done: undrained (%s); giving the permission back", s->name,
                           detail ? detail : "");
-                journal_note(&m->journal, "maintenance", s->name, s->maintenance_condition, "done", detail);
+                journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "done", detail);
                 s->maintenance_retry = 0;
                 free(s->maintenance_condition);
                 s->maintenance_condition = NULL;
-                set_phase(m, s, NULL);
-                (void) permission_release(m->perm, s->name, "the maintenance is over");
+                set_phase(h, s, NULL);
+                (void) permission_release(h->perm, s->name, "the maintenance is over");
         }
 }
 
-static int run_tasks(Manager *m, RuleState *s, const char *dir) {
+static int run_tasks(ActHost *h, RuleState *s, const char *dir) {
         MaintCtx *c = calloc(1, sizeof(*c));
         StrList env = {};
         int r;
 
         if (!c)
                 return -ENOMEM;
-        c->m = m;
+        c->h = h;
         c->rule = strdup(s->name);
-        r = tasks_run(m->event, dir, m->config->task_timeout, env_for(m, s, &env), m->config->verify_owner, on_tasks, c,
+        r = tasks_run(h->event, dir, h->config->task_timeout, env_for(h, s, &env), h->config->verify_owner, on_tasks, c,
                       &s->maintenance_tasks);
         strlist_clear(&env);
         if (r < 0) {
@@ -114,17 +113,17 @@ static int run_tasks(Manager *m, RuleState *s, const char *dir) {
         return r;
 }
 
-int maintenance_start(Manager *m, const RuleDecl *d, RuleState *s, const char *condition) {
+int maintenance_start(ActHost *h, const RuleDecl *d, RuleState *s, const char *condition) {
         free(s->maintenance_condition);
         s->maintenance_condition = strdup_or_null(condition);
-        set_phase(m, s, "draining");
+        set_phase(h, s, "draining");
         log_event(LOG_NOTICE, MEDIC_MSG_RULE_FIRED, LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "drain" }),
                   "Maintenance for rule %s: running the drain tasks of %s", d->name, d->remedy.drain);
-        int r = run_tasks(m, s, d->remedy.drain);
+        int r = run_tasks(h, s, d->remedy.drain);
         if (r < 0) {
                 /* Nothing ran: no maintenance (the caller gives the permission back). */
                 s->maintenance_condition = mfree(s->maintenance_condition);
-                set_phase(m, s, NULL);
+                set_phase(h, s, NULL);
         }
         return r;
 }
@@ -132,44 +131,44 @@ int maintenance_start(Manager *m, const RuleDecl *d, RuleState *s, const char *c
 /* Drives every rule in maintenance: after a restart a drain cut short is undone and a hold
  * or undrain carries on; undrains once the condition is ok again (unknown keeps the node
  * out: it is not a healthy signal). */
-void maintenance_tick(Manager *m) {
-        for (size_t i = 0; i < m->rstates.n; i++) {
-                RuleState *s = m->rstates.v[i];
+void maintenance_tick(ActHost *h) {
+        for (size_t i = 0; i < h->rstates->n; i++) {
+                RuleState *s = h->rstates->v[i];
                 RuleDecl *d;
                 if (!s->maintenance || s->maintenance_tasks)
                         continue;
-                d = luaset_find_rule(m->set, s->name);
+                d = luaset_find_rule(h->set, s->name);
                 if (!d || d->remedy.kind != REMEDY_MAINTENANCE) {
                         log_warning("Rule %s was in maintenance but no longer exists as a maintenance rule; "
                                     "the permission stays held until an operator releases it", s->name);
                         continue;
                 }
-                permission_claim(m->perm, s->name);
+                permission_claim(h->perm, s->name);
                 if (streq_ptr(s->maintenance, "draining")) {
                         /* A drain no task of this process runs: medicd stopped in the middle.
                          * Nothing is begun again on an old decision: undo it; the rule asks
                          * again if its trigger, observed afresh, still holds. */
                         log_warning("medicd stopped during the drain for rule %s; running the undrain tasks "
                                     "(the rule asks again if its trigger still holds)", s->name);
-                        journal_note(&m->journal, "maintenance", s->name, s->maintenance_condition, "abandoned",
+                        journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "abandoned",
                                      "medicd stopped during the drain");
-                        set_phase(m, s, "undraining");
-                        (void) run_tasks(m, s, d->remedy.undrain);
+                        set_phase(h, s, "undraining");
+                        (void) run_tasks(h, s, d->remedy.undrain);
                 } else if (streq_ptr(s->maintenance, "holding")) {
-                        Condition *c = s->maintenance_condition ? condtable_find(&m->conds, s->maintenance_condition) : NULL;
+                        Condition *c = s->maintenance_condition ? condtable_find(h->conds, s->maintenance_condition) : NULL;
                         if (c && c->state == COND_OK) {
                                 log_notice("Maintenance for rule %s: %s is ok again; running the undrain tasks", s->name, c->name);
-                                set_phase(m, s, "undraining");
-                                (void) run_tasks(m, s, d->remedy.undrain);
+                                set_phase(h, s, "undraining");
+                                (void) run_tasks(h, s, d->remedy.undrain);
                         }
                 } else if (streq_ptr(s->maintenance, "undraining") && now_monotonic() >= s->maintenance_retry)
-                        (void) run_tasks(m, s, d->remedy.undrain);
+                        (void) run_tasks(h, s, d->remedy.undrain);
         }
 }
 
-void maintenance_cancel_all(Manager *m) {
-        for (size_t i = 0; i < m->rstates.n; i++) {
-                tasks_cancel(m->rstates.v[i]->maintenance_tasks);
-                m->rstates.v[i]->maintenance_tasks = NULL;
+void maintenance_cancel_all(ActHost *h) {
+        for (size_t i = 0; i < h->rstates->n; i++) {
+                tasks_cancel(h->rstates->v[i]->maintenance_tasks);
+                h->rstates->v[i]->maintenance_tasks = NULL;
         }
 }

@@ -36,7 +36,7 @@ static const char *const phase_names[_PHASE_MAX] = {
 };
 
 struct Rebooter {
-        Manager *m;
+        ActHost *h;
         Phase phase;
         char *rule, *condition, *boot_id;
         uint64_t intent_time;          /* realtime usec */
@@ -58,11 +58,11 @@ struct Rebooter {
 };
 
 static char *intent_path(Rebooter *r) {
-        return strprintf("%s/reboot-intent.json", r->m->config->state_dir);
+        return strprintf("%s/reboot-intent.json", r->h->config->state_dir);
 }
 
 static char *read_boot_id(Rebooter *r) {
-        return boot_id_read(r->m->config->boot_id_file);
+        return boot_id_read(r->h->config->boot_id_file);
 }
 
 static int intent_save(Rebooter *r) {
@@ -122,8 +122,8 @@ static void stop_work(Rebooter *r) {
 }
 
 static void set_job(Rebooter *r, const char *rule, const char *condition) {
-        const RuleDecl *d = luaset_find_rule(r->m->set, rule);
-        const StrList *methods = d && d->remedy.methods.n > 0 ? &d->remedy.methods : &r->m->config->reboot_methods;
+        const RuleDecl *d = luaset_find_rule(r->h->set, rule);
+        const StrList *methods = d && d->remedy.methods.n > 0 ? &d->remedy.methods : &r->h->config->reboot_methods;
 
         free(r->rule);
         free(r->condition);
@@ -139,7 +139,7 @@ static void set_job(Rebooter *r, const char *rule, const char *condition) {
 static void ladder_step(Rebooter *r, size_t i);
 
 static uint64_t method_deadline(Rebooter *r, const char *method) {
-        const Config *c = r->m->config;
+        const Config *c = r->h->config;
         return strcmp(method, "systemd") == 0 ? c->systemd_deadline
              : strcmp(method, "sysrq") == 0 ? c->sysrq_deadline : c->watchdog_deadline;
 }
@@ -189,7 +189,7 @@ static int on_logind_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 static int try_systemd(Rebooter *r) {
         int k = sd_bus_open_system(&r->bus);
         if (k >= 0)
-                k = sd_bus_attach_event(r->bus, r->m->event, SD_EVENT_PRIORITY_NORMAL);
+                k = sd_bus_attach_event(r->bus, r->h->event, SD_EVENT_PRIORITY_NORMAL);
         if (k >= 0)
                 k = sd_bus_call_method_async(r->bus, &r->slot, "org.freedesktop.login1", "/org/freedesktop/login1",
                                              "org.freedesktop.login1.Manager", "Reboot", on_logind_reply, r, "b", 0);
@@ -215,9 +215,9 @@ static int on_sysrq_step(sd_event_source *s, uint64_t usec, void *userdata) {
         int k;
 
         r->sysrq_timer = sd_event_source_disable_unref(r->sysrq_timer);
-        k = sysrq_write(r, r->m->config->sysrq_trigger, key);
+        k = sysrq_write(r, r->h->config->sysrq_trigger, key);
         if (k < 0) {
-                _cleanup_free_ char *why = strprintf("cannot write '%s' to %s: %s", key, r->m->config->sysrq_trigger, strerror(-k));
+                _cleanup_free_ char *why = strprintf("cannot write '%s' to %s: %s", key, r->h->config->sysrq_trigger, strerror(-k));
                 if (r->phase == PHASE_LADDER && r->method < r->methods.n && strcmp(r->methods.v[r->method], "sysrq") == 0)
                         method_failed(r, why);
                 else /* its deadline passed already: the ladder is on the next method */
@@ -226,13 +226,13 @@ static int on_sysrq_step(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         log_notice("sysrq: wrote '%s' (%s)", key, key[0] == 's' ? "sync" : key[0] == 'u' ? "remount read-only" : "reboot");
         if (++r->sysrq_step < (int) sizeof keys)
-                (void) sd_event_add_time_relative(r->m->event, &r->sysrq_timer, CLOCK_MONOTONIC, SYSRQ_PAUSE,
+                (void) sd_event_add_time_relative(r->h->event, &r->sysrq_timer, CLOCK_MONOTONIC, SYSRQ_PAUSE,
                                                   USEC_PER_MSEC, on_sysrq_step, r);
         return 0;
 }
 
 static int try_sysrq(Rebooter *r) {
-        const Config *c = r->m->config;
+        const Config *c = r->h->config;
         _cleanup_free_ char *buf = NULL;
         size_t size;
         long v = 0;
@@ -248,11 +248,11 @@ static int try_sysrq(Rebooter *r) {
                         log_notice("Enabled sysrq (was %ld)", v);
         }
         r->sysrq_step = 0;
-        return sd_event_add_time_relative(r->m->event, &r->sysrq_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_sysrq_step, r);
+        return sd_event_add_time_relative(r->h->event, &r->sysrq_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_sysrq_step, r);
 }
 
 static int try_watchdog(Rebooter *r) {
-        const Config *c = r->m->config;
+        const Config *c = r->h->config;
         int secs = (int) (c->watchdog_timeout / USEC_PER_SEC);
 
         if (r->watchdog_fd < 0) {
@@ -291,7 +291,7 @@ static void ladder_step(Rebooter *r, size_t i) {
                 log_event(LOG_CRIT, MEDIC_MSG_REBOOT_STUCK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
                           "Reboot for rule %s failed: %s; keeping the permission, the node needs an operator",
                           r->rule, why);
-                journal_escalate(&r->m->journal, "reboot-stuck", r->rule, why);
+                journal_escalate(r->h->journal, "reboot-stuck", r->rule, why);
                 if (r->failed)
                         r->failed(why, r->userdata);
                 return;
@@ -307,7 +307,7 @@ static void ladder_step(Rebooter *r, size_t i) {
                 _cleanup_free_ char *why = strprintf("%s", strerror(-k));
                 return method_failed(r, why);
         }
-        (void) sd_event_add_time_relative(r->m->event, &r->deadline, CLOCK_MONOTONIC, method_deadline(r, method),
+        (void) sd_event_add_time_relative(r->h->event, &r->deadline, CLOCK_MONOTONIC, method_deadline(r, method),
                                           USEC_PER_SEC / 10, on_deadline, r);
 }
 
@@ -323,14 +323,14 @@ static void on_abort_tasks(bool ok, const char *detail, void *userdata) {
                 _cleanup_free_ char *msg = strprintf("an abort task failed: %s", detail ? detail : "?");
                 log_event(LOG_ERR, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
                           "Reboot for rule %s: %s; the node may be left as the pre-reboot tasks left it", r->rule, msg);
-                journal_escalate(&r->m->journal, "abort-failed", r->rule, msg);
+                journal_escalate(r->h->journal, "abort-failed", r->rule, msg);
         }
         r->phase = PHASE_IDLE;
         intent_remove(r);
-        (void) permission_release(r->m->perm, r->rule, why ? why : "the reboot was abandoned");
+        (void) permission_release(r->h->perm, r->rule, why ? why : "the reboot was abandoned");
         if (r->failed)
                 r->failed(why ? why : "the reboot was abandoned", r->userdata);
-        manager_save(r->m);
+        act_save(r->h);
 }
 
 /* The reboot is abandoned after its pre-reboot tasks started: the abort tasks undo what they
@@ -343,15 +343,15 @@ static void abandon(Rebooter *r, const char *why) {
         log_event(LOG_WARNING, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why },
                                                                      { "MEDIC_DECISION", "abandon" }),
                   "Reboot for rule %s aborted: %s; running the abort tasks of %s", r->rule, why,
-                  r->m->config->abort_dir);
-        journal_note(&r->m->journal, "reboot", r->rule, r->condition, "abandoned", why);
+                  r->h->config->abort_dir);
+        journal_note(r->h->journal, "reboot", r->rule, r->condition, "abandoned", why);
         stop_work(r);
         r->phase = PHASE_ABORTING;
         (void) intent_save(r);
         free(r->abort_why);
         r->abort_why = strdup_or_null(why);
-        k = tasks_run(r->m->event, r->m->config->abort_dir, r->m->config->task_timeout, task_env(r, &env),
-                      r->m->config->verify_owner, on_abort_tasks, r, &r->tasks);
+        k = tasks_run(r->h->event, r->h->config->abort_dir, r->h->config->task_timeout, task_env(r, &env),
+                      r->h->config->verify_owner, on_abort_tasks, r, &r->tasks);
         strlist_clear(&env);
         if (k < 0)
                 on_abort_tasks(false, "cannot run the abort tasks", r);
@@ -364,7 +364,7 @@ static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
         r->tasks = NULL;
         if (!ok) {
                 _cleanup_free_ char *why = strprintf("a pre-reboot task failed: %s", detail ? detail : "?");
-                journal_escalate(&r->m->journal, "reboot-aborted", r->rule, why);
+                journal_escalate(r->h->journal, "reboot-aborted", r->rule, why);
                 return abandon(r, why);
         }
         /* The tasks took their time: decided again, on what this process observes now. */
@@ -384,8 +384,8 @@ static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
 }
 
 static char **task_env(Rebooter *r, StrList *l) {
-        strlist_addf(l, "MEDIC_NODE=%s", r->m->config->node);
-        strlist_addf(l, "MEDIC_GROUP=%s", r->m->config->group);
+        strlist_addf(l, "MEDIC_NODE=%s", r->h->config->node);
+        strlist_addf(l, "MEDIC_GROUP=%s", r->h->config->group);
         strlist_addf(l, "MEDIC_RULE=%s", r->rule);
         if (r->condition)
                 strlist_addf(l, "MEDIC_CONDITION=%s", r->condition);
@@ -417,9 +417,9 @@ int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot
         }
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_STARTED,
                   LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", condition }, { "MEDIC_DECISION", "reboot" }),
-                  "Rule %s reboots the node: running the pre-reboot tasks of %s", d->name, r->m->config->pre_reboot_dir);
-        k = tasks_run(r->m->event, r->m->config->pre_reboot_dir, r->m->config->task_timeout, task_env(r, &env),
-                      r->m->config->verify_owner, on_pre_tasks, r, &r->tasks);
+                  "Rule %s reboots the node: running the pre-reboot tasks of %s", d->name, r->h->config->pre_reboot_dir);
+        k = tasks_run(r->h->event, r->h->config->pre_reboot_dir, r->h->config->task_timeout, task_env(r, &env),
+                      r->h->config->verify_owner, on_pre_tasks, r, &r->tasks);
         strlist_clear(&env);
         if (k < 0) {
                 r->phase = PHASE_IDLE;
@@ -440,7 +440,7 @@ static void on_post_tasks(bool ok, const char *detail, void *userdata) {
                 _cleanup_free_ char *why = strprintf("a post-reboot task failed: %s", detail ? detail : "?");
                 log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
                           "%s; keeping the permission", why);
-                journal_escalate(&r->m->journal, "came-back-sick", r->rule, why);
+                journal_escalate(r->h->journal, "came-back-sick", r->rule, why);
                 r->sick_escalated = true;
         }
         r->phase = PHASE_SETTLING;
@@ -452,14 +452,14 @@ static void on_post_tasks(bool ok, const char *detail, void *userdata) {
 /* Every health condition is ok, as reported by a run of its check in this process since the
  * settling began (a state restored from the file never counts as healthy). */
 static bool healthy_now(Rebooter *r, char **ret_why) {
-        Manager *m = r->m;
+        ActHost *h = r->h;
 
-        for (size_t i = 0; m->set && i < m->set->n_checks; i++) {
-                CheckDecl *d = m->set->checks[i];
+        for (size_t i = 0; h->set && i < h->set->n_checks; i++) {
+                CheckDecl *d = h->set->checks[i];
                 Condition *c;
                 if (!d->health)
                         continue;
-                c = condtable_find(&m->conds, d->name);
+                c = condtable_find(h->conds, d->name);
                 if (!c || c->observed_bt == 0 || c->observed_bt < r->boot_seen) {
                         *ret_why = strprintf("%s has not been checked since the boot", d->name);
                         return false;
@@ -481,39 +481,39 @@ void rebooter_tick(Rebooter *r) {
                 return;
         if (!healthy_now(r, &why)) {
                 r->healthy_since = 0;
-                if (!r->sick_escalated && usec_sub_sat(now, r->boot_seen) >= r->m->config->settle_timeout) {
+                if (!r->sick_escalated && usec_sub_sat(now, r->boot_seen) >= r->h->config->settle_timeout) {
                         r->sick_escalated = true;
                         _cleanup_free_ char *msg = strprintf("not healthy %s after the reboot: %s",
-                                                             duration_format(r->m->config->settle_timeout, buf, sizeof buf), why);
+                                                             duration_format(r->h->config->settle_timeout, buf, sizeof buf), why);
                         log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
                                   "The node came back sick (%s); keeping the permission, the group's rollout stops here", msg);
-                        journal_escalate(&r->m->journal, "came-back-sick", r->rule, msg);
+                        journal_escalate(r->h->journal, "came-back-sick", r->rule, msg);
                 }
                 return;
         }
         if (r->healthy_since == 0) {
                 r->healthy_since = now;
                 log_info("Healthy after the reboot; releasing the permission after %s of health",
-                         duration_format(r->m->config->settle, buf, sizeof buf));
+                         duration_format(r->h->config->settle, buf, sizeof buf));
         }
-        if (usec_sub_sat(now, r->healthy_since) < r->m->config->settle)
+        if (usec_sub_sat(now, r->healthy_since) < r->h->config->settle)
                 return;
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_DONE, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_DECISION", "release" }),
                   "Reboot for rule %s done: healthy for %s; giving the permission back", r->rule,
-                  duration_format(r->m->config->settle, buf, sizeof buf));
-        journal_note(&r->m->journal, "reboot", r->rule, r->condition, "done", "healthy after the reboot; permission released");
+                  duration_format(r->h->config->settle, buf, sizeof buf));
+        journal_note(r->h->journal, "reboot", r->rule, r->condition, "done", "healthy after the reboot; permission released");
         intent_remove(r);
         r->phase = PHASE_IDLE;
-        (void) permission_release(r->m->perm, r->rule, "healthy after the reboot");
+        (void) permission_release(r->h->perm, r->rule, "healthy after the reboot");
 }
 
-int rebooter_new(Manager *m, Rebooter **ret) {
+int rebooter_new(ActHost *h, Rebooter **ret) {
         Rebooter *r = calloc(1, sizeof(*r));
         struct json_object *intent;
 
         if (!r)
                 return -ENOMEM;
-        r->m = m;
+        r->h = h;
         r->watchdog_fd = -1;
         *ret = r;
 
@@ -536,17 +536,17 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                         log_event(LOG_NOTICE, MEDIC_MSG_REBOOTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", jstr(intent, "method") }),
                                   "The node came back from the reboot for rule %s (last method tried: %s); "
                                   "running the post-reboot tasks", r->rule, jstr(intent, "method") ?: "?");
-                        journal_note(&m->journal, "reboot", r->rule, r->condition, "rebooted", jstr(intent, "method"));
+                        journal_note(h->journal, "reboot", r->rule, r->condition, "rebooted", jstr(intent, "method"));
                         r->phase = PHASE_POST;
                         StrList env = {};
-                        if (tasks_run(m->event, m->config->post_reboot_dir, m->config->task_timeout, task_env(r, &env),
-                                      m->config->verify_owner, on_post_tasks, r, &r->tasks) < 0)
+                        if (tasks_run(h->event, h->config->post_reboot_dir, h->config->task_timeout, task_env(r, &env),
+                                      h->config->verify_owner, on_post_tasks, r, &r->tasks) < 0)
                                 on_post_tasks(false, "cannot run the post-reboot tasks", r);
                         strlist_clear(&env);
                 }
-                permission_claim(m->perm, r->rule);
+                permission_claim(h->perm, r->rule);
         } else if (streq_ptr(phase, "stuck")) {
-                permission_claim(m->perm, r->rule);
+                permission_claim(h->perm, r->rule);
                 r->phase = PHASE_STUCK;
                 log_error("The reboot for rule %s failed before medicd stopped; the node still needs an operator "
                           "(medicctl unpark after fixing it)", r->rule);
@@ -554,7 +554,7 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                 /* Same boot, stopped during the pre-reboot (or abort) tasks: nothing was tried
                  * yet, but the tasks may have begun to prepare the node. Undo, give the
                  * permission back; the rule asks again if its trigger still holds. */
-                permission_claim(m->perm, r->rule);
+                permission_claim(h->perm, r->rule);
                 abandon(r, "medicd stopped during the pre-reboot tasks");
                 } else if (streq_ptr(phase, "rebooting")) {
                 /* Same boot: the reboot has not happened. Go on with the ladder where it was, once. */
@@ -564,7 +564,7 @@ int rebooter_new(Manager *m, Rebooter **ret) {
                 for (i = 0; method && i < methods->n; i++)
                         if (strcmp(methods->v[i], method) == 0)
                                 break;
-                permission_claim(m->perm, r->rule);
+                permission_claim(h->perm, r->rule);
                 log_warning("A reboot for rule %s was in progress when medicd stopped (%s); continuing it", r->rule,
                             method ? method : "before any method");
                 r->phase = PHASE_LADDER;

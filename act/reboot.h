@@ -3,7 +3,7 @@
 
 #include <json-c/json.h>
 
-#include "manager.h"
+#include "act.h"
 
 /* The reboot remedy: pre-reboot tasks, a durable intent, then a ladder of methods (systemd
  * over D-Bus, sysrq, hardware watchdog), each with a deadline before the next. After the boot:
@@ -20,7 +20,7 @@ typedef char *(*reboot_recheck_t)(void *userdata);
 
 /* Looks at the recorded intent: a new boot id starts the post-reboot phase, the same boot id
  * (medicd restarted in the middle) resumes the ladder. */
-int rebooter_new(Manager *m, Rebooter **ret);
+int rebooter_new(ActHost *h, Rebooter **ret);
 Rebooter *rebooter_free(Rebooter *r);
 
 int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot_failed_t failed,

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "lua-api.h"
 #include "manager.h"
+#include "maintenance.h"
 #include "metrics.h"
 #include "reboot.h"
 #include "remedy.h"
@@ -161,7 +162,7 @@ void manager_evaluate(Manager *m) {
                         m->dirty = true;
         }
         rules_run(m);
-        maintenance_tick(m);
+        maintenance_tick(&m->act);
         if (m->rebooter)
                 rebooter_tick(m->rebooter);
         manager_save(m);
@@ -243,6 +244,21 @@ static int take_lock(Manager *m) {
         return 0;
 }
 
+static void source_trigger(void *userdata, const char *event) {
+        manager_trigger(userdata, event);
+}
+
+/* The handlers the disruptive remedies are given (ActHost). */
+static char *act_recheck(void *userdata, const char *rule) {
+        return rule_recheck(userdata, rule);
+}
+
+static void act_save_state(void *userdata) {
+        Manager *m = userdata;
+        m->dirty = true;
+        manager_save(m);
+}
+
 int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run, Manager **ret) {
         Manager *m = calloc(1, sizeof(*m));
         int r;
@@ -257,6 +273,10 @@ int manager_new(sd_event *e, const char *config_path, Config *config, bool force
         m->started = now_realtime();
         m->boot_id = boot_id_read(config->boot_id_file);
         r = journal_init(&m->journal, e, config, &m->dirty);
+        m->act = (ActHost) {
+                .event = e, .config = config, .conds = &m->conds, .rstates = &m->rstates,
+                .journal = &m->journal, .recheck = act_recheck, .save = act_save_state, .userdata = m,
+        };
         if (r >= 0)
                 r = take_lock(m);
         if (r >= 0) {
@@ -266,6 +286,7 @@ int manager_new(sd_event *e, const char *config_path, Config *config, bool force
         }
         if (r >= 0)
                 r = permission_new(m->coord, config->state_dir, &m->perm);
+        m->act.perm = m->perm;
         if (r < 0) {
                 m->config = NULL; /* the caller keeps it */
                 manager_free(m);
@@ -290,7 +311,8 @@ int manager_start(Manager *m, StrList *errors) {
         r = start_runners(m);
         if (r < 0)
                 return r;
-        r = rebooter_new(m, &m->rebooter);
+        m->act.set = m->set;
+        r = rebooter_new(&m->act, &m->rebooter);
         if (r < 0)
                 return r;
         /* A maintenance restored from the state file holds the slot it had. */
@@ -300,7 +322,8 @@ int manager_start(Manager *m, StrList *errors) {
         /* Whatever a previous medicd asked for or held and nothing claims goes back. */
         permission_startup(m->perm);
         permission_reconcile(m->perm);
-        r = sources_start(m);
+        m->sources = (SourceHost) { .event = m->event, .config = m->config, .trigger = source_trigger, .userdata = m };
+        r = sources_start(&m->sources, &m->source_state);
         if (r < 0)
                 return r;
         r = control_new(m->event, m->config->socket_path, commands_dispatch, m, &m->control);
@@ -371,6 +394,9 @@ int manager_reload(Manager *m, StrList *errors) {
         free(m->host);
         m->host = nh;
         m->set = ns;
+        m->act.config = nc;
+        m->sources.config = nc;
+        m->act.set = ns;
         log_set_max_level(nc->log_level);
         r = start_runners(m);
         m->last_reload_ok = r >= 0;
@@ -385,7 +411,7 @@ int manager_reload(Manager *m, StrList *errors) {
 void manager_stop(Manager *m) {
         stop_runners(m);
         rebooter_cancel(m->rebooter);
-        maintenance_cancel_all(m);
+        maintenance_cancel_all(&m->act);
         m->dirty = true;
         manager_save(m);
 }
@@ -394,7 +420,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         stop_runners(m);
-        sources_stop(m);
+        sources_stop(m->source_state);
+        m->source_state = NULL;
         control_free(m->control);
         metrics_free(m->metrics);
         sd_event_source_disable_unref(m->tick);

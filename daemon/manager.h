@@ -8,11 +8,13 @@
 #include "condition.h"
 #include "config.h"
 #include "coordinator.h"
+#include "act.h"
 #include "journal.h"
 #include "lua-decl.h"
 #include "decide.h"
 #include "permission.h"
 #include "ratelimit.h"
+#include "sources.h"
 #include "tables.h"
 
 struct Remedy;
@@ -32,6 +34,7 @@ typedef struct Manager {
         CondTable conds;          /* tables.h */
         RuleTable rstates;
         Journal journal;          /* history, escalations, park (journal.h) */
+        ActHost act;              /* what the disruptive remedies are handed (act/act.h) */
         Coordinator *coord;
         Permission *perm;         /* the only owner of the node's permission */
         char *boot_id;            /* of this boot, read at start: boot-clock times persist with it */
@@ -46,6 +49,7 @@ typedef struct Manager {
         StrList last_reload_errors;
         int lock_fd;
         bool evaluating;
+        SourceHost sources;       /* what the event sources are handed (detect/sources.h) */
         void **source_state;      /* one per entry of sources.c */
         struct Rebooter *rebooter;
         EventLog disruptions;     /* realtime usec of each disruptive remedy (persisted) */
@@ -90,20 +94,8 @@ char *rule_recheck(Manager *m, const char *rule);
 /* Evaluates every rule and acts on the verdicts. */
 void rules_run(Manager *m);
 
-/* maintenance.c: drain, hold while the condition stays, undrain, release. */
-int maintenance_start(Manager *m, const RuleDecl *d, RuleState *s, const char *condition);
-void maintenance_tick(Manager *m);
-void maintenance_cancel_all(Manager *m);
 
 /* state.c */
 int state_load(Manager *m);
 int state_save(Manager *m);
 
-/* sources.c: daemon-side event sources (netlink, kernel log, …) started with the manager. */
-typedef struct MedicSource {
-        const char *name;
-        int (*start)(Manager *m, void **ret_state);
-        void (*stop)(void *state);
-} MedicSource;
-int sources_start(Manager *m);
-void sources_stop(Manager *m);

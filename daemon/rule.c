@@ -9,6 +9,7 @@
 
 #include "duration.h"
 #include "log.h"
+#include "maintenance.h"
 #include "manager.h"
 #include "metrics.h"
 #include "permission.h"
@@ -372,7 +373,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                   "Rule %s fires: running %s (attempt %u)", d->name, d->remedy.text, s->attempts);
         journal_note(&m->journal, "decision", d->name, c->condition, "fire", d->remedy.text);
         if (d->remedy.kind == REMEDY_MAINTENANCE) {
-                r = maintenance_start(m, d, s, c->condition);
+                r = maintenance_start(&m->act, d, s, c->condition);
                 if (r < 0) {
                         log_error_errno(r, "Cannot start the maintenance for rule %s: %m", d->name);
                         (void) permission_release(m->perm, d->name, "the maintenance could not start");

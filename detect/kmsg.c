@@ -26,7 +26,7 @@
 #define TRAILING_TRIGGER_USEC (250 * USEC_PER_MSEC)
 
 struct Kmsg {
-        Manager *manager;
+        const SourceHost *host;
         char *path;
         int fd;
         bool regular;               /* a regular file, followed with inotify */
@@ -165,14 +165,14 @@ static unsigned feed(Kmsg *k, const char *data, size_t size) {
 
 static int on_trailing(sd_event_source *s, uint64_t usec, void *userdata) {
         Kmsg *k = userdata;
-        manager_trigger(k->manager, "kmsg");
+        k->host->trigger(k->host->userdata, "kmsg");
         return 0;
 }
 
 static void new_records(Kmsg *k) {
         int r;
 
-        manager_trigger(k->manager, "kmsg");
+        k->host->trigger(k->host->userdata, "kmsg");
         /* A check that was still running missed this trigger: run them once more a little
          * later (cheap: they find nothing new unless it is needed). */
         if (k->trailing) {
@@ -180,7 +180,7 @@ static void new_records(Kmsg *k) {
                 if (r >= 0)
                         r = sd_event_source_set_enabled(k->trailing, SD_EVENT_ONESHOT);
         } else {
-                r = sd_event_add_time_relative(k->manager->event, &k->trailing, CLOCK_MONOTONIC,
+                r = sd_event_add_time_relative(k->host->event, &k->trailing, CLOCK_MONOTONIC,
                                                TRAILING_TRIGGER_USEC, 10 * USEC_PER_MSEC, on_trailing, k);
                 if (r >= 0)
                         (void) sd_event_source_set_description(k->trailing, "kmsg-trailing");
@@ -232,7 +232,7 @@ static void read_some(Kmsg *k) {
         /* epoll reports a FIFO or /dev/kmsg again while data is left; inotify does not. */
         if (k->regular && i == READS_PER_TURN) {
                 int r = k->more ? sd_event_source_set_enabled(k->more, SD_EVENT_ONESHOT)
-                                : sd_event_add_defer(k->manager->event, &k->more, on_more, k);
+                                : sd_event_add_defer(k->host->event, &k->more, on_more, k);
                 if (r < 0)
                         log_debug("Cannot schedule reading the rest of %s, ignoring: %s", k->path, strerror(-r));
         }
@@ -303,7 +303,7 @@ static void journal_read(Kmsg *k) {
                 new_records(k);
         if (got == READS_PER_TURN) {
                 int r = k->more ? sd_event_source_set_enabled(k->more, SD_EVENT_ONESHOT)
-                                : sd_event_add_defer(k->manager->event, &k->more, on_more, k);
+                                : sd_event_add_defer(k->host->event, &k->more, on_more, k);
                 if (r < 0)
                         log_debug("Cannot schedule reading the rest of the journal, ignoring: %s", strerror(-r));
         }
@@ -340,7 +340,7 @@ static int journal_open(Kmsg *k, const char *dir) {
         int fd = sd_journal_get_fd(k->journal);
         if (fd < 0)
                 return fd;
-        r = sd_event_add_io(k->manager->event, &k->io, fd, (uint32_t) sd_journal_get_events(k->journal), on_journal, k);
+        r = sd_event_add_io(k->host->event, &k->io, fd, (uint32_t) sd_journal_get_events(k->journal), on_journal, k);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(k->io, "kmsg-journal");
@@ -372,15 +372,15 @@ static void set_error(const char *path, int err) {
         current_error = strprintf("%s: %s", path, strerror(err));
 }
 
-static int kmsg_start(Manager *m, void **ret_state) {
-        const char *path = m->config->kmsg_path ? m->config->kmsg_path : "/dev/kmsg";
+static int kmsg_start(const SourceHost *h, void **ret_state) {
+        const char *path = h->config->kmsg_path ? h->config->kmsg_path : "/dev/kmsg";
         Kmsg *k = calloc(1, sizeof(*k));
         struct stat st;
         int r;
 
         if (!k)
                 return -ENOMEM;
-        k->manager = m;
+        k->host = h;
         k->fd = -1;
         k->path = strdup(path);
         k->partial = malloc(READ_CHUNK);
@@ -421,10 +421,10 @@ static int kmsg_start(Manager *m, void **ret_state) {
         }
         k->regular = S_ISREG(st.st_mode);
         if (k->regular)
-                r = sd_event_add_inotify(m->event, &k->io, path, IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB,
+                r = sd_event_add_inotify(h->event, &k->io, path, IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB,
                                          on_inotify, k);
         else
-                r = sd_event_add_io(m->event, &k->io, k->fd, EPOLLIN, on_io, k);
+                r = sd_event_add_io(h->event, &k->io, k->fd, EPOLLIN, on_io, k);
         if (r < 0)
                 goto fail;
         (void) sd_event_source_set_description(k->io, "kmsg");

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "manager.h"
+#include "sources.h"
 
 /* The kernel log source: reads /dev/kmsg (or the file or FIFO named by kmsg = in medic.conf)
  * without blocking, keeps the last KMSG_RING_SIZE records and triggers the event "kmsg". */

@@ -25,7 +25,7 @@
 #define MAX_READS_PER_WAKEUP 64
 
 typedef struct NetlinkSource {
-        Manager *manager;
+        const SourceHost *host;
         struct nl_sock *sk;
         struct nl_cb *cb;         /* the socket's callbacks (a reference) */
         sd_event_source *io;
@@ -42,7 +42,7 @@ typedef struct NetlinkSource {
         bool changed;             /* since the last trigger */
 } NetlinkSource;
 
-/* One manager, one source: the Lua binding reads the table through these. */
+/* One medicd, one source: the Lua binding reads the table through these. */
 static NetlinkSource *current;
 
 bool netlink_ready(void) {
@@ -264,7 +264,7 @@ static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
 static void schedule_retry(NetlinkSource *s) {
         if (s->retry)
                 return;
-        if (sd_event_add_time_relative(s->manager->event, &s->retry, CLOCK_MONOTONIC, REDUMP_DELAY_USEC,
+        if (sd_event_add_time_relative(s->host->event, &s->retry, CLOCK_MONOTONIC, REDUMP_DELAY_USEC,
                                        10 * USEC_PER_MSEC, on_retry, s) >= 0)
                 (void) sd_event_source_set_description(s->retry, "netlink-redump");
 }
@@ -329,7 +329,7 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) 
         }
         if (s->changed && s->ready) {
                 s->changed = false;
-                manager_trigger(s->manager, "link");
+                s->host->trigger(s->host->userdata, "link");
         }
         return 0;
 }
@@ -353,13 +353,13 @@ static void netlink_stop(void *state) {
         free(s);
 }
 
-static int netlink_start(Manager *m, void **ret_state) {
+static int netlink_start(const SourceHost *h, void **ret_state) {
         NetlinkSource *s = calloc(1, sizeof(*s));
         int r;
 
         if (!s)
                 return -ENOMEM;
-        s->manager = m;
+        s->host = h;
         s->sk = nl_socket_alloc();
         if (!s->sk) {
                 netlink_stop(s);
@@ -390,7 +390,7 @@ static int netlink_start(Manager *m, void **ret_state) {
         }
         if (nl_socket_set_buffer_size(s->sk, (int) rcvbuf, 0) < 0)
                 log_debug("Cannot set the netlink receive buffer size, ignoring");
-        r = sd_event_add_io(m->event, &s->io, nl_socket_get_fd(s->sk), EPOLLIN, on_io, s);
+        r = sd_event_add_io(h->event, &s->io, nl_socket_get_fd(s->sk), EPOLLIN, on_io, s);
         if (r < 0) {
                 netlink_stop(s);
                 return r;

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "manager.h"
+#include "sources.h"
 
 /* How many state changes of one link are remembered (for flapping). */
 #define LINK_CHANGES_MAX 128
@@ -29,7 +29,7 @@ typedef struct Link {
 } Link;
 
 /* The source in detect/sources.c: subscribes to RTNLGRP_LINK, then dumps the links, and
- * feeds both through one handler; calls manager_trigger(m, "link") after every change. */
+ * feeds both through one handler; calls its host's trigger with "link" after every change. */
 extern const MedicSource netlink_source;
 
 /* For the Lua binding (detect/lua-links.c): whether the source runs and has finished its

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Daemon-side event sources, started with the manager and stopped with it. A source keeps
- * its own view (links, kernel messages, …) for its Lua binding and calls manager_trigger()
- * when something changes, so that checks listing the event run at once. */
+/* Daemon-side event sources (sources.h), started and stopped by the daemon's root. */
 #include "log.h"
 #include "kmsg.h"
-#include "manager.h"
+#include "sources.h"
 #include "netlink.h"
 
 static const MedicSource *const sources[] = {
@@ -14,24 +12,25 @@ static const MedicSource *const sources[] = {
 
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
 
-int sources_start(Manager *m) {
-        m->source_state = calloc(N_SOURCES, sizeof(void *));
-        if (!m->source_state)
+int sources_start(const SourceHost *h, void ***ret_state) {
+        void **state = calloc(N_SOURCES, sizeof(void *));
+
+        if (!state)
                 return -ENOMEM;
         for (size_t i = 0; i < N_SOURCES; i++) {
-                int r = sources[i]->start(m, &m->source_state[i]);
+                int r = sources[i]->start(h, &state[i]);
                 if (r < 0)
                         log_warning_errno(r, "Event source %s is not available, ignoring: %m", sources[i]->name);
         }
+        *ret_state = state;
         return 0;
 }
 
-void sources_stop(Manager *m) {
-        if (!m->source_state)
+void sources_stop(void **state) {
+        if (!state)
                 return;
         for (size_t i = 0; i < N_SOURCES; i++)
-                if (m->source_state[i])
-                        sources[i]->stop(m->source_state[i]);
-        free(m->source_state);
-        m->source_state = NULL;
+                if (state[i])
+                        sources[i]->stop(state[i]);
+        free(state);
 }
