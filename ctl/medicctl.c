@@ -820,6 +820,39 @@ static int print_explain(json_object *reply, const char *arg) {
         }
         table_print(&t, stdout);
         table_done(&t);
+
+        /* What the node's permission owner knows for the rule: since when it asks or holds,
+         * and while it waits the last answer, how often it came and the queue place. */
+        json_object *p = get_object(reply, "permission");
+        const char *state = p ? get_string(p, "state") : NULL;
+        if (state && strcmp(state, "none") != 0) {
+                int64_t now = (int64_t) time(NULL), since, count, place;
+                _cleanup_free_ char *st = sanitized(state), *text = NULL;
+                Str b = {};
+                str_printf(&b, "  permission: %s", st);
+                if (get_int(p, "since", &since)) {
+                        str_puts(&b, " since ");
+                        put_time_both(&b, p, "since", now);
+                }
+                const char *answer = get_string(p, "last_answer"), *reason = get_string(p, "reason");
+                if (answer) {
+                        _cleanup_free_ char *a = sanitized(answer);
+                        str_printf(&b, "; last answer %s", a);
+                        if (reason && *reason) {
+                                _cleanup_free_ char *r = sanitized(reason);
+                                str_printf(&b, ": %s", r);
+                        }
+                        if (get_int(p, "answers", &count) && count > 1) {
+                                str_printf(&b, " (%" PRId64 " times since ", count);
+                                put_rel_time(&b, get_int(p, "answer_since", &since) ? since : 0, now);
+                                str_puts(&b, ")");
+                        }
+                }
+                if (get_int(p, "place", &place))
+                        str_printf(&b, "; place %" PRId64 " in the queue", place);
+                text = str_take(&b);
+                puts(text ? text : "");
+        }
         return EXIT_OK;
 }
 

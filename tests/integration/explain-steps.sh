@@ -88,6 +88,10 @@ since=$(printf '%s\n' "$all" | awk -F'\t' -v lo=$((t_wait - 5)) -v hi=$((now + 1
         '$1 ~ /since/ && $2 ~ /^[0-9]+$/ && $2 >= lo && $2 <= hi { print $1 "=" $2; exit }')
 ok "queued: since when it waits is shown (${since:-none}; started at $t_wait)" test -n "$since"
 [ -n "$since" ] || diag "explain: $(printf '%s' "$js" | head -c 1500)"
+human=$(on ea ctl explain reboot-for-updates)
+like "$human" 'not firing: .*denied' "queued: medicctl explain says why it does not fire"
+like "$human" 'permission: asking since .*last answer denied: .*place 2' \
+        "queued: medicctl explain shows the permission: asking, the last answer and the place"
 
 ok "metrics: medic_coordinator_waiting is 1 while queued" wait_for 5 '[ "$(node_metric ea medic_coordinator_waiting)" = 1 ]'
 samples=""
