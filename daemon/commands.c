@@ -88,7 +88,7 @@ static struct json_object *strlist_json(const StrList *l) {
         return a;
 }
 
-static struct json_object *cmd_status(Manager *m) {
+static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         struct json_object *o = ok_reply(), *c = json_object_new_object(), *lr = json_object_new_object();
         size_t n[_COND_STATE_MAX] = {}, flapping = 0;
 
@@ -125,7 +125,7 @@ static struct json_object *cmd_status(Manager *m) {
         return o;
 }
 
-static struct json_object *cmd_conditions(Manager *m) {
+static struct json_object *cmd_conditions(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         struct json_object *o = ok_reply(), *a = json_object_new_array();
         for (size_t i = 0; i < m->conds.n; i++)
                 json_object_array_add(a, condition_json(m->conds.v[i], m));
@@ -133,7 +133,7 @@ static struct json_object *cmd_conditions(Manager *m) {
         return o;
 }
 
-static struct json_object *cmd_rules(Manager *m) {
+static struct json_object *cmd_rules(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         struct json_object *o = ok_reply(), *a = json_object_new_array();
         for (size_t i = 0; m->set && i < m->set->n_rules; i++)
                 json_object_array_add(a, rule_json(m, m->set->rules[i]));
@@ -141,7 +141,7 @@ static struct json_object *cmd_rules(Manager *m) {
         return o;
 }
 
-static struct json_object *cmd_history(Manager *m, struct json_object *req) {
+static struct json_object *cmd_history(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         struct json_object *o = ok_reply(), *a = json_object_new_array(), *v;
         int64_t limit = 50;
         size_t n = json_object_array_length(m->journal.history);
@@ -162,7 +162,7 @@ static const char *req_string(struct json_object *req, const char *key) {
                 ? json_object_get_string(v) : NULL;
 }
 
-static struct json_object *cmd_explain(Manager *m, struct json_object *req) {
+static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         const char *name = req_string(req, MEDIC_FIELD_RULE);
         RuleDecl *d = name ? luaset_find_rule(m->set, name) : NULL;
         RuleState *s = d ? ruletable_get(&m->rstates, name, true) : NULL;
@@ -207,7 +207,7 @@ static struct json_object *cmd_explain(Manager *m, struct json_object *req) {
         return o;
 }
 
-static struct json_object *cmd_run_check(Manager *m, ControlConn *conn, struct json_object *req) {
+static struct json_object *cmd_run_check(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         const char *name = req_string(req, MEDIC_FIELD_CHECK);
         CheckRunner *r = name ? manager_find_runner(m, name) : NULL;
         Waiter *w;
@@ -251,7 +251,7 @@ void commands_answer_waiters(Manager *m, const char *check, const Condition *c, 
         }
 }
 
-static struct json_object *cmd_reload(Manager *m) {
+static struct json_object *cmd_reload(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         StrList errors = {};
         struct json_object *o;
 
@@ -286,7 +286,7 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
         return NULL;
 }
 
-static struct json_object *cmd_unpark(Manager *m) {
+static struct json_object *cmd_unpark(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         journal_unpark(&m->journal);
         eventlog_free(&m->disruptions);
         if (m->rebooter)
@@ -297,7 +297,7 @@ static struct json_object *cmd_unpark(Manager *m) {
 
 /* `medicctl request reboot [REASON]` / `request clear`: the flag file next to the socket,
  * which the shipped reboot-request check reads (default /run/medic/reboot-request). */
-static struct json_object *cmd_request(Manager *m, struct json_object *req) {
+static struct json_object *cmd_request(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         const char *action = req_string(req, MEDIC_FIELD_ACTION), *reason = req_string(req, MEDIC_FIELD_REASON);
         _cleanup_free_ char *dir = strdup(m->config->socket_path), *path = NULL;
         int r;
@@ -324,52 +324,24 @@ static struct json_object *cmd_request(Manager *m, struct json_object *req) {
 }
 
 /* The commands of the control protocol (protocol.h): a handler returns the reply, or NULL
- * when it answers later through control_reply(). */
+ * when it answers later through control_reply(); it uses of its arguments what it needs. */
 typedef struct Command {
         const char *name;
         bool root_only;
         struct json_object *(*handler)(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid);
 } Command;
 
-static struct json_object *h_status(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_status(m);
-}
-static struct json_object *h_conditions(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_conditions(m);
-}
-static struct json_object *h_rules(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_rules(m);
-}
-static struct json_object *h_history(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_history(m, req);
-}
-static struct json_object *h_explain(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_explain(m, req);
-}
-static struct json_object *h_run_check(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_run_check(m, conn, req);
-}
-static struct json_object *h_reload(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_reload(m);
-}
-static struct json_object *h_unpark(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_unpark(m);
-}
-static struct json_object *h_request(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
-        return cmd_request(m, req);
-}
-
 static const Command commands[] = {
-        { MEDIC_CMD_STATUS,      false, h_status },
-        { MEDIC_CMD_CONDITIONS,  false, h_conditions },
-        { MEDIC_CMD_RULES,       false, h_rules },
-        { MEDIC_CMD_HISTORY,     false, h_history },
-        { MEDIC_CMD_EXPLAIN,     false, h_explain },
+        { MEDIC_CMD_STATUS,      false, cmd_status },
+        { MEDIC_CMD_CONDITIONS,  false, cmd_conditions },
+        { MEDIC_CMD_RULES,       false, cmd_rules },
+        { MEDIC_CMD_HISTORY,     false, cmd_history },
+        { MEDIC_CMD_EXPLAIN,     false, cmd_explain },
         { MEDIC_CMD_COORDINATOR, false, cmd_coordinator }, /* checks root per action */
-        { MEDIC_CMD_RUN_CHECK,   true,  h_run_check },
-        { MEDIC_CMD_RELOAD,      true,  h_reload },
-        { MEDIC_CMD_UNPARK,      true,  h_unpark },
-        { MEDIC_CMD_REQUEST,     true,  h_request },
+        { MEDIC_CMD_RUN_CHECK,   true,  cmd_run_check },
+        { MEDIC_CMD_RELOAD,      true,  cmd_reload },
+        { MEDIC_CMD_UNPARK,      true,  cmd_unpark },
+        { MEDIC_CMD_REQUEST,     true,  cmd_request },
 };
 
 struct json_object *commands_dispatch(ControlConn *conn, struct json_object *req, uid_t uid, void *userdata) {
