@@ -261,6 +261,26 @@ finish:
         return r;
 }
 
+int read_word(const char *path, size_t max, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t start, len;
+        char *word;
+        int r;
+
+        r = read_file(path, max, &buf, NULL);
+        if (r < 0)
+                return r;
+        start = strspn(buf, " \t\r\n");
+        len = strcspn(buf + start, " \t\r\n");
+        if (len == 0)
+                return -ENODATA;
+        word = strndup(buf + start, len);
+        if (!word)
+                return -ENOMEM;
+        *ret = word;
+        return 0;
+}
+
 static int mkdir_one(const char *path, mode_t mode) {
         struct stat st;
 
