@@ -161,6 +161,11 @@ static char *prefix_end(const char *p) {
         return e;
 }
 
+/* The next delay of a retry: RETRY_MIN, then doubled up to RETRY_MAX. */
+static uint64_t backoff_next(uint64_t b) {
+        return b ? (b * 2 > RETRY_MAX ? RETRY_MAX : b * 2) : RETRY_MIN;
+}
+
 static int64_t jint(struct json_object *o, const char *key) {
         struct json_object *v;
         if (!o || !json_object_object_get_ex(o, key, &v))
@@ -870,8 +875,7 @@ static void on_released(Etcd *e, struct json_object *reply, const char *error, v
         e->release_in_flight = false;
         if (error) {
                 /* Maybe applied, maybe not: deleting again is harmless. */
-                e->release_backoff = e->release_backoff ? (e->release_backoff * 2 > RETRY_MAX ? RETRY_MAX : e->release_backoff * 2)
-                                                        : RETRY_MIN;
+                e->release_backoff = backoff_next(e->release_backoff);
                 log_warning("etcd: releasing the permission: %s; trying again in %llu s", error,
                             (unsigned long long) (e->release_backoff / USEC_PER_SEC));
                 (void) sd_event_source_set_time_relative(e->release_timer, e->release_backoff);
@@ -928,7 +932,7 @@ static char *health_value(Etcd *e) {
 }
 
 static void schedule_registration(Etcd *e) {
-        e->backoff = e->backoff ? (e->backoff * 2 > RETRY_MAX ? RETRY_MAX : e->backoff * 2) : RETRY_MIN;
+        e->backoff = backoff_next(e->backoff);
         (void) sd_event_source_set_time_relative(e->reg_timer, e->backoff);
         (void) sd_event_source_set_enabled(e->reg_timer, SD_EVENT_ONESHOT);
 }
@@ -1135,10 +1139,16 @@ static int request_record_save(Etcd *e, int64_t rev, const char *reason) {
         return 0;
 }
 
+/* Reads the key at once, from the event loop: a watch event arrives in libcurl's data callback,
+ * which cannot start another transfer. */
+static void request_read_soon(Etcd *e) {
+        (void) sd_event_source_set_time_relative(e->request_timer, 0);
+        (void) sd_event_source_set_enabled(e->request_timer, SD_EVENT_ONESHOT);
+}
+
 /* Reads the key again later (after an error), backing off. */
 static void request_retry(Etcd *e) {
-        e->request_backoff = e->request_backoff ? (e->request_backoff * 2 > RETRY_MAX ? RETRY_MAX : e->request_backoff * 2)
-                                                : RETRY_MIN;
+        e->request_backoff = backoff_next(e->request_backoff);
         (void) sd_event_source_set_time_relative(e->request_timer, e->request_backoff);
         (void) sd_event_source_set_enabled(e->request_timer, SD_EVENT_ONESHOT);
 }
@@ -1175,8 +1185,9 @@ static void request_consume(Etcd *e, int64_t rev) {
         etcd_call(e, "kv/txn", body, on_request_consumed, NULL);
 }
 
-/* What etcd says about the key as of revision rev (kv NULL: absent), from a read or the watch. */
-static void request_news(Etcd *e, struct json_object *kv, int64_t rev) {
+/* What etcd says about the key as of revision rev (kv NULL: absent), from a read or (in_watch)
+ * the watch. */
+static void request_news(Etcd *e, struct json_object *kv, int64_t rev, bool in_watch) {
         if (rev < e->request_news_rev)
                 return; /* older than what is known (a read answered after a watch event) */
         e->request_news_rev = rev;
@@ -1188,7 +1199,10 @@ static void request_news(Etcd *e, struct json_object *kv, int64_t rev) {
         _cleanup_free_ char *reason = unb64(json_object_get_string(jget(kv, "value")) ?: "");
         if (mod == e->request_rev && request_served(e)) {
                 (void) unlink(e->request_flag);
-                request_consume(e, mod);
+                if (in_watch)
+                        request_read_soon(e); /* which consumes it */
+                else
+                        request_consume(e, mod);
         } else if (mod != e->request_rev && request_record_save(e, mod, reason ? reason : "") < 0)
                 request_retry(e); /* not recorded: not acted on */
         else
@@ -1205,7 +1219,7 @@ static void on_request_read(Etcd *e, struct json_object *reply, const char *erro
         }
         e->request_backoff = 0;
         request_news(e, kvs && json_object_array_length(kvs) > 0 ? json_object_array_get_idx(kvs, 0) : NULL,
-                     jint(jget(reply, "header"), "revision"));
+                     jint(jget(reply, "header"), "revision"), false);
 }
 
 static void request_read(Etcd *e) {
@@ -1254,7 +1268,7 @@ static int watch_event(Watch *w, struct json_object *line) {
                 w->created = true;
                 w->created_rev = jint(jget(res, "header"), "revision");
                 if (w == &e->group_watch)
-                        request_read(e); /* a change made while there was no watch */
+                        request_read_soon(e); /* a change made while there was no watch */
         }
         if (!(events = jget(res, "events")))
                 return 0;
@@ -1273,7 +1287,7 @@ static int watch_event(Watch *w, struct json_object *line) {
                 else if (streq_ptr(key, cstop))
                         e->stop_cluster = !deleted;
                 if (strcmp(key, e->request_key) == 0)
-                        request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"));
+                        request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"), true);
         }
         log_debug("etcd: %zu change(s) under %s", json_object_array_length(jget(res, "events")), w->key);
         return 0;

@@ -35,6 +35,8 @@ like "$(ctl coordinator status)" "reboot requested: $MEDIC_NODE \(firmware updat
 is "$(member reboot_request | jget 'd["reason"]')" "firmware update" "coordinator status --json: members[].reboot_request.reason"
 is "$(jget 'd["boot_id"]' < "$T/state/reboot-request.json")" 11111111-1111-1111-1111-111111111111 \
         "the node recorded the request it acts on with its boot id"
+is "$(ctl_json status | jget 'd["coordinator"]["reboot_request"]["this_boot"]')" true \
+        "medicctl status --json: the request was accepted in this boot"
 
 # SIGKILL after the mirror, before the reboot: after the restart it reboots once.
 kill_medicd
@@ -46,20 +48,26 @@ is "$(reboots)" 1 "one reboot"
 is "$(member reboot_request | jget 'd["reason"]')" "firmware update" "the request is still shown while the reboot is going on"
 is "$(etcdget --print-value-only "$KEY")" "firmware update" "the key is still in etcd before the reboot"
 
-# The "reboot". The flag file is left where it was (as if /run were not a tmpfs).
+# The "reboot". The flag file is left where it was (as if /run were not a tmpfs), and etcd
+# does not answer while the node comes up.
 kill_medicd
 echo 22222222-2222-2222-2222-222222222222 > "$T/boot_id"
+kill -STOP "${ETCD_PIDS[0]}"
 mark=$(log_mark)
 start_medicd
 ok "the new boot is recognised" wait_for 10 "log_has_since $mark 'came back from the reboot for rule operator-reboot'"
-ok "the request is consumed: the key is gone from etcd" wait_for 10 "[ -z \"\$(etcdget --keys-only $KEY)\" ]"
-ok "the flag file is gone" wait_for 5 "[ ! -e $FLAG ]"
+ok "the flag file of the old boot is dropped, without etcd" wait_for 5 "[ ! -e $FLAG ]"
+kill -CONT "${ETCD_PIDS[0]}"
+ok "the request is consumed: the key is gone from etcd" wait_for 20 "[ -z \"\$(etcdget --keys-only $KEY)\" ]"
+ok "the flag file stays gone" test ! -e "$FLAG"
 ok "the reboot is done (settled, permission given back)" wait_for 15 "log_has_since $mark 'Reboot for rule operator-reboot done'"
 ok "the check is ok again" wait_cond reboot-request ok 5
 ok "no second reboot" no_second_reboot 6
 is "$(reboots)" 1 "still one reboot"
 is "$(member reboot_request)" null "coordinator status --json: no request any more"
 unlike "$(ctl coordinator status)" "reboot requested" "coordinator status: no request any more"
+is "$(ctl_json status | jget 'd["coordinator"]["reboot_request"]["this_boot"]')" false \
+        "medicctl status --json: the request it accepted was in the last boot"
 
 # A restart in the same (new) boot does not bring it back either.
 stop_medicd
