@@ -9,6 +9,8 @@
  *   PREFIX/groups/G/members/NODE             {"healthy":bool,"summary":…} on NODE's lease: alive
  *   PREFIX/groups/G/queue/NODE               {"rule":…} on NODE's lease: waits; FIFO by create revision
  *   PREFIX/groups/G/holders/NODE             {"rule":…,"since":…} (no lease: survives the reboot)
+ *   PREFIX/groups/G/reboot_required/NODE     an operator's reboot request (the reason): served by one
+ *                                            reboot, then deleted by NODE (see "reboot requests")
  *
  * A grant is a transaction that compares what decides the budget (no holder, registration,
  * budget or stop key created or modified after the revision the decision was made at, and
@@ -71,6 +73,15 @@ struct Etcd {
         int64_t holding_since;
         unsigned budget_used, budget_allowed;
         char *request_flag;           /* mirrored into this file for the reboot-request check */
+        /* The request this node accepted (STATE_DIR/reboot-request.json): the key's mod_revision
+         * and the boot it was accepted in; see "reboot requests". */
+        char *request_record, *boot_id;
+        int64_t request_rev;          /* 0: none recorded */
+        char *request_boot;
+        int64_t request_news_rev;     /* the etcd revision of the newest word about the key */
+        bool request_consuming;
+        uint64_t request_backoff;
+        sd_event_source *request_timer;
         char *token;                  /* "Authorization:" header, NULL until authenticated */
         uint64_t ttl, timeout;
         BudgetValue max_unavailable, min_healthy;
@@ -148,6 +159,11 @@ static char *prefix_end(const char *p) {
         if (n > 0)
                 e[n - 1]++;
         return e;
+}
+
+/* The next delay of a retry: RETRY_MIN, then doubled up to RETRY_MAX. */
+static uint64_t backoff_next(uint64_t b) {
+        return b ? (b * 2 > RETRY_MAX ? RETRY_MAX : b * 2) : RETRY_MIN;
 }
 
 static int64_t jint(struct json_object *o, const char *key) {
@@ -364,6 +380,8 @@ typedef struct View {
         char **names;              /* owned names */
         int64_t *member_mod;       /* mod revision of members/NODE, 0 = absent */
         char **holder_json;
+        char **request;            /* reboot_required/NODE: the reason, NULL = none */
+        int64_t *request_mod;      /* its mod revision */
         BudgetValue max_unavailable, min_healthy;
         bool budget_set;
         bool stop_cluster, stop_group;
@@ -373,8 +391,11 @@ static void view_free(View *v) {
         for (size_t i = 0; i < v->n; i++) {
                 free(v->names[i]);
                 free(v->holder_json[i]);
+                free(v->request[i]);
         }
         free(v->names);
+        free(v->request);
+        free(v->request_mod);
         free(v->m);
         free(v->member_mod);
         free(v->holder_json);
@@ -390,12 +411,16 @@ static size_t view_member(View *v, const char *name) {
         v->m = realloc(v->m, n * sizeof(GroupMember));
         v->member_mod = realloc(v->member_mod, n * sizeof(int64_t));
         v->holder_json = realloc(v->holder_json, n * sizeof(char *));
-        if (!v->names || !v->m || !v->member_mod || !v->holder_json)
+        v->request = realloc(v->request, n * sizeof(char *));
+        v->request_mod = realloc(v->request_mod, n * sizeof(int64_t));
+        if (!v->names || !v->m || !v->member_mod || !v->holder_json || !v->request || !v->request_mod)
                 abort();
         v->names[v->n] = strdup(name);
         v->m[v->n] = (GroupMember) { .name = v->names[v->n] };
         v->member_mod[v->n] = 0;
         v->holder_json[v->n] = NULL;
+        v->request[v->n] = NULL;
+        v->request_mod[v->n] = 0;
         return v->n++;
 }
 
@@ -443,6 +468,10 @@ static void view_add(View *v, const char *gprefix, struct json_object *kv) {
         } else if (strncmp(rest, "queue", kind_len) == 0 && kind_len == 5) {
                 m->queued = true;
                 m->queue_rev = jint(kv, "create_revision");
+        } else if (strncmp(rest, "reboot_required", kind_len) == 0 && kind_len == 15) {
+                free(v->request[i]);
+                v->request[i] = strdup(val);
+                v->request_mod[i] = jint(kv, "mod_revision");
         }
 }
 
@@ -846,8 +875,7 @@ static void on_released(Etcd *e, struct json_object *reply, const char *error, v
         e->release_in_flight = false;
         if (error) {
                 /* Maybe applied, maybe not: deleting again is harmless. */
-                e->release_backoff = e->release_backoff ? (e->release_backoff * 2 > RETRY_MAX ? RETRY_MAX : e->release_backoff * 2)
-                                                        : RETRY_MIN;
+                e->release_backoff = backoff_next(e->release_backoff);
                 log_warning("etcd: releasing the permission: %s; trying again in %llu s", error,
                             (unsigned long long) (e->release_backoff / USEC_PER_SEC));
                 (void) sd_event_source_set_time_relative(e->release_timer, e->release_backoff);
@@ -890,7 +918,7 @@ static void start_registration(Etcd *e);
 static void watch_start(Watch *w);
 static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud);
 static void on_first_view(Etcd *e, struct json_object *reply, const char *error, void *ud);
-static void on_request_read(Etcd *e, struct json_object *reply, const char *error, void *ud);
+static void request_read(Etcd *e);
 
 static char *health_value(Etcd *e) {
         struct json_object *o = json_object_new_object();
@@ -904,7 +932,7 @@ static char *health_value(Etcd *e) {
 }
 
 static void schedule_registration(Etcd *e) {
-        e->backoff = e->backoff ? (e->backoff * 2 > RETRY_MAX ? RETRY_MAX : e->backoff * 2) : RETRY_MIN;
+        e->backoff = backoff_next(e->backoff);
         (void) sd_event_source_set_time_relative(e->reg_timer, e->backoff);
         (void) sd_event_source_set_enabled(e->reg_timer, SD_EVENT_ONESHOT);
 }
@@ -925,9 +953,7 @@ static void on_registered(Etcd *e, struct json_object *reply, const char *error,
         e->view_gen++;
         /* The group as it is now (status, metrics), and a request made while this node was away. */
         read_view(e, e->gprefix, on_first_view, NULL);
-        struct json_object *body = json_object_new_object();
-        jadd_b64(body, "key", e->request_key);
-        etcd_call(e, "kv/range", body, on_request_read, NULL);
+        request_read(e);
 }
 
 static void on_lease(Etcd *e, struct json_object *reply, const char *error, void *ud) {
@@ -1033,7 +1059,10 @@ static void etcd_publish_health(Coordinator *c, bool healthy, const char *summar
  * reboot-request check reads like any other flag. */
 static void mirror_request(Etcd *e, const char *value) {
         if (value) {
-                _cleanup_free_ char *text = strprintf("%s\n", *value ? value : "requested through the coordinator");
+                _cleanup_free_ char *text = strprintf("%s\n", *value ? value : "requested through the coordinator"), *old = NULL;
+                size_t size;
+                if (text && read_file(e->request_flag, 64 * 1024, &old, &size) >= 0 && strcmp(old, text) == 0)
+                        return; /* already there (read again after a restart or a new watch) */
                 int k = write_file_atomic(e->request_flag, text, strlen(text), 0644);
                 if (k < 0)
                         log_warning_errno(k, "Cannot write %s: %m", e->request_flag);
@@ -1043,17 +1072,179 @@ static void mirror_request(Etcd *e, const char *value) {
                 log_notice("etcd: the reboot request for this node was withdrawn");
 }
 
-static void on_request_read(Etcd *e, struct json_object *reply, const char *error, void *ud) {
-        struct json_object *kvs = jget(reply, "kvs");
-        if (error) {
-                log_warning("etcd: cannot read %s: %s", e->request_key, error);
+/* ---- reboot requests ----------------------------------------------------------------------- */
+
+/* An operator's request (reboot_required/NODE) is served by one reboot. Before the node
+ * mirrors a request into the flag file it records durably which one it accepted: the key's
+ * mod_revision and this boot's id, in STATE_DIR/reboot-request.json. Seen again in the same
+ * boot (medicd restarted, even after a SIGKILL at any point) the request is still pending and
+ * mirrored again; the reboot it asks for happens once, since a reboot changes the boot id. Seen
+ * in another boot it has been served: it is never mirrored again, the flag left from the old
+ * boot is removed, and the key is deleted with a compare on that mod_revision, so that a
+ * request made (or renewed) meanwhile, which has a newer mod_revision, is kept and counts as a
+ * new one. Until the delete, the key is the operator's view of the pending request (medicctl
+ * coordinator status) and cancel-reboot withdraws it. Without a readable boot id a request is
+ * never taken as served. */
+
+static bool request_served(const Etcd *e) {
+        return e->request_rev > 0 && e->boot_id && e->request_boot && *e->request_boot &&
+               strcmp(e->boot_id, e->request_boot) != 0;
+}
+
+static void request_record_load(Etcd *e) {
+        _cleanup_free_ char *buf = NULL;
+        struct json_object *o;
+        size_t size;
+        int k;
+
+        k = read_file(e->request_record, 64 * 1024, &buf, &size);
+        if (k < 0) {
+                if (k != -ENOENT)
+                        log_warning_errno(k, "Cannot read %s, ignoring: %m", e->request_record);
                 return;
         }
-        if (kvs && json_object_array_length(kvs) > 0) {
-                _cleanup_free_ char *v = unb64(json_object_get_string(jget(json_object_array_get_idx(kvs, 0), "value")) ?: "");
-                mirror_request(e, v ? v : "");
+        o = json_tokener_parse(buf);
+        const char *boot = json_object_get_string(jget(o, "boot_id"));
+        if (jint(o, "revision") <= 0 || !boot) {
+                log_warning("%s is not a reboot request record; ignoring it", e->request_record);
+                json_object_put(o);
+                return;
+        }
+        e->request_rev = jint(o, "revision");
+        e->request_boot = strdup(boot);
+        json_object_put(o);
+        /* The flag belongs to the boot that accepted the request (it lives in /run). */
+        if (request_served(e) && unlink(e->request_flag) == 0)
+                log_info("etcd: the reboot request accepted in boot %s was served by a reboot; removed %s",
+                         e->request_boot, e->request_flag);
+}
+
+static int request_record_save(Etcd *e, int64_t rev, const char *reason) {
+        struct json_object *o = json_object_new_object();
+        int k;
+
+        json_object_object_add(o, "revision", json_object_new_int64(rev));
+        json_object_object_add(o, "boot_id", json_object_new_string(e->boot_id ? e->boot_id : ""));
+        json_object_object_add(o, "reason", json_object_new_string(reason));
+        json_object_object_add(o, "accepted", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+        k = write_file_atomic(e->request_record, text, strlen(text), 0600);
+        json_object_put(o);
+        if (k < 0)
+                return log_error_errno(k, "Cannot record the reboot request in %s, not acting on it yet: %m",
+                                       e->request_record);
+        e->request_rev = rev;
+        free(e->request_boot);
+        e->request_boot = strdup(e->boot_id ? e->boot_id : "");
+        return 0;
+}
+
+/* Reads the key at once, from the event loop: a watch event arrives in libcurl's data callback,
+ * which cannot start another transfer. */
+static void request_read_soon(Etcd *e) {
+        (void) sd_event_source_set_time_relative(e->request_timer, 0);
+        (void) sd_event_source_set_enabled(e->request_timer, SD_EVENT_ONESHOT);
+}
+
+/* Reads the key again later (after an error), backing off. */
+static void request_retry(Etcd *e) {
+        e->request_backoff = backoff_next(e->request_backoff);
+        (void) sd_event_source_set_time_relative(e->request_timer, e->request_backoff);
+        (void) sd_event_source_set_enabled(e->request_timer, SD_EVENT_ONESHOT);
+}
+
+static void on_request_consumed(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        e->request_consuming = false;
+        if (error) {
+                log_warning("etcd: cannot remove the served reboot request %s: %s", e->request_key, error);
+                request_retry(e);
+        } else if (json_object_get_boolean(jget(reply, "succeeded"))) {
+                e->request_backoff = 0;
+                log_notice("etcd: the reboot request for this node (revision %lld) was served by a reboot; removed it",
+                           (long long) e->request_rev);
         } else
+                request_read(e); /* changed meanwhile (a new request) or gone (cancelled): look again */
+}
+
+/* Deletes the served request, if it is still the one of revision rev. */
+static void request_consume(Etcd *e, int64_t rev) {
+        struct json_object *body = json_object_new_object(), *cmp = json_object_new_array(),
+                           *succ = json_object_new_array();
+
+        if (e->request_consuming) {
+                json_object_put(body);
+                json_object_put(cmp);
+                json_object_put(succ);
+                return;
+        }
+        json_object_array_add(cmp, compare("MOD", e->request_key, NULL, "EQUAL", "mod_revision", rev));
+        json_object_array_add(succ, delete_req(e->request_key, NULL));
+        json_object_object_add(body, "compare", cmp);
+        json_object_object_add(body, "success", succ);
+        e->request_consuming = true;
+        etcd_call(e, "kv/txn", body, on_request_consumed, NULL);
+}
+
+/* What etcd says about the key as of revision rev (kv NULL: absent), from a read or (in_watch)
+ * the watch. */
+static void request_news(Etcd *e, struct json_object *kv, int64_t rev, bool in_watch) {
+        if (rev < e->request_news_rev)
+                return; /* older than what is known (a read answered after a watch event) */
+        e->request_news_rev = rev;
+        if (!kv) {
                 mirror_request(e, NULL);
+                return;
+        }
+        int64_t mod = jint(kv, "mod_revision");
+        _cleanup_free_ char *reason = unb64(json_object_get_string(jget(kv, "value")) ?: "");
+        if (mod == e->request_rev && request_served(e)) {
+                (void) unlink(e->request_flag);
+                if (in_watch)
+                        request_read_soon(e); /* which consumes it */
+                else
+                        request_consume(e, mod);
+        } else if (mod != e->request_rev && request_record_save(e, mod, reason ? reason : "") < 0)
+                request_retry(e); /* not recorded: not acted on */
+        else
+                mirror_request(e, reason ? reason : "");
+}
+
+static void on_request_read(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        struct json_object *kvs = jget(reply, "kvs");
+
+        if (error) {
+                log_warning("etcd: cannot read %s: %s", e->request_key, error);
+                request_retry(e);
+                return;
+        }
+        e->request_backoff = 0;
+        request_news(e, kvs && json_object_array_length(kvs) > 0 ? json_object_array_get_idx(kvs, 0) : NULL,
+                     jint(jget(reply, "header"), "revision"), false);
+}
+
+static void request_read(Etcd *e) {
+        struct json_object *body = json_object_new_object();
+
+        jadd_b64(body, "key", e->request_key);
+        etcd_call(e, "kv/range", body, on_request_read, NULL);
+}
+
+static int on_request_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        request_read(userdata);
+        return 0;
+}
+
+/* This node's side, for coordinator status (local). */
+static struct json_object *request_status(const Etcd *e) {
+        struct json_object *o;
+
+        if (e->request_rev <= 0)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "revision", json_object_new_int64(e->request_rev));
+        json_object_object_add(o, "boot_id", json_object_new_string(e->request_boot ? e->request_boot : ""));
+        json_object_object_add(o, "this_boot", json_object_new_boolean(e->boot_id && streq_ptr(e->boot_id, e->request_boot)));
+        return o;
 }
 
 /* One line of a watch stream; -ECANCELED when etcd ended the watch (the stream is then
@@ -1076,6 +1267,8 @@ static int watch_event(Watch *w, struct json_object *line) {
         if (json_object_get_boolean(jget(res, "created"))) {
                 w->created = true;
                 w->created_rev = jint(jget(res, "header"), "revision");
+                if (w == &e->group_watch)
+                        request_read_soon(e); /* a change made while there was no watch */
         }
         if (!(events = jget(res, "events")))
                 return 0;
@@ -1093,14 +1286,8 @@ static int watch_event(Watch *w, struct json_object *line) {
                         e->stop_group = !deleted;
                 else if (streq_ptr(key, cstop))
                         e->stop_cluster = !deleted;
-                if (strcmp(key, e->request_key) != 0)
-                        continue;
-                if (streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE"))
-                        mirror_request(e, NULL);
-                else {
-                        _cleanup_free_ char *v = unb64(json_object_get_string(jget(kv, "value")) ?: "");
-                        mirror_request(e, v ? v : "");
-                }
+                if (strcmp(key, e->request_key) == 0)
+                        request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"), true);
         }
         log_debug("etcd: %zu change(s) under %s", json_object_array_length(jget(res, "events")), w->key);
         return 0;
@@ -1260,6 +1447,13 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
                 if (v.m[i].queued && !v.m[i].holder) {
                         (void) grant_decide(&gv, v.names[i], &pos, NULL);
                         json_object_object_add(m, "waiting", json_object_new_int(pos));
+                }
+                if (v.request[i]) {
+                        /* Pending until that node has rebooted and deleted it. */
+                        struct json_object *q = json_object_new_object();
+                        json_object_object_add(q, "reason", json_object_new_string(v.request[i]));
+                        json_object_object_add(q, "revision", json_object_new_int64(v.request_mod[i]));
+                        json_object_object_add(m, "reboot_request", q);
                 }
                 json_object_array_add(members, m);
         }
@@ -1428,6 +1622,7 @@ static struct json_object *etcd_status(Coordinator *c) {
         /* How requests were decided: on a read of the group, or on the copy the watch keeps. */
         json_object_object_add(o, "group_reads", json_object_new_int64((int64_t) e->reads));
         json_object_object_add(o, "decisions_from_watch", json_object_new_int64((int64_t) e->cached_decisions));
+        json_object_object_add(o, "reboot_request", request_status(e));
         /* For metrics (see metrics.h): as of the last view of the group; stop switches live. */
         if (e->seen_view) {
                 json_object_object_add(o, "budget_used", json_object_new_int(e->budget_used));
@@ -1483,6 +1678,12 @@ static int etcd_init(Coordinator *c) {
         e->request_key = strprintf("%sreboot_required/%s", e->gprefix, cfg->node);
         _cleanup_free_ char *sockdir = strdup(cfg->socket_path);
         e->request_flag = strprintf("%s/coordinator-reboot-request", sockdir ? dirname(sockdir) : "/run/medic");
+        e->request_record = strprintf("%s/reboot-request.json", cfg->state_dir);
+        r = read_word(cfg->boot_id_file, 256, &e->boot_id);
+        if (r < 0)
+                log_warning_errno(r, "etcd: cannot read the boot id from %s (%m): a reboot request through the "
+                                  "coordinator will not be taken as served by a reboot", cfg->boot_id_file);
+        request_record_load(e);
         e->tls.ca_file = strdup_or_null(cfg->ca_file);
         e->tls.cert_file = strdup_or_null(cfg->cert_file);
         e->tls.key_file = strdup_or_null(cfg->key_file);
@@ -1512,11 +1713,16 @@ static int etcd_init(Coordinator *c) {
         if (r >= 0)
                 r = sd_event_add_time(c->event, &e->keepalive_timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC,
                                       on_keepalive_timer, e);
+        if (r >= 0)
+                r = sd_event_add_time(c->event, &e->request_timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC,
+                                      on_request_timer, e);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(e->reg_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(e->release_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(e->request_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(e->request_timer, "etcd-reboot-request");
         (void) sd_event_source_set_description(e->release_timer, "etcd-release");
         (void) sd_event_source_set_description(e->reg_timer, "etcd-register");
         (void) sd_event_source_set_description(e->keepalive_timer, "etcd-keepalive");
@@ -1544,11 +1750,15 @@ static void etcd_done(Coordinator *c) {
         sd_event_source_disable_unref(e->reg_timer);
         sd_event_source_disable_unref(e->keepalive_timer);
         sd_event_source_disable_unref(e->release_timer);
+        sd_event_source_disable_unref(e->request_timer);
         strlist_clear(&e->endpoints);
         free(e->prefix);
         free(e->gprefix);
         free(e->request_key);
         free(e->request_flag);
+        free(e->request_record);
+        free(e->request_boot);
+        free(e->boot_id);
         free(e->node);
         free(e->group);
         free((char *) e->tls.ca_file);

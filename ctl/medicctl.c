@@ -979,6 +979,13 @@ static int print_coordinator(json_object *reply, const char *action) {
         }
         table_print(&t, stdout);
         table_done(&t);
+        /* Reboot requests through the coordinator, pending until the node rebooted. */
+        for (size_t i = 0; members && i < json_object_array_length(members); i++) {
+                json_object *m = json_object_array_get_idx(members, i), *q = get_object(m, "reboot_request");
+                const char *why = q ? get_string(q, "reason") : NULL;
+                if (q)
+                        printf("reboot requested: %s (%s)\n", get_string(m, "node") ?: "-", why && *why ? why : "no reason");
+        }
         return EXIT_OK;
 }
 

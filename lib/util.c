@@ -265,6 +265,26 @@ finish:
         return r;
 }
 
+int read_word(const char *path, size_t max, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t start, len;
+        char *word;
+        int r;
+
+        r = read_file(path, max, &buf, NULL);
+        if (r < 0)
+                return r;
+        start = strspn(buf, " \t\r\n");
+        len = strcspn(buf + start, " \t\r\n");
+        if (len == 0)
+                return -ENODATA;
+        word = strndup(buf + start, len);
+        if (!word)
+                return -ENOMEM;
+        *ret = word;
+        return 0;
+}
+
 static int mkdir_one(const char *path, mode_t mode) {
         struct stat st;
 
@@ -302,11 +322,7 @@ int mkdir_p(const char *path, mode_t mode) {
 }
 
 char *boot_id_read(const char *path) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size;
+        char *id = NULL;
 
-        if (read_file(path, 256, &buf, &size) < 0)
-                return NULL;
-        buf[strcspn(buf, " \t\r\n")] = 0;
-        return buf[0] ? strdup(buf) : NULL;
+        return read_word(path, 256, &id) < 0 ? NULL : id;
 }

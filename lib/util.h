@@ -66,6 +66,9 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 /* Reads a whole regular file of at most max bytes. Returns 0 or a negative errno (-EFBIG when larger). */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
 
+/* The first word of a file of at most max bytes (a boot id, say): 0, -ENODATA when the file holds
+ * only white space, or read_file()'s error. */
+int read_word(const char *path, size_t max, char **ret);
 /* The boot id in path (/proc/sys/kernel/random/boot_id; tests point it at a file), or NULL. */
 char *boot_id_read(const char *path);
 

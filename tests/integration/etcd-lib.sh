@@ -26,6 +26,12 @@ start_etcd() {
         wait_for 20 "curl -sf $ETCD_URL/health | grep -q true" || bail_out "etcd did not start: $(tail -5 "$T/etcd1.log")"
 }
 
+# medicd_on_etcd: $T/medic.conf (write_config's) uses the etcd backend at $ETCD_URL, lease 3 s.
+medicd_on_etcd() {
+        sed -i 's/^backend = local/backend = etcd/' "$T/medic.conf"
+        printf 'endpoints = %s\nlease_ttl = 3s\n' "$ETCD_URL" >> "$T/medic.conf"
+}
+
 etcdget() { ETCDCTL_API=3 etcdctl --endpoints="${ETCD_ENDPOINTS:-$ETCD_URL}" get "$@" 2>/dev/null; }
 
 # client_conf NAME GROUP: a medic.conf for a simulated node.

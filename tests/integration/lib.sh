@@ -246,6 +246,22 @@ EOF
                 write_file "$T/rules/10-reboot.lua"
 }
 
+# reboot_request_check [EVERY] FILE...: the shipped reboot-request check in $T/checks (run
+# every EVERY when given, e.g. 1s; the shipped interval is 1m), reading the flag files FILE...
+# (its settings in $T/etc, settings_dir in medic.conf).
+reboot_request_check() {
+        local every="" f list=""
+        case ${1:-} in [0-9]*) every=$1; shift ;; esac
+        for f in "$@"; do list="$list${list:+, }\"$f\""; done
+        echo "files = { $list }" | write_file "$T/etc/reboot-request.conf"
+        sed -i "/^\[medic\]/a settings_dir = $T/etc" "$T/medic.conf"
+        if [ -n "$every" ]; then
+                sed "s/every = \"1m\"/every = \"$every\"/" "$top_srcdir/checks/reboot-request.lua"
+        else
+                cat "$top_srcdir/checks/reboot-request.lua"
+        fi | write_file "$T/checks/reboot-request.lua"
+}
+
 # write_file PATH: writes stdin to PATH (mode 0644, owned by root since we run as root).
 write_file() {
         mkdir -p "$(dirname "$1")"

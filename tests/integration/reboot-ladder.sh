@@ -18,11 +18,7 @@ cat > "$T/notify" <<EOF
 echo "\$1 rule=\$MEDIC_RULE node=\$MEDIC_NODE reason=\$MEDIC_REASON" >> $T/notified
 EOF
 chmod 0755 "$T/notify"
-sed -i 's/^backend = local/backend = etcd/' "$T/medic.conf"
-cat >> "$T/medic.conf" <<EOF
-endpoints = $ETCD_URL
-lease_ttl = 3s
-EOF
+medicd_on_etcd
 sed -i "/^\[reboot\]/a methods = systemd sysrq watchdog\nsystemd_deadline = 2s\nsysrq_deadline = 6s\nwatchdog_deadline = 3s\nsettle = 3s\nsettle_timeout = 30s\nmax_disruptions = 2/1h\nnotify_command = $T/notify" "$T/medic.conf"
 
 reboot_rule_files --health 1s

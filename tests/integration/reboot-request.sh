@@ -9,19 +9,8 @@ setup 90
 need_etcd
 start_etcd
 
-mkdir -p "$T/etc"
-write_file "$T/etc/reboot-request.conf" <<EOF
-files = { "$T/reboot-request", "$T/coordinator-reboot-request" }
-EOF
-sed -i "/^\[medic\]/a settings_dir = $T/etc" "$T/medic.conf"
-sed -i "s|^checks = .*|checks = $T/checks|" "$T/medic.conf"
-cp "$top_srcdir/checks/reboot-request.lua" "$T/checks/"
-chmod 0644 "$T/checks/reboot-request.lua"
-sed -i 's/^backend = local/backend = etcd/' "$T/medic.conf"
-cat >> "$T/medic.conf" <<EOF
-endpoints = $ETCD_URL
-lease_ttl = 3s
-EOF
+reboot_request_check "$T/reboot-request" "$T/coordinator-reboot-request"
+medicd_on_etcd
 start_medicd
 ok "no request at first" wait_cond reboot-request ok 5
 

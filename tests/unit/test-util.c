@@ -210,6 +210,29 @@ static void test_write_file_atomic_large(void **state) {
         assert_int_equal(unlink(path), 0);
 }
 
+static void test_read_word(void **state) {
+        _cleanup_free_ char *path = strprintf("%s/boot_id", tmpdir);
+        char *word = NULL;
+
+        assert_int_equal(write_file_atomic(path, "3f2a-11\n", 8, 0600), 0);
+        assert_int_equal(read_word(path, 256, &word), 0);
+        assert_string_equal(word, "3f2a-11");
+        free(word);
+        word = NULL;
+        assert_int_equal(write_file_atomic(path, "  a b\n", 6, 0600), 0);
+        assert_int_equal(read_word(path, 256, &word), 0);
+        assert_string_equal(word, "a");
+        free(word);
+        word = NULL;
+        assert_int_equal(write_file_atomic(path, " \n", 2, 0600), 0);
+        assert_int_equal(read_word(path, 256, &word), -ENODATA);
+        assert_null(word);
+        assert_int_equal(read_word(path, 1, &word), -EFBIG);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(read_word(path, 256, &word), -ENOENT);
+        assert_null(word);
+}
+
 static void test_read_file(void **state) {
         _cleanup_free_ char *path = strprintf("%s/small", tmpdir);
         _cleanup_free_ char *missing = strprintf("%s/missing", tmpdir);
@@ -278,6 +301,7 @@ int main(void) {
                 cmocka_unit_test(test_write_file_atomic_keeps_old_on_failure),
                 cmocka_unit_test(test_write_file_atomic_large),
                 cmocka_unit_test(test_read_file),
+                cmocka_unit_test(test_read_word),
                 cmocka_unit_test(test_mkdir_p),
         };
 
