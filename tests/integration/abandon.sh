@@ -7,6 +7,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 setup 80
 
+write_config "flapping = 100/1h"     # each case below clears the trigger and sets it again
 mkdir -p "$T/drain.d" "$T/undrain.d"
 reboot_settings "max_disruptions = 20/1h"
 # The drain takes 3 s: time for a blocker check (every second) to see the change.
