@@ -40,14 +40,8 @@ rule "hardware-failure" {
   limit = "10/1h",
 }
 EOF
-holder() { jget 'd.get("holder")' < "$T/state/coordinator.json" 2>/dev/null; }
-status_holder() { ctl_json status | jget 'd["coordinator"]["holder"]'; }
 phase() { rule_get hardware-failure maintenance; }
-# abandoned: the history's "abandoned" entries of the rule, one reason a line.
-abandoned() {
-        ctl_json history --limit 200 | jget '"\n".join(e.get("reason") or e.get("message") or "" for e in d["history"]
-                if e.get("rule") == "hardware-failure" and e.get("decision") == "abandoned")'
-}
+abandoned() { history_reasons hardware-failure abandoned; }
 # episode_end: the trigger clears and the node is back in service.
 episode_end() {
         rm -f "$T/broken"
@@ -59,13 +53,13 @@ start_medicd
 # ---- control: nothing changes while the drain runs: the node is held out -----------------------
 touch "$T/broken"
 ok "control: the drain tasks run" wait_for 10 "[ \$(count_lines $T/drain) -ge 1 ]"
-is "$(holder)" hardware-failure "control: the local slot is held for the rule"
+is "$(local_holder)" hardware-failure "control: the local slot is held for the rule"
 ok "control: after the drain the node is held out" wait_for 10 '[ "$(phase)" = holding ]'
 is "$(count_lines "$T/undrain")" 0 "control: no undrain"
 is "$(abandoned)" "" "control: nothing abandoned"
 episode_end
 ok "control: repaired, undrained" wait_for 10 "[ \$(count_lines $T/undrain) -eq 1 ]"
-ok "control: the slot is free again" wait_for 5 '[ "$(holder)" = null ]'
+ok "control: the slot is free again" wait_for 5 '[ "$(local_holder)" = null ]'
 
 # ---- (1) a blocker turns problem while the drain tasks run ------------------------------------
 touch "$T/broken"
@@ -75,12 +69,12 @@ ok "(1) the blocker turns problem while they run" wait_cond blocker problem 5
 ok "(1) ... before the drain ends" test "$(count_lines "$T/drain")" -eq 3
 ok "(1) the drain ends" wait_for 10 "[ \$(count_lines $T/drain) -eq 4 ]"
 ok "(1) the maintenance is abandoned: the undrain tasks run" wait_for 10 "[ \$(count_lines $T/undrain) -eq 2 ]"
-ok "(1) the local slot is given back" wait_for 5 '[ "$(holder)" = null ]'
+ok "(1) the local slot is given back" wait_for 5 '[ "$(local_holder)" = null ]'
 is "$(status_holder)" null "(1) medicctl status: no holder"
 is "$(phase)" null "(1) the rule is not in maintenance"
 like "$(abandoned)" "blocker" "(1) the history has an 'abandoned' entry naming the blocker"
 sleep 3
-ok "(1) it does not start again while blocked" test "$(count_lines "$T/drain")" -eq 4 -a "$(holder)" = null
+ok "(1) it does not start again while blocked" test "$(count_lines "$T/drain")" -eq 4 -a "$(local_holder)" = null
 episode_end
 rm -f "$T/blocked"
 wait_cond blocker ok
@@ -93,7 +87,7 @@ ok "(2) medicctl status: stopped" wait_for 5 '[ "$(ctl_json status | jget "d[\"c
 ok "(2) ... before the drain ends" test "$(count_lines "$T/drain")" -eq 5
 ok "(2) the drain ends" wait_for 10 "[ \$(count_lines $T/drain) -eq 6 ]"
 ok "(2) the maintenance is abandoned: the undrain tasks run" wait_for 10 "[ \$(count_lines $T/undrain) -eq 3 ]"
-ok "(2) the local slot is given back" wait_for 5 '[ "$(holder)" = null ]'
+ok "(2) the local slot is given back" wait_for 5 '[ "$(local_holder)" = null ]'
 is "$(status_holder)" null "(2) medicctl status: no holder"
 is "$(phase)" null "(2) the rule is not in maintenance"
 like "$(abandoned | tail -n 1)" "stop file" "(2) the history has an 'abandoned' entry naming the stop file"

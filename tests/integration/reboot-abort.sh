@@ -14,13 +14,9 @@ setup 90
 write_config "flapping = 100/1h"     # each case below clears the trigger and sets it again
 reboot_test_files 1
 mkdir -p "$T/abort.d"
-cat > "$T/notify" <<EOF
-#!/bin/sh
-echo "\$1 \$MEDIC_RULE" >> $T/notified
-EOF
-chmod 0755 "$T/notify"
+notify_to_file
 reboot_settings "methods = sysrq" "sysrq_deadline = 30s" "settle = 1s" "abort_dir = $T/abort.d" \
-        "notify_command = $T/notify" "max_disruptions = 20/1h"
+        "max_disruptions = 20/1h"
 reboot_rule_files 1h
 # The pre-reboot task runs until the test lets it end (the file release) or 30 s passed.
 write_file "$T/pre-reboot.d/10-drain" <<EOF
@@ -42,14 +38,9 @@ echo "first \$MEDIC_RULE" >> $T/aborted
 EOF
 chmod 0755 "$T/pre-reboot.d/10-drain" "$T/abort.d/20-second" "$T/abort.d/10-first"
 
-holder() { jget 'd.get("holder")' < "$T/state/coordinator.json" 2>/dev/null; }
-status_holder() { ctl_json status | jget 'd["coordinator"]["holder"]'; }
 reboot_phase() { ctl_json status | jget 'd["reboot"]["phase"]'; }
 not_rebooted() { [ ! -s "$T/sysrq-trigger" ] && [ ! -s "$T/watchdog" ]; }
-abandoned_reason() {
-        ctl_json history --limit 200 | jget '[e.get("reason") or e.get("message") for e in d["history"]
-                if e.get("rule") == "reboot-for-updates" and e.get("decision") == "abandoned"][-1]'
-}
+abandoned_reason() { history_reasons reboot-for-updates abandoned | tail -n 1; }
 # pre_started N: the pre-reboot task started the Nth time.
 pre_started() { wait_for 15 "grep -c start $T/pre 2>/dev/null | grep -qx $1"; }
 # episode_end: the trigger clears; the pre-reboot task of the case ends if it still runs.
@@ -73,11 +64,11 @@ to=$(TZ=$zone date -d "@$close" +%H:%M)
 sed -i "s/limit = /window = \"daily $from-$to\", limit = /" "$T/rules/10-reboot.lua"
 grep -q "window = \"daily $from-$to\"" "$T/rules/10-reboot.lua" || bail_out "could not add the window to the rule"
 
-MEDICD_ENV="TZ=$zone" start_medicd
+MEDICD_ENV="${MEDICD_ENV:-} TZ=$zone" start_medicd
 touch "$T/trigger"
 ok "(3) inside the window: the pre-reboot task runs" pre_started 1
 ok "(3) ... before the window closes" test "$(date +%s)" -lt "$close"
-is "$(holder)" reboot-for-updates "(3) the local slot is held for the rule"
+is "$(local_holder)" reboot-for-updates "(3) the local slot is held for the rule"
 ok "(3) the window closes while the task runs" wait_for 20 "[ \$(date +%s) -ge $((close + 1)) ]"
 like "$(ctl_json explain reboot-for-updates | jget 'find(d["steps"], "window", "step")')" '"ok": false' \
         "(3) medicctl explain: the window is closed"
@@ -86,7 +77,7 @@ ok "(3) the pre-reboot task ends" wait_for 10 "grep -q end $T/pre"
 ok "(3) the abort tasks run" wait_for 10 "[ \$(count_lines $T/aborted) -ge 2 ]"
 is "$(cat "$T/aborted")" "first reboot-for-updates
 second reboot-for-updates" "(3) ... in lexical order, with MEDIC_RULE"
-ok "(3) the local slot is given back" wait_for 5 '[ "$(holder)" = null ]'
+ok "(3) the local slot is given back" wait_for 5 '[ "$(local_holder)" = null ]'
 is "$(status_holder)" null "(3) medicctl status: no holder"
 is "$(reboot_phase)" idle "(3) medicctl status: the reboot is idle"
 like "$(abandoned_reason)" "window" "(3) the history says why: the window"
@@ -113,7 +104,7 @@ touch "$T/release"
 ok "(5) an abort task runs" wait_for 10 "grep -q first $T/aborted"
 ok "(5) the failing abort task is escalated to the notify command" \
         wait_for 10 "grep -qx 'abort-failed reboot-for-updates' $T/notified"
-ok "(5) the local slot is given back all the same" wait_for 5 '[ "$(holder)" = null ]'
+ok "(5) the local slot is given back all the same" wait_for 5 '[ "$(local_holder)" = null ]'
 is "$(status_holder)" null "(5) medicctl status: no holder"
 like "$(abandoned_reason)" "stop file" "(5) the history says why: the stop file"
 ok "(5) no reboot" not_rebooted
@@ -124,7 +115,7 @@ episode_end
 : > "$T/aborted"
 touch "$T/trigger"
 ok "(4) the pre-reboot task runs" pre_started 3
-is "$(holder)" reboot-for-updates "(4) the local slot is held for the rule"
+is "$(local_holder)" reboot-for-updates "(4) the local slot is held for the rule"
 kill_medicd
 kill -KILL "$(cat "$T/pre-pid")" 2>/dev/null    # the task has its own process group
 is "$(count_lines "$T/aborted")" 0 "(4) no abort task before the restart"
@@ -132,7 +123,7 @@ start_medicd                                     # same boot id: the reboot did 
 ok "(4) after the restart the abort tasks run" wait_for 10 "[ \$(count_lines $T/aborted) -ge 2 ]"
 is "$(cat "$T/aborted")" "first reboot-for-updates
 second reboot-for-updates" "(4) ... in lexical order"
-ok "(4) the local slot is given back" wait_for 5 '[ "$(holder)" = null ]'
+ok "(4) the local slot is given back" wait_for 5 '[ "$(local_holder)" = null ]'
 is "$(status_holder)" null "(4) medicctl status: no holder"
 is "$(reboot_phase)" idle "(4) medicctl status: the reboot is idle"
 sleep 2
@@ -143,7 +134,7 @@ episode_end
 : > "$T/aborted"
 touch "$T/release" "$T/trigger"
 ok "control: the node reboots" wait_for 20 '[ -s "$T/sysrq-trigger" ]'
-is "$(holder)" reboot-for-updates "control: holding the local slot for the reboot"
+is "$(local_holder)" reboot-for-updates "control: holding the local slot for the reboot"
 is "$(count_lines "$T/aborted")" 0 "control: no abort task"
 stop_medicd
 done_testing
