@@ -341,6 +341,17 @@ log_since() { tail -c +"$(( $1 + 1 ))" "$T/medicd.log" 2>/dev/null; }
 log_has() { grep -Eq -- "$1" "$T/medicd.log"; }             # log_has ERE
 log_has_since() { log_since "$1" | grep -Eq -- "$2"; }     # log_has_since MARK ERE
 
+# notify_to_file: $T/notify, a notify_command that appends "EVENT RULE" to $T/notified, set
+# in the [reboot] section of $T/medic.conf.
+notify_to_file() {
+        cat > "$T/notify" <<EOF
+#!/bin/sh
+echo "\$1 \$MEDIC_RULE" >> $T/notified
+EOF
+        chmod 0755 "$T/notify"
+        reboot_settings "notify_command = $T/notify"
+}
+
 # ---- medicctl -------------------------------------------------------------------------------
 
 ctl() {
@@ -393,6 +404,19 @@ rule_get() {
         local e=$2
         case $e in *[!A-Za-z0-9_]*) ;; *) e="r[\"$e\"]" ;; esac
         ctl_json rules 2>/dev/null | jget "(lambda r: None if r is None else $e)(find(d['rules'], '$1'))"
+}
+
+# local_holder: the rule that holds the local coordinator's slot (coordinator.json), or null.
+local_holder() { jget 'd.get("holder")' < "$T/state/coordinator.json" 2>/dev/null; }
+
+# status_holder: medicctl status's coordinator holder (this node's rule that holds), or null.
+status_holder() { ctl_json status | jget 'd["coordinator"]["holder"]'; }
+
+# history_reasons RULE DECISION: the reasons of the history entries of RULE with DECISION,
+# oldest first, one a line.
+history_reasons() {
+        ctl_json history --limit 500 | jget '"\n".join(e.get("reason") or e.get("message") or "" for e in d["history"]
+                if e.get("rule") == "'"$1"'" and e.get("decision") == "'"$2"'")'
 }
 
 # ---- waiting --------------------------------------------------------------------------------
