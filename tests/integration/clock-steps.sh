@@ -41,7 +41,9 @@ clock_offset() { echo "$1" > "$FT.new" && mv -f "$FT.new" "$FT"; }
 clock_offset +0
 TIMERFD_REAL="$top_builddir/tests/helpers/timerfd-real.so"
 CLOCK_PROBE="$top_builddir/tests/helpers/clock-probe"
-[ -e "$TIMERFD_REAL" ] && [ -x "$CLOCK_PROBE" ] || bail_out "tests/helpers/timerfd-real.so and clock-probe are not built (make check builds them)"
+if [ ! -e "$TIMERFD_REAL" ] || [ ! -x "$CLOCK_PROBE" ]; then
+        bail_out "tests/helpers/timerfd-real.so and clock-probe are not built (make check builds them)"
+fi
 FT_VARS="FAKETIME_TIMESTAMP_FILE=$FT FAKETIME_UPDATE_TIMESTAMP_FILE=1 FAKETIME_NO_CACHE=1 NO_FAKE_STAT=1"
 # timerfd-real.so first: libfaketime would move medicd's timerfd timers too (see its source).
 MEDICD_ENV="LD_PRELOAD=$TIMERFD_REAL:$LIBFAKETIME $FT_VARS FAKETIME_DONT_FAKE_MONOTONIC=1"
@@ -51,7 +53,7 @@ MEDICD_ENV="LD_PRELOAD=$TIMERFD_REAL:$LIBFAKETIME $FT_VARS FAKETIME_DONT_FAKE_MO
 probe() {
         local real fake
         real=$("$CLOCK_PROBE")
-        # shellcheck disable=SC2086
+        # shellcheck disable=SC2048,SC2086 # split on purpose: K=V words
         fake=$(env ${*:-$MEDICD_ENV} "$CLOCK_PROBE")
         ft_forget "${fake%% *}"
         echo "$real $fake" | awk '{ printf "%d %d %d %.0f %.0f\n", $8 - $2, $9 - $3, $10 - $4, $11, $12 }'
