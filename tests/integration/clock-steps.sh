@@ -4,8 +4,8 @@
 # a backward step). medicd runs under libfaketime with only CLOCK_REALTIME shifted, through a
 # file the test rewrites; tests/helpers/clock-probe shows that CLOCK_MONOTONIC and
 # CLOCK_BOOTTIME, and timers on them, are not (tests/helpers/timerfd-real.so keeps libfaketime
-# off timerfds). With the wall clock stepped back 1 h and then forward 1 h, the rules still
-# running meanwhile:
+# off timerfds). With medicd's wall clock an hour behind the real time, then an hour ahead, the
+# rules still running meanwhile:
 #  (1) a rule with holds = "10m" stays in its debounce and explain shows the real time held
 #      (a rule with holds = "2s" on the same condition fires, not before 2 s);
 #  (2) a rule in its retry = "10m" wait does not fire again (one with retry = "2s" does);
