@@ -350,7 +350,7 @@ static void abandon(Rebooter *r, const char *why) {
         (void) intent_save(r);
         free(r->abort_why);
         r->abort_why = strdup_or_null(why);
-        k = tasks_run(r->h->event, r->h->config->abort_dir, r->h->config->task_timeout, task_env(r, &env),
+        k = tasks_run_all(r->h->event, r->h->config->abort_dir, r->h->config->task_timeout, task_env(r, &env),
                       r->h->config->verify_owner, on_abort_tasks, r, &r->tasks);
         strlist_clear(&env);
         if (k < 0)

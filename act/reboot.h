@@ -39,4 +39,8 @@ typedef struct TaskRun TaskRun;
 int tasks_run(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
               void (*done)(bool ok, const char *detail, void *ud),
               void *userdata, TaskRun **ret);
+/* The same, but a failing task does not stop the others (undoing steps: the abort tasks);
+ * done reports the first failure after the last task. */
+int tasks_run_all(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+                  void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret);
 void tasks_cancel(TaskRun *t);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Task directories (pre-reboot.d, post-reboot.d, drain.d, …): the executables of a directory
- * in lexical order, one after the other, each with a timeout; the first failure stops it. */
+ * in lexical order, one after the other, each with a timeout; the first failure stops it
+ * (tasks_run), or is reported after all the others ran (tasks_run_all: undoing steps). */
 #include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +24,8 @@ struct TaskRun {
         sd_event_source *defer;
         bool ok;
         char *detail;
+        bool keep_going;        /* run every task; report the first failure at the end */
+        char *failed;           /* that first failure */
 };
 
 static int cmp_str(const void *a, const void *b) {
@@ -51,14 +54,21 @@ static void on_task_done(const ExecResult *r, void *userdata) {
                 _cleanup_free_ char *why = strprintf("%s %s%s%.*s", path, desc ? desc : "failed",
                                                      n ? ": " : "", (int) (n > 200 ? 200 : n), r->err);
                 log_warning("Task %s", why ? why : path);
-                return finish(t, false, why);
-        }
-        log_info("Task %s done", path);
+                if (!t->keep_going)
+                        return finish(t, false, why);
+                if (!t->failed)
+                        t->failed = TAKE_PTR(why);
+        } else
+                log_info("Task %s done", path);
         run_next(t);
 }
 
 static void run_next(TaskRun *t) {
         if (t->next >= t->files.n) {
+                if (t->failed) {
+                        _cleanup_free_ char *f = TAKE_PTR(t->failed);
+                        return finish(t, false, f);
+                }
                 _cleanup_free_ char *d = strprintf("%zu task%s done", t->files.n, t->files.n == 1 ? "" : "s");
                 return finish(t, true, d);
         }
@@ -69,7 +79,12 @@ static void run_next(TaskRun *t) {
         int r = exec_start(t->event, argv, &o, on_task_done, t, &t->exec);
         if (r < 0) {
                 _cleanup_free_ char *why = strprintf("%s: cannot start: %s", path, strerror(-r));
-                finish(t, false, why);
+                if (!t->keep_going)
+                        return finish(t, false, why);
+                log_warning("Task %s", why ? why : path);
+                if (!t->failed)
+                        t->failed = TAKE_PTR(why);
+                run_next(t);
         }
 }
 
@@ -82,15 +97,15 @@ static int on_defer(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-int tasks_run(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
-              void (*done)(bool ok, const char *detail, void *ud),
-              void *userdata, TaskRun **ret) {
+static int tasks_start(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify, bool keep_going,
+                       void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret) {
         TaskRun *t = calloc(1, sizeof(*t));
         DIR *d;
 
         if (!t)
                 return -ENOMEM;
         t->event = e;
+        t->keep_going = keep_going;
         t->timeout = timeout;
         t->done = done;
         t->userdata = userdata;
@@ -132,6 +147,16 @@ int tasks_run(sd_event *e, const char *dir, uint64_t timeout, char **env, bool v
         return 0;
 }
 
+int tasks_run(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+              void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret) {
+        return tasks_start(e, dir, timeout, env, verify, false, done, userdata, ret);
+}
+
+int tasks_run_all(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+                  void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret) {
+        return tasks_start(e, dir, timeout, env, verify, true, done, userdata, ret);
+}
+
 void tasks_cancel(TaskRun *t) {
         if (!t)
                 return;
@@ -141,5 +166,6 @@ void tasks_cancel(TaskRun *t) {
         strlist_clear(&t->files);
         strlist_clear(&t->env);
         free(t->detail);
+        free(t->failed);
         free(t);
 }

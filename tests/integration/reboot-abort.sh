@@ -102,6 +102,7 @@ touch "$T/stop"
 ok "(5) medicctl status: stopped" wait_for 5 '[ "$(ctl_json status | jget "d[\"coordinator\"][\"stopped\"]")" = true ]'
 touch "$T/release"
 ok "(5) an abort task runs" wait_for 10 "grep -q first $T/aborted"
+ok "(5) the abort tasks after the failing one run too (undoing goes on)" wait_for 10 "grep -q second $T/aborted"
 ok "(5) the failing abort task is escalated to the notify command" \
         wait_for 10 "grep -qx 'abort-failed reboot-for-updates' $T/notified"
 ok "(5) the local slot is given back all the same" wait_for 5 '[ "$(local_holder)" = null ]'
