@@ -204,6 +204,10 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
                         json_object_object_add(perm, "place", json_object_new_int64(place));
         }
         json_object_object_add(o, "permission", perm);
+        /* Held back (blocked, window, stop, coordinator) since, and whether that was escalated. */
+        json_object_object_add(o, "waiting_since", s->waiting_since ?
+                               json_object_new_int64((int64_t) (s->waiting_since / USEC_PER_SEC)) : NULL);
+        json_object_object_add(o, "stuck", json_object_new_boolean(s->stuck_escalated));
         return o;
 }
 

@@ -78,10 +78,13 @@ static void on_check_result(const CheckDecl *d, int state, const char *message, 
                         log_info("Check %s does not apply to this node: %s", d->name, message ? message : "");
                 if (condtable_remove(&m->conds, d->name))
                         m->dirty = true;
+                if (!strlist_contains(&m->skipped, d->name))
+                        (void) strlist_add(&m->skipped, d->name);
                 commands_answer_waiters(m, d->name, NULL, NULL);
                 manager_evaluate(m);
                 return;
         }
+        (void) strlist_remove(&m->skipped, d->name);
         if (!c && !(c = condtable_get(&m->conds, d->name))) {
                 log_oom();
                 return;
@@ -431,6 +434,7 @@ Manager *manager_free(Manager *m) {
         }
         ruletable_clear(&m->rstates);
         condtable_clear(&m->conds);
+        strlist_clear(&m->skipped);
         luaset_free(m->set);
         rebooter_free(m->rebooter);
         permission_free(m->perm);

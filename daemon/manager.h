@@ -32,6 +32,7 @@ typedef struct Manager {
         CheckRunner **runners;
         size_t n_runners;
         CondTable conds;          /* tables.h */
+        StrList skipped;          /* checks whose last run in this process said skip (no condition) */
         RuleTable rstates;
         Journal journal;          /* history, escalations, park (journal.h) */
         ActHost act;              /* what the disruptive remedies are handed (act/act.h) */
@@ -91,6 +92,8 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
                     struct json_object *steps, char **ret_reason);
 /* After a wait inside a disruptive remedy: NULL when it may go on, or why not. */
 char *rule_recheck(Manager *m, const char *rule);
+/* How long the rule has wanted to act and been held back (0: it is not). */
+uint64_t rule_waiting_for(const RuleState *s, uint64_t now);
 /* Evaluates every rule and acts on the verdicts. */
 void rules_run(Manager *m);
 

@@ -329,6 +329,19 @@ static void render_rules(FILE *f, Metrics *x) {
                 sample_time(f, "medic_rule_last_fired_timestamp_seconds", LABELS({ "rule", set->rules[i]->name }),
                             s ? s->last_fired : 0);
         }
+        family(f, "medic_rule_waiting_since_timestamp_seconds", "gauge",
+               "Since when the rule wants to act and is held back (blocked, outside its window, stopped, "
+               "waiting for the coordinator); 0: it is not.");
+        for (size_t i = 0; i < n; i++) {
+                RuleState *s = ruletable_get(&m->rstates, set->rules[i]->name, false);
+                sample_time(f, "medic_rule_waiting_since_timestamp_seconds", LABELS({ "rule", set->rules[i]->name }),
+                            s ? s->waiting_since : 0);
+        }
+        family(f, "medic_rule_stuck", "gauge", "1 when the rule has been held back longer than stuck_after.");
+        for (size_t i = 0; i < n; i++) {
+                RuleState *s = ruletable_get(&m->rstates, set->rules[i]->name, false);
+                sample(f, "medic_rule_stuck", LABELS({ "rule", set->rules[i]->name }), s && s->stuck_escalated ? "1" : "0");
+        }
 }
 
 static void render_coordinator(FILE *f, Manager *m) {

@@ -158,9 +158,15 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
 
         (void) rule_armed(m, d, s, now, &a);
         for (size_t i = 0; i < d->unless.n; i++) {
-                Condition *b = condtable_find(&m->conds, d->unless.v[i]);
-                blockers[i] = (DecideBlocker) { .name = d->unless.v[i], .present = b != NULL,
-                                                .state = b ? b->state : COND_OK, .message = b ? b->message : NULL };
+                const char *name = d->unless.v[i];
+                Condition *b = condtable_find(&m->conds, name);
+                /* Only what this process observed clears a blocker: a restored one, or one
+                 * whose check has not reported yet, blocks. */
+                blockers[i] = (DecideBlocker) {
+                        .name = name, .present = b != NULL, .stale = b && b->observed_bt == 0,
+                        .pending = !b && luaset_find_check(m->set, name) && !strlist_contains(&m->skipped, name),
+                        .state = b ? b->state : COND_OK, .message = b ? b->message : NULL,
+                };
         }
         DecideInput in = {
                 .rule = d->name,
@@ -480,6 +486,50 @@ static void decision_changed(Manager *m, const RuleDecl *d, RuleState *s, Verdic
                 log_debug("Rule %s: %s (%s)", d->name, verdict_to_string(v), reason ? reason : "");
 }
 
+/* The rule wants to act and something holds it back. */
+static bool verdict_waits(Verdict v) {
+        return v == VERDICT_BLOCKED || v == VERDICT_WINDOW || v == VERDICT_STOPPED || v == VERDICT_ASKING;
+}
+
+uint64_t rule_waiting_for(const RuleState *s, uint64_t now) {
+        if (!s->waiting_since)
+                return 0;
+        return s->waiting_since_bt ? usec_sub_sat(now_boottime(), s->waiting_since_bt) : usec_sub_sat(now, s->waiting_since);
+}
+
+/* Operators want to hear when automation is stuck, not when it works: a wait longer than
+ * stuck_after is escalated once. */
+static void waiting_bookkeeping(Manager *m, const RuleDecl *d, RuleState *s, Verdict v, const char *reason,
+                                uint64_t now) {
+        char buf[32];
+
+        if (v == VERDICT_STALE)
+                return; /* just restarted: the wait goes on until the trigger is seen again */
+        if (!verdict_waits(v)) {
+                if (s->waiting_since) {
+                        if (s->stuck_escalated)
+                                log_notice("Rule %s is no longer held back (%s)", d->name, verdict_to_string(v));
+                        s->waiting_since = s->waiting_since_bt = 0;
+                        s->stuck_escalated = false;
+                        m->dirty = true;
+                }
+                return;
+        }
+        if (!s->waiting_since) {
+                s->waiting_since = now;
+                s->waiting_since_bt = now_boottime();
+                m->dirty = true;
+        }
+        if (m->config->stuck_after == 0 || s->stuck_escalated || rule_waiting_for(s, now) < m->config->stuck_after)
+                return;
+        s->stuck_escalated = true;
+        m->dirty = true;
+        _cleanup_free_ char *msg = strprintf("held back for more than %s: %s",
+                                             duration_format(m->config->stuck_after, buf, sizeof buf),
+                                             reason ? reason : verdict_to_string(v));
+        journal_escalate_as(&m->journal, LOG_WARNING, MEDIC_MSG_RULE_STUCK, "waiting-too-long", d->name, msg);
+}
+
 static void episode_bookkeeping(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now) {
         Armed a;
         bool armed = rule_armed(m, d, s, now, &a);
@@ -529,6 +579,7 @@ void rules_run(Manager *m) {
                 episode_bookkeeping(m, d, s, now);
                 v = rule_decide(m, d, s, now, false, NULL, &reason);
                 decision_changed(m, d, s, v, reason);
+                waiting_bookkeeping(m, d, s, v, reason, now);
                 /* Only a rule that would act now keeps its place in the queue. */
                 if (v != VERDICT_ASKING && v != VERDICT_FIRE && permission_state(m->perm, d->name) == PERM_ASKING)
                         permission_withdraw(m->perm, d->name, reason);

@@ -59,6 +59,11 @@ int state_save(Manager *m) {
                 json_object_object_add(o, "last_fired", json_object_new_int64((int64_t) s->last_fired));
                 if (s->last_fired_bt)
                         json_object_object_add(o, "last_fired_bt", json_object_new_int64((int64_t) s->last_fired_bt));
+                if (s->waiting_since) {
+                        json_object_object_add(o, "waiting_since", json_object_new_int64((int64_t) s->waiting_since));
+                        json_object_object_add(o, "waiting_since_bt", json_object_new_int64((int64_t) s->waiting_since_bt));
+                        json_object_object_add(o, "stuck_escalated", json_object_new_boolean(s->stuck_escalated));
+                }
                 json_object_object_add(o, "episode", json_object_new_int64((int64_t) s->episode));
                 json_object_object_add(o, "attempts", json_object_new_int64(s->attempts));
                 json_object_object_add(o, "escalated", json_object_new_boolean(s->escalated));
@@ -175,6 +180,9 @@ int state_load(Manager *m) {
                         eventlog_from_json(&s->fired, v);
                 s->last_fired = get_u64(ro, "last_fired");
                 s->last_fired_bt = same_boot ? get_u64(ro, "last_fired_bt") : 0;
+                s->waiting_since = get_u64(ro, "waiting_since");
+                s->waiting_since_bt = same_boot ? get_u64(ro, "waiting_since_bt") : 0;
+                s->stuck_escalated = json_object_object_get_ex(ro, "stuck_escalated", &v) && json_object_get_boolean(v);
                 s->episode = get_u64(ro, "episode");
                 s->attempts = (unsigned) get_u64(ro, "attempts");
                 s->escalated = json_object_object_get_ex(ro, "escalated", &v) && json_object_get_boolean(v);

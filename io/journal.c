@@ -78,7 +78,12 @@ static void on_notify_done(const ExecResult *r, void *userdata) {
 }
 
 void journal_escalate(Journal *j, const char *event, const char *rule, const char *reason) {
-        log_event(LOG_CRIT, MEDIC_MSG_RULE_ESCALATED,
+        journal_escalate_as(j, LOG_CRIT, MEDIC_MSG_RULE_ESCALATED, event, rule, reason);
+}
+
+void journal_escalate_as(Journal *j, int level, const char *message_id, const char *event, const char *rule,
+                         const char *reason) {
+        log_event(level, message_id,
                   LOG_FIELDS({ "MEDIC_RULE", rule }, { "MEDIC_DECISION", event }, { "MEDIC_REASON", reason }),
                   "Escalation (%s)%s%s: %s", event, rule ? " for rule " : "", rule ? rule : "", reason ? reason : "");
         journal_note(j, "escalation", rule, NULL, event, reason);

@@ -35,6 +35,9 @@ void journal_note_repeat(Journal *j, const char *kind, const char *rule, const c
                          unsigned count);
 /* Logged at crit, noted, and run through the notify command. */
 void journal_escalate(Journal *j, const char *event, const char *rule, const char *reason);
+/* The same with its own MESSAGE_ID and level (journal_escalate() uses MEDIC_MSG_RULE_ESCALATED). */
+void journal_escalate_as(Journal *j, int level, const char *message_id, const char *event, const char *rule,
+                         const char *reason);
 /* Reboot-loop protection: no automation until an operator unparks. */
 void journal_park(Journal *j, const char *reason);
 void journal_unpark(Journal *j);

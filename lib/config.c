@@ -158,6 +158,7 @@ int config_new_default(Config **ret) {
         c->task_timeout = 5 * 60 * USEC_PER_SEC;
         c->settle = 10 * 60 * USEC_PER_SEC;
         c->settle_timeout = 60 * 60 * USEC_PER_SEC;
+        c->stuck_after = 6 * 60 * 60 * USEC_PER_SEC;
         c->max_disruptions = (RateSpec) { .count = 3, .window_usec = 24 * 3600 * USEC_PER_SEC };
         c->sysrq_trigger = strdup("/proc/sysrq-trigger");
         c->sysrq_enable = strdup("/proc/sys/kernel/sysrq");
@@ -650,6 +651,7 @@ static void set_duration_field(Parser *p, const char *key, const char *value) {
                 { "task_timeout", offsetof(Config, task_timeout), 1 },
                 { "settle", offsetof(Config, settle), 1 },
                 { "settle_timeout", offsetof(Config, settle_timeout), 1 },
+                { "stuck_after", offsetof(Config, stuck_after), 0 },
         };
         uint64_t v;
 
@@ -833,6 +835,7 @@ static const Key keys[] = {
         { "reboot",      "post_reboot_dir",  set_reboot_path,  false },
         { "reboot",      "notify_command",   set_reboot_path,  false },
         { "reboot",      "max_disruptions",  set_max_disruptions, false },
+        { "reboot",      "stuck_after",      set_duration_field, false },
         { "ipmi",        "host",             set_ipmi_string,  false },
         { "ipmi",        "port",             set_ipmi_number,  false },
         { "ipmi",        "user",             set_ipmi_string,  false },

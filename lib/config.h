@@ -77,6 +77,7 @@ typedef struct Config {
         uint64_t task_timeout;      /* task_timeout = DURATION ; each task, default 5m */
         uint64_t settle;            /* settle = DURATION ; healthy this long after boot before release, default 10m */
         uint64_t settle_timeout;    /* settle_timeout = DURATION ; escalate when not healthy by then, default 1h */
+        uint64_t stuck_after;       /* stuck_after = DURATION ; a rule waiting this long escalates once, default 6h, 0 = never */
         RateSpec max_disruptions;   /* max_disruptions = N/DURATION ; reboot-loop protection, default 3/24h */
         char *notify_command;       /* notify_command = PATH ; run with the details on escalations */
 

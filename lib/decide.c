@@ -153,17 +153,23 @@ static bool step_blockers(Run *run, const DecideInput *in) {
         size_t n = 0, len = 0;
         const DecideBlocker *first = NULL;
 
-        /* Unknown blocks: a blocker that cannot be read is not known to be clear. */
+        /* Unknown blocks: a blocker that cannot be read is not known to be clear, nor is one
+         * whose check has not reported since medicd started (restored, or no result yet). */
         for (size_t i = 0; i < in->n_blockers; i++) {
                 const DecideBlocker *b = &in->blockers[i];
-                if (!b->present || b->state == COND_OK)
+                const char *what;
+                if (b->present && b->state == COND_OK && !b->stale)
                         continue;
+                if (!b->present && !b->pending)
+                        continue;
+                what = !b->present ? "not reported yet" : b->stale && b->state == COND_OK ? "not checked since medicd started"
+                     : cond_state_to_string(b->state);
                 if (!first)
                         first = b;
                 n++;
                 if (len < sizeof list) {
-                        int k = snprintf(list + len, sizeof list - len, "%s%s (%s: %s)", len ? ", " : "", b->name,
-                                         cond_state_to_string(b->state), b->message ? b->message : "");
+                        int k = snprintf(list + len, sizeof list - len, "%s%s (%s%s%s)", len ? ", " : "", b->name, what,
+                                         b->present && b->message ? ": " : "", b->present && b->message ? b->message : "");
                         len += k > 0 ? (size_t) k : 0;
                 }
         }
@@ -172,7 +178,9 @@ static bool step_blockers(Run *run, const DecideInput *in) {
                 return false;
         }
         step(run, "blockers", false, "blocked by %s", list);
-        return verdict(run, VERDICT_BLOCKED, "blocked by %s (%s)%s", first->name, cond_state_to_string(first->state),
+        return verdict(run, VERDICT_BLOCKED, "blocked by %s (%s)%s", first->name,
+                       !first->present ? "not reported yet" : first->stale && first->state == COND_OK ?
+                       "not checked since medicd started" : cond_state_to_string(first->state),
                        n > 1 ? " and others" : "");
 }
 

@@ -44,10 +44,14 @@ typedef enum PermState {
 
 typedef struct DecideBlocker {
         const char *name;
-        bool present;        /* false: no check reported it (not a blocker then) */
+        bool present;        /* a condition of that name is known */
+        bool pending;        /* not present, but a loaded check of that name has not reported yet: blocks */
+        bool stale;          /* present, but only restored: no run of its check in this process yet: blocks */
         CondState state;
         const char *message;
 } DecideBlocker;
+/* A blocker that is neither present nor pending (no such check, or its check does not apply to
+ * the node) blocks nothing. */
 
 typedef struct DecideInput {
         /* The rule. */

@@ -36,6 +36,9 @@ typedef struct RuleState {
         uint64_t armed_since;    /* predicate rules: when the predicate became true, realtime (not persisted) */
         uint64_t armed_since_bt; /* the same on CLOCK_BOOTTIME */
         char *last_decision;     /* for `medicctl rules` */
+        uint64_t waiting_since;  /* realtime usec: wants to act but is held back (blocked, window, stop, coordinator); 0 = not (persisted) */
+        uint64_t waiting_since_bt; /* the same on CLOCK_BOOTTIME, in this boot (persisted with the boot id) */
+        bool stuck_escalated;    /* this wait was escalated (stuck_after) already (persisted) */
         struct Remedy *running;  /* not persisted; cancelled by its owner before the state is freed */
         char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining" or NULL (persisted) */
         char *maintenance_condition;

@@ -55,6 +55,25 @@ void strlist_clear(StrList *l) {
         l->n = 0;
 }
 
+bool strlist_remove(StrList *l, const char *s) {
+        size_t j = 0;
+        bool found = false;
+
+        if (!l || !s)
+                return false;
+        for (size_t i = 0; i < l->n; i++) {
+                if (strcmp(l->v[i], s) == 0) {
+                        free(l->v[i]);
+                        found = true;
+                } else
+                        l->v[j++] = l->v[i];
+        }
+        l->n = j;
+        if (l->v)
+                l->v[j] = NULL;
+        return found;
+}
+
 bool strlist_contains(const StrList *l, const char *s) {
         if (!l || !s)
                 return false;

@@ -43,6 +43,8 @@ int strlist_add(StrList *l, const char *s);
 int strlist_addf(StrList *l, const char *fmt, ...) _printf_(2, 3);
 void strlist_clear(StrList *l);
 bool strlist_contains(const StrList *l, const char *s);
+/* Removes every entry equal to s; returns whether there was one. */
+bool strlist_remove(StrList *l, const char *s);
 
 /* Clocks: timers use CLOCK_MONOTONIC (usec), persisted times use realtime (usec since epoch). */
 uint64_t now_monotonic(void);

@@ -202,6 +202,7 @@ write_config() {
                 echo "boot_id_file = $T/boot_id"
                 echo "pre_reboot_dir = $T/pre-reboot.d"
                 echo "post_reboot_dir = $T/post-reboot.d"
+                echo "abort_dir = $T/abort.d"
                 echo ""
                 echo "[coordinator]"
                 echo "backend = local"
@@ -216,7 +217,7 @@ reboot_test_files() {
         echo "${1:-0}" > "$T/sysrq-enable"
         : > "$T/sysrq-trigger"
         : > "$T/watchdog"
-        mkdir -p "$T/pre-reboot.d" "$T/post-reboot.d"
+        mkdir -p "$T/pre-reboot.d" "$T/post-reboot.d" "$T/abort.d"
 }
 
 # reboot_rule_files [--health] [RETRY]: the check wants-reboot (a problem while $T/trigger
@@ -432,6 +433,9 @@ wait_for() {
                 sleep 0.1
         done
 }
+
+# never_within SECONDS SHELL_CONDITION: true when the condition does not hold once within SECONDS.
+never_within() { ! wait_for "$@"; }
 
 # wait_cond NAME STATE [TIMEOUT]: waits until condition NAME is in STATE.
 wait_cond() {

@@ -15,7 +15,7 @@ write_config "flapping = 100/1h"     # each case below clears the trigger and se
 reboot_test_files 1
 mkdir -p "$T/abort.d"
 notify_to_file
-reboot_settings "methods = sysrq" "sysrq_deadline = 30s" "settle = 1s" "abort_dir = $T/abort.d" \
+reboot_settings "methods = sysrq" "sysrq_deadline = 30s" "settle = 1s" \
         "max_disruptions = 20/1h"
 reboot_rule_files 1h
 # The pre-reboot task runs until the test lets it end (the file release) or 30 s passed.

@@ -114,9 +114,20 @@ static void c_blocker_problem(Fixture *f) {
 static void c_blocker_unknown(Fixture *f) { c_blocker_problem(f); f->blockers[0].state = COND_UNKNOWN; }
 static void c_blocker_ok(Fixture *f) { c_blocker_problem(f); f->blockers[0].state = COND_OK; }
 static void c_blocker_absent(Fixture *f) {
-        /* No check reported it: whatever state the slot has, it is not a blocker. */
+        /* No such check, or its check does not apply here: whatever state the slot has, it is
+         * not a blocker. */
         c_blocker_problem(f);
         f->blockers[0].present = false;
+}
+static void c_blocker_pending(Fixture *f) {
+        /* Its check is loaded but has not reported since medicd started: not known to be clear. */
+        c_blocker_absent(f);
+        f->blockers[0].pending = true;
+}
+static void c_blocker_stale_ok(Fixture *f) {
+        /* Restored as ok from the state file, not checked again yet: not known to be clear. */
+        c_blocker_ok(f);
+        f->blockers[0].stale = true;
 }
 static void c_blockers_several(Fixture *f) {
         f->blockers[0] = (DecideBlocker) { .name = "absent", .present = false, .state = COND_PROBLEM };
@@ -222,6 +233,8 @@ static const Case cases[] = {
         { "blocker-unknown", c_blocker_unknown, VERDICT_BLOCKED, "blocked by etcd-health (unknown)" },
         { "blocker-ok", c_blocker_ok, VERDICT_FIRE, NULL },
         { "blocker-absent", c_blocker_absent, VERDICT_FIRE, NULL },
+        { "blocker-pending", c_blocker_pending, VERDICT_BLOCKED, "blocked by etcd-health (not reported yet)" },
+        { "blocker-stale-ok", c_blocker_stale_ok, VERDICT_BLOCKED, "blocked by etcd-health (not checked since medicd started)" },
         { "blockers-several", c_blockers_several, VERDICT_BLOCKED, "blocked by logins (unknown) and others" },
         { "window-closed", c_window_closed, VERDICT_WINDOW, "outside the maintenance window" },
         { "window-open", c_window_open, VERDICT_FIRE, NULL },
