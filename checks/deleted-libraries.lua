@@ -8,11 +8,10 @@
 --   max_listed = 20                   -- processes named in the message and details
 --   method = "c"                      -- "c" (medic.deleted_libraries) or "lua" (the same scan in Lua)
 --   proc = "/proc"
-local SETTINGS_FILE = medic.settings_dir .. "/deleted-libraries.conf"
 local DEFAULTS = { include = {}, ignore = {}, max_listed = 20, method = "c", proc = "/proc" }
 
 -- The same scan as medic.deleted_libraries, in Lua (kept for comparison: bench/deleted-libraries.sh).
-function deleted_libraries_lua(proc)
+local function deleted_libraries_lua(proc)
   local out, scanned = {}, 0
   for _, maps in ipairs(medic.glob(proc .. "/[0-9]*/maps")) do
     local text = medic.read(maps, 64 * 1024 * 1024)
@@ -42,7 +41,7 @@ function deleted_libraries_lua(proc)
 end
 
 -- The scan in C, in slices of at most 5 ms so that the daemon can run other work between them.
-function deleted_libraries_c(proc)
+local function deleted_libraries_c(proc)
   local all, total, after = {}, 0, 0
   repeat
     local found, scanned, next_after = medic.deleted_libraries { proc = proc, after = after, max_ms = 5 }

@@ -20,6 +20,8 @@ local DEFAULTS = { dkms = { "dkms" }, kernel = false, boot = "/boot", arch = fal
 --   unparsed = { lines that are not status lines } }.
 -- state is "added", "built", "installed", "installed-weak" (from = the kernel it was built
 -- for) or whatever else dkms says ("broken"); warnings are the texts in parentheses.
+-- Global (not local) on purpose: tests/integration/dkms-parser.lua loads this file and calls both.
+-- luacheck: globals dkms_parse_status dkms_evaluate
 function dkms_parse_status(text)
   local entries, unparsed = {}, {}
   for line in (text or ""):gmatch("[^\n]+") do

@@ -7,7 +7,7 @@ local FULL_PERCENT = 95
 local function fstab_rw()
   local rw = {}
   for _, line in ipairs(medic.lines("/etc/fstab") or {}) do
-    local dev, mnt, fstype, opts = line:match("^%s*([^#%s]+)%s+(%S+)%s+(%S+)%s+(%S+)")
+    local _, mnt, _, opts = line:match("^%s*([^#%s]+)%s+(%S+)%s+(%S+)%s+(%S+)")
     if mnt then
       local ro = false
       for o in opts:gmatch("[^,]+") do if o == "ro" then ro = true end end
@@ -26,7 +26,7 @@ check "filesystems" {
     local rw = fstab_rw()
     local full, readonly, seen = {}, {}, 0
     for _, line in ipairs(mounts) do
-      local dev, mnt, fstype, opts = line:match("^(%S+)%s+(%S+)%s+(%S+)%s+(%S+)")
+      local _, mnt, fstype, opts = line:match("^(%S+)%s+(%S+)%s+(%S+)%s+(%S+)")
       if mnt and LOCAL[fstype] then
         seen = seen + 1
         mnt = mnt:gsub("\\040", " ")

@@ -4,7 +4,6 @@
 --
 -- Settings: /etc/medic/needs-restarting.conf (optional; the directory is settings_dir in medic.conf):
 --   command = { "needs-restarting", "-r" }
-local SETTINGS_FILE = medic.settings_dir .. "/needs-restarting.conf"
 local DEFAULTS = { command = { "needs-restarting", "-r" } }
 
 check "needs-restarting" {

@@ -8,7 +8,6 @@
 -- Settings: /etc/medic/reboot-request.conf (the directory is settings_dir in medic.conf):
 --   files = { "/etc/medic/reboot-request", "/run/medic/reboot-request",
 --             "/run/medic/coordinator-reboot-request" }
-local SETTINGS_FILE = medic.settings_dir .. "/reboot-request.conf"
 local DEFAULTS = { files = { "/etc/medic/reboot-request", "/run/medic/reboot-request",
                              "/run/medic/coordinator-reboot-request" } }
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* medicctl: the command line client of medicd's control socket.
  *
- * One request per run: connect, send one JSON object + "\n", read one JSON object + "\n"
+ * lint is the exception: it runs `medicd --lint` (loading Lua files as medicd does needs
+ * medicd's Lua runtime, which medicctl does not link), found at $MEDICD or SBINDIR/medicd.
+ *
+ * Otherwise one request per run: connect, send one JSON object + "\n", read one JSON object + "\n"
  * (at most 16 MiB), print it as a table or as JSON. Everything that comes from the socket
  * is checked for type before use; a missing or odd field prints as "-". */
 
@@ -42,6 +45,12 @@
 #define DEFAULT_SOCKET RUNSTATEDIR "/medic/medicd.sock"
 #else
 #define DEFAULT_SOCKET "/run/medic/medicd.sock"
+#endif
+
+#ifdef SBINDIR
+#define DEFAULT_MEDICD SBINDIR "/medicd"
+#else
+#define DEFAULT_MEDICD "/usr/sbin/medicd"
 #endif
 
 #define MAX_REQUEST (64U * 1024U)        /* including the "\n" */
@@ -1224,6 +1233,10 @@ typedef struct Args {
         const char *node;       /* coordinator release/forget NODE */
         const char *max_unavailable, *min_healthy; /* coordinator set-budget */
         const char *reason;     /* request reboot REASON, coordinator request-reboot NODE REASON */
+        bool lint;              /* lint [FILE|DIR...]: runs medicd --lint */
+        const char *config;     /* lint --config */
+        char **paths;
+        size_t n_paths;
 } Args;
 
 static void help(void) {
@@ -1256,6 +1269,10 @@ static void help(void) {
                "                       Set a group's budget (root)\n"
                "  coordinator request-reboot NODE [REASON] [--group G], cancel-reboot NODE\n"
                "                       Ask another node to reboot through the coordinator (root)\n"
+               "  lint [--config PATH] [FILE|DIR...]\n"
+               "                       Load the check and rule files (the configuration's, or\n"
+               "                       these) as medicd would and report mistakes as file:line;\n"
+               "                       runs medicd --lint ($MEDICD, else %5$s)\n"
                "\n"
                "Options:\n"
                "  -s, --socket PATH    Control socket (default: $MEDIC_SOCKET, else\n"
@@ -1264,13 +1281,15 @@ static void help(void) {
                "  -t, --timeout SECS   Give up after SECS seconds (default %4$g; 0: never)\n"
                "  -n, --limit N        Number of history entries\n"
                "  -g, --group G        The group for coordinator commands (default: medicd's)\n"
+               "  -c, --config PATH    lint: medicd's configuration (default: medicd's default)\n"
                "  -h, --help           Show this help\n"
                "  -V, --version        Show the version\n"
                "\n"
                "Exit status: 0 success, 1 medicd reported an error, 2 usage error,\n"
                "3 medicd could not be reached or its reply was invalid.\n"
+               "lint: 0 clean, 1 findings, 2 load errors (or usage), 3 medicd could not be run.\n"
                "See medicctl(8).\n",
-               program, DEFAULT_HISTORY_LIMIT, DEFAULT_SOCKET, DEFAULT_TIMEOUT_SEC);
+               program, DEFAULT_HISTORY_LIMIT, DEFAULT_SOCKET, DEFAULT_TIMEOUT_SEC, DEFAULT_MEDICD);
 }
 
 static _printf_(1, 2) int usage_error(const char *fmt, ...) {
@@ -1320,6 +1339,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 { "timeout", required_argument, NULL, 't' },
                 { "limit",   required_argument, NULL, 'n' },
                 { "group",   required_argument, NULL, 'g' },
+                { "config",  required_argument, NULL, 'c' },
                 { "help",    no_argument,       NULL, 'h' },
                 { "version", no_argument,       NULL, 'V' },
                 {}
@@ -1333,7 +1353,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         };
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:jt:n:g:hV", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":s:jt:n:g:c:hV", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         if (!*optarg)
@@ -1358,6 +1378,11 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                                 return usage_error("--group needs a name");
                         args->group = optarg;
                         break;
+                case 'c':
+                        if (!*optarg)
+                                return usage_error("--config needs a path");
+                        args->config = optarg;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -1375,6 +1400,17 @@ static int parse_argv(int argc, char *argv[], Args *args) {
 
         if (optind >= argc)
                 return usage_error("missing command");
+
+        if (strcmp(argv[optind], "lint") == 0) {
+                if (args->group || args->limit)
+                        return usage_error("lint: --%s does not apply", args->group ? "group" : "limit");
+                args->lint = true;
+                args->paths = argv + optind + 1;
+                args->n_paths = (size_t) (argc - optind - 1);
+                return 1;
+        }
+        if (args->config)
+                return usage_error("--config only applies to lint");
 
         args->command = command_find(argv[optind]);
         if (!args->command)
@@ -1497,6 +1533,31 @@ static int report_comm_error(const Args *args, int r, bool connecting) {
         return EXIT_NOCONN;
 }
 
+/* lint: replaces this process with medicd --lint, whose exit status is lint's. */
+static int run_lint(const Args *args) {
+        const char *env = getenv("MEDICD"), *medicd = env && *env ? env : DEFAULT_MEDICD;
+        _cleanup_free_ char **argv = calloc(args->n_paths + 7, sizeof(char *));
+        size_t n = 0;
+
+        if (!argv)
+                die_oom();
+        argv[n++] = (char *) "medicd";
+        argv[n++] = (char *) "--lint";
+        if (args->config) {
+                argv[n++] = (char *) "--config";
+                argv[n++] = (char *) args->config;
+        }
+        if (args->json)
+                argv[n++] = (char *) "--json";
+        argv[n++] = (char *) "--";
+        for (size_t i = 0; i < args->n_paths; i++)
+                argv[n++] = args->paths[i];
+        fflush(stdout);
+        execv(medicd, argv);
+        fprintf(stderr, "%s: cannot run %s: %s (set $MEDICD to medicd's path)\n", program, medicd, strerror(errno));
+        return EXIT_NOCONN;
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(ctl_closep) int fd = -EBADF;
         _cleanup_(ctl_json_putp) json_object *reply = NULL;
@@ -1511,6 +1572,8 @@ static int run(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &args);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_OK;
+        if (args.lint)
+                return run_lint(&args);
 
         request = build_request(&args, &request_len);
         if (request_len > MAX_REQUEST) {

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* medicd: parse arguments, read the configuration, build the manager, run the event loop. */
 #include <getopt.h>
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "lint.h"
 #include "log.h"
 #include "lua-decl.h"
 #include "manager.h"
@@ -15,25 +18,36 @@
 static const char *arg_config = NULL;
 static bool arg_dry_run = false;
 static bool arg_check_config = false;
+static bool arg_lint = false;
+static bool arg_json = false;
+static char **arg_paths = NULL;          /* --lint FILE|DIR... */
+static size_t arg_n_paths = 0;
 
 static void help(void) {
-        printf("Usage: medicd [OPTIONS]\n\n"
+        printf("Usage: medicd [OPTIONS]\n"
+               "       medicd --lint [--config PATH] [--json] [FILE|DIR...]\n\n"
                "Node-local healing daemon: runs checks, maps conditions to remedies through rules,\n"
                "and asks a coordinator before anything disruptive.\n\n"
                "  -c, --config PATH   configuration file (default %s)\n"
                "  -n, --dry-run       make and log every decision, run no remedy\n"
                "      --check-config  validate the configuration and every Lua file, then exit\n"
+               "      --lint          load the Lua files (the configuration's, or FILE|DIR...) as medicd\n"
+               "                      would and report mistakes as file:line; exit 0 clean, 1 findings,\n"
+               "                      2 load errors (medicctl lint runs this)\n"
+               "      --json          with --lint: one JSON object\n"
                "      --version       print the version\n"
                "  -h, --help          this help\n\n"
                "See medicd(8), medic.conf(5), medic-lua(7).\n", MEDIC_DEFAULT_CONFIG);
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_LINT, ARG_JSON };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "dry-run", no_argument, NULL, 'n' },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "lint", no_argument, NULL, ARG_LINT },
+                { "json", no_argument, NULL, ARG_JSON },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -51,6 +65,12 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_CHECK_CONFIG:
                         arg_check_config = true;
                         break;
+                case ARG_LINT:
+                        arg_lint = true;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
                 case ARG_VERSION:
                         printf("medicd %s\n", PACKAGE_VERSION);
                         return 0;
@@ -60,10 +80,16 @@ static int parse_argv(int argc, char **argv) {
                 default:
                         return -EINVAL;
                 }
-        if (optind < argc) {
+        if (arg_json && !arg_lint) {
+                fprintf(stderr, "medicd: --json only applies to --lint\n");
+                return -EINVAL;
+        }
+        if (optind < argc && !arg_lint) {
                 fprintf(stderr, "medicd: unexpected argument '%s'\n", argv[optind]);
                 return -EINVAL;
         }
+        arg_paths = argv + optind;
+        arg_n_paths = (size_t) (argc - optind);
         return 1;
 }
 
@@ -91,6 +117,84 @@ static int check_config(void) {
         config_free(c);
         sd_event_unref(e);
         return r < 0 ? 1 : 0;
+}
+
+/* The configuration for --lint: --config's, else the default one; with FILE|DIR arguments and no
+ * default configuration file, the built-in defaults. */
+static int lint_config(Config **ret, StrList *errors) {
+        if (!arg_config && arg_n_paths > 0 && access(MEDIC_DEFAULT_CONFIG, F_OK) < 0 && errno == ENOENT)
+                return config_new_default(ret);
+        return config_load(arg_config ? arg_config : MEDIC_DEFAULT_CONFIG, ret, errors);
+}
+
+static void lint_print_json(const StrList *errors, const LintFindings *findings, const LuaSet *s) {
+        struct json_object *o = json_object_new_object(), *e = json_object_new_array(),
+                           *f = json_object_new_array();
+
+        for (size_t i = 0; i < errors->n; i++)
+                json_object_array_add(e, json_object_new_string(errors->v[i]));
+        for (size_t i = 0; i < findings->n; i++) {
+                struct json_object *x = json_object_new_object();
+                json_object_object_add(x, "file", json_object_new_string(findings->v[i].file));
+                json_object_object_add(x, "line", json_object_new_int(findings->v[i].line));
+                json_object_object_add(x, "message", json_object_new_string(findings->v[i].message));
+                json_object_array_add(f, x);
+        }
+        json_object_object_add(o, "ok", json_object_new_boolean(errors->n == 0 && findings->n == 0));
+        json_object_object_add(o, "checks", json_object_new_int64(s ? (int64_t) s->n_checks : 0));
+        json_object_object_add(o, "rules", json_object_new_int64(s ? (int64_t) s->n_rules : 0));
+        json_object_object_add(o, "errors", e);
+        json_object_object_add(o, "findings", f);
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
+/* --lint: load as medicd would (load errors: exit 2), then lint_set() (findings: exit 1). */
+static int lint(void) {
+        LintFindings findings = {};
+        StrList errors = {};
+        Config *c = NULL;
+        LuaSet *s = NULL;
+        sd_event *e = NULL;
+        LuaHost host = { .dry_run = true };
+        int r, status;
+
+        log_set_max_level(LOG_ERR);  /* the load's own warnings are findings here */
+        r = lint_config(&c, &errors);
+        if (r >= 0)
+                r = sd_event_new(&e);
+        if (r >= 0) {
+                host.config = c;
+                host.event = e;
+                r = arg_n_paths > 0 ? luaset_load_paths(c, &host, arg_paths, arg_n_paths, &s, &errors)
+                                    : luaset_load(c, &host, &s, &errors);
+        }
+        if (r >= 0)
+                r = lint_set(s, time(NULL), &findings);
+        if (r < 0 && errors.n == 0)
+                strlist_addf(&errors, "medicd: %s", strerror(-r));
+        status = errors.n > 0 ? 2 : findings.n > 0 ? 1 : 0;
+
+        if (arg_json)
+                lint_print_json(&errors, &findings, s);
+        else {
+                for (size_t i = 0; i < errors.n; i++)
+                        printf("%s\n", errors.v[i]);
+                for (size_t i = 0; i < findings.n; i++)
+                        printf("%s:%d: %s\n", findings.v[i].file, findings.v[i].line, findings.v[i].message);
+                if (errors.n > 0)
+                        fprintf(stderr, "medicd: %zu error%s: the files do not load\n", errors.n,
+                                errors.n == 1 ? "" : "s");
+                else
+                        fprintf(stderr, "medicd: %zu finding%s in %zu checks and %zu rules\n", findings.n,
+                                findings.n == 1 ? "" : "s", s->n_checks, s->n_rules);
+        }
+        lint_findings_clear(&findings);
+        strlist_clear(&errors);
+        luaset_free(s);
+        config_free(c);
+        sd_event_unref(e);
+        return status;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -124,6 +228,8 @@ static int run(int argc, char **argv) {
         log_setup(LOG_TARGET_AUTO, LOG_INFO);
         if (arg_check_config)
                 return check_config();
+        if (arg_lint)
+                return lint();
 
         r = config_load(arg_config ? arg_config : MEDIC_DEFAULT_CONFIG, &c, &errors);
         if (r < 0) {

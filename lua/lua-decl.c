@@ -166,14 +166,17 @@ static bool opt_duration(lua_State *L, int idx, const char *field, const char *w
         return true;
 }
 
-static void opt_ratespec(lua_State *L, int idx, const char *field, const char *what, const char *name, RateSpec *ret) {
-        if (lua_getfield(L, idx, field) != LUA_TNIL) {
+/* Returns whether the field was there. */
+static bool opt_ratespec(lua_State *L, int idx, const char *field, const char *what, const char *name, RateSpec *ret) {
+        bool set = lua_getfield(L, idx, field) != LUA_TNIL;
+        if (set) {
                 const char *s = lua_tostring(L, -1);
                 if (lua_type(L, -1) != LUA_TSTRING || ratespec_parse(s, ret) < 0)
                         luaL_error(L, "%s '%s': invalid %s '%s' (expected COUNT/DURATION, e.g. \"3/1h\")",
                                    what, name, field, s ? s : luaL_typename(L, -1));
         }
         lua_pop(L, 1);
+        return set;
 }
 
 /* Reads a string or a list of strings at field into l. */
@@ -409,7 +412,7 @@ static int check_body(lua_State *L) {
                 return luaL_error(L, "check '%s': 'every' is required (e.g. every = \"1m\")", name);
         if (c->every < USEC_PER_SEC / 10)
                 return luaL_error(L, "check '%s': 'every' must be at least 100ms", name);
-        opt_duration(L, 1, "timeout", "check", name, &c->timeout);
+        c->timeout_set = opt_duration(L, 1, "timeout", "check", name, &c->timeout);
         if (c->timeout == 0)
                 return luaL_error(L, "check '%s': 'timeout' must be positive", name);
         opt_ratespec(L, 1, "flapping", "check", name, &c->flapping);
@@ -494,7 +497,7 @@ static int rule_body(lua_State *L) {
 
         opt_duration(L, 1, "holds", "rule", name, &r->holds);
         opt_duration(L, 1, "retry", "rule", name, &r->retry);
-        opt_ratespec(L, 1, "limit", "rule", name, &r->limit);
+        r->limit_set = opt_ratespec(L, 1, "limit", "rule", name, &r->limit);
         opt_strings(L, 1, "unless", "rule", name, &r->unless);
 
         opt_strings(L, 1, "window", "rule", name, &windows);
@@ -652,6 +655,23 @@ static int list_files(const StrList *dirs, StrList *ret) {
         return 0;
 }
 
+/* Creates the state of one file, declares into s while it runs. Returns the load's result. */
+static int load_one(LuaSet *s, const char *path, LuaFileKind kind, const LuaHost *host, StrList *errors,
+                    LuaFile **ret) {
+        LuaFile *f;
+
+        if (luafile_new(path, kind, host, s->config->lua_memory_limit, &f) < 0) {
+                strlist_addf(errors, "%s: cannot create a Lua state", path);
+                return -ENOMEM;
+        }
+        set_add((void ***) &s->files, &s->n_files, f);
+        f->set = s;
+        lua_api_open(f);
+        decl_open(f);
+        *ret = f;
+        return luafile_load(f, errors) < 0 ? -EINVAL : 0;
+}
+
 static int load_dir_set(LuaSet *s, const StrList *dirs, LuaFileKind kind, const LuaHost *host, StrList *errors) {
         StrList files = {};
         int r = 0;
@@ -671,20 +691,37 @@ static int load_dir_set(LuaSet *s, const StrList *dirs, LuaFileKind kind, const 
                                 continue;
                         }
                 }
-                if (luafile_new(files.v[i], kind, host, s->config->lua_memory_limit, &f) < 0) {
-                        strlist_addf(errors, "%s: cannot create a Lua state", files.v[i]);
-                        r = -ENOMEM;
-                        continue;
-                }
-                set_add((void ***) &s->files, &s->n_files, f);
-                f->set = s;
-                lua_api_open(f);
-                decl_open(f);
-                if (luafile_load(f, errors) < 0)
-                        r = -EINVAL;
+                int k = load_one(s, files.v[i], kind, host, errors, &f);
+                if (k < 0)
+                        r = k;
         }
         strlist_clear(&files);
         return r;
+}
+
+/* Loads path as a check file, or, when it calls rule(), as a rule file (see luaset_load_paths). */
+static int load_any(LuaSet *s, const char *path, const LuaHost *host, StrList *errors) {
+        size_t n_errors = errors->n;
+        LuaFile *f = NULL;
+        int r;
+
+        r = load_one(s, path, LUA_FILE_CHECK, host, errors, &f);
+        if (r != -EINVAL || errors->n != n_errors + 1 ||
+            !strstr(errors->v[n_errors], "rule() can only be used in rule files"))
+                return r;
+        /* A rule file: forget the check file's try, and what it declared before rule(). */
+        free(errors->v[--errors->n]);
+        errors->v[errors->n] = NULL;
+        for (size_t i = 0; i < s->n_checks;)
+                if (s->checks[i]->file == f) {
+                        checkdecl_free(s->checks[i]);
+                        memmove(s->checks + i, s->checks + i + 1, (s->n_checks - i - 1) * sizeof(CheckDecl *));
+                        s->n_checks--;
+                } else
+                        i++;
+        s->n_files--;
+        luafile_free(f);
+        return load_one(s, path, LUA_FILE_RULE, host, errors, &f);
 }
 
 /* Cross-file checks: escalation targets exist and do not loop. */
@@ -735,22 +772,72 @@ static int validate(LuaSet *s, StrList *errors) {
         return r;
 }
 
+/* Validates what was loaded into s and hands it out, or frees it on any error. */
+static int set_finish(LuaSet *s, int r, StrList *errors, LuaSet **ret) {
+        int k = validate(s, errors);
+
+        for (size_t i = 0; i < s->n_files; i++)
+                s->files[i]->set = NULL;
+        if (r < 0 || k < 0) {
+                luaset_free(s);
+                return -EINVAL;
+        }
+        *ret = s;
+        return 0;
+}
+
 int luaset_load(const Config *c, const LuaHost *host, LuaSet **ret, StrList *errors) {
         LuaSet *s = calloc(1, sizeof(*s));
-        int r1, r2, r3;
+        int r1, r2;
 
         if (!s)
                 return -ENOMEM;
         s->config = c;
         r1 = load_dir_set(s, &c->check_dirs, LUA_FILE_CHECK, host, errors);
         r2 = load_dir_set(s, &c->rule_dirs, LUA_FILE_RULE, host, errors);
-        r3 = validate(s, errors);
-        for (size_t i = 0; i < s->n_files; i++)
-                s->files[i]->set = NULL;
-        if (r1 < 0 || r2 < 0 || r3 < 0) {
-                luaset_free(s);
-                return -EINVAL;
+        return set_finish(s, r1 < 0 ? r1 : r2, errors, ret);
+}
+
+int luaset_load_paths(const Config *c, const LuaHost *host, char *const *paths, size_t n_paths, LuaSet **ret,
+                      StrList *errors) {
+        StrList dirs = {}, files = {};
+        LuaSet *s = calloc(1, sizeof(*s));
+        int r = 0;
+
+        if (!s)
+                return -ENOMEM;
+        s->config = c;
+        for (size_t i = 0; i < n_paths; i++) {
+                struct stat st;
+                if (stat(paths[i], &st) < 0) {
+                        strlist_addf(errors, "%s: %s", paths[i], strerror(errno));
+                        r = -EINVAL;
+                } else if (S_ISDIR(st.st_mode))
+                        strlist_add(&dirs, paths[i]);
         }
-        *ret = s;
-        return 0;
+        /* The directories as medicd reads them (later ones override by base name), then each file
+         * given by name, which replaces a directory's file of the same base name. */
+        list_files(&dirs, &files);
+        for (size_t i = 0; i < n_paths; i++) {
+                struct stat st;
+                const char *b = strrchr(paths[i], '/') ? strrchr(paths[i], '/') + 1 : paths[i];
+                if (stat(paths[i], &st) < 0 || S_ISDIR(st.st_mode))
+                        continue;
+                for (size_t j = 0; j < files.n; j++)
+                        if (strcmp(strrchr(files.v[j], '/') + 1, b) == 0) {
+                                free(files.v[j]);
+                                memmove(files.v + j, files.v + j + 1, (files.n - j) * sizeof(char *));
+                                files.n--;
+                                break;
+                        }
+                strlist_add(&files, paths[i]);
+        }
+        for (size_t i = 0; i < files.n; i++) {
+                int k = load_any(s, files.v[i], host, errors);
+                if (k < 0)
+                        r = k;
+        }
+        strlist_clear(&dirs);
+        strlist_clear(&files);
+        return set_finish(s, r, errors, ret);
 }

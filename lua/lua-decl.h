@@ -37,6 +37,7 @@ typedef struct CheckDecl {
         int line;
         int fn_ref;
         uint64_t every, timeout;
+        bool timeout_set;        /* timeout given in the file (not the config's check_timeout) */
         RateSpec flapping;
         StrList events;          /* also run at once when one of these events happens */
         bool health;             /* part of the node's health (published to the coordinator) */
@@ -54,6 +55,7 @@ typedef struct RuleDecl {
         Window **windows;
         size_t n_windows;
         RateSpec limit;
+        bool limit_set;          /* limit given in the file (not the default 3/1h) */
         char *escalate;
 } RuleDecl;
 
@@ -71,6 +73,12 @@ typedef struct LuaSet {
 /* Loads every check and rule file of the config's directories. On any error returns -EINVAL
  * with every problem in errors ("file:line: message") and no set. */
 int luaset_load(const Config *c, const LuaHost *host, LuaSet **ret, StrList *errors);
+/* For medicd --lint: loads the given files and directories (a directory's *.lua files as a
+ * check or rule directory is read) instead of the config's, whoever owns them. A file is a
+ * check file unless it calls rule(): it is first loaded as a check file, and when that fails
+ * on rule() it is loaded again as a rule file. Errors and the result as luaset_load(). */
+int luaset_load_paths(const Config *c, const LuaHost *host, char *const *paths, size_t n_paths, LuaSet **ret,
+                      StrList *errors);
 LuaSet *luaset_free(LuaSet *s);
 CheckDecl *luaset_find_check(const LuaSet *s, const char *name);
 RuleDecl *luaset_find_rule(const LuaSet *s, const char *name);

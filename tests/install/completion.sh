@@ -54,15 +54,17 @@ sock="--socket $T/medicd.sock"
 for mode in $modes; do
         m=""; [ "$mode" = lib ] && m=lib
         is "$(complete_line $m 'medicctl ')" \
-                "$(words conditions coordinator explain history reload rules run-check status)" "$mode: all commands"
+                "$(words conditions coordinator explain history lint reload rules run-check status)" "$mode: all commands"
         is "$(complete_line $m 'medicctl r')" "$(words reload rules run-check)" "$mode: commands starting with r"
         is "$(complete_line $m 'medicctl --json st')" "status" "$mode: a command after an option"
         is "$(complete_line $m 'medicctl --')" \
-                "$(words --help --json --limit --socket --timeout --version)" "$mode: long options"
+                "$(words --config --help --json --limit --socket --timeout --version)" "$mode: long options"
         is "$(complete_line $m 'medicctl history --li')" "--limit" "$mode: an option after the command"
         is "$(complete_line $m 'medicctl --timeout ')" "" "$mode: nothing for --timeout's value"
         is "$(complete_line $m 'medicctl status ')" "" "$mode: status takes no argument"
         is "$(complete_line $m 'medicctl coordinator re')" "$(words release resume)" "$mode: coordinator actions"
+        mkdir -p "$T/lintdir" && : > "$T/lintdir/50-x.lua"
+        is "$(complete_line $m "medicctl lint $T/lintdir/")" "$T/lintdir/50-x.lua" "$mode: lint completes files"
 
         # No daemon on the socket: no names, and no long wait.
         start=$(now_ms)
