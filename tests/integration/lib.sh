@@ -433,6 +433,9 @@ wait_for() {
         done
 }
 
+# never_within SECONDS SHELL_CONDITION: true when the condition does not hold once within SECONDS.
+never_within() { ! wait_for "$@"; }
+
 # wait_cond NAME STATE [TIMEOUT]: waits until condition NAME is in STATE.
 wait_cond() {
         wait_for "${3:-10}" "[ \"\$(cond_get '$1' state)\" = '$2' ]"

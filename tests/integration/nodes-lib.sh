@@ -160,9 +160,6 @@ client_hold() {
         client_sees "$1" '^granted' 10
 }
 
-# never_within SECONDS SHELL_CONDITION: true when the condition does not hold once within SECONDS.
-never_within() { ! wait_for "$@"; }
-
 # node_cond NAME CONDITION: the condition's state on the node.
 node_cond() { on "$1" cond_get "$2" state; }
 
