@@ -65,20 +65,16 @@ settings() { write_file "$T/settings/prometheus-alerts.conf"; }
 
 write_config "settings_dir = $T/settings"
 cp "$top_srcdir/checks/prometheus-alerts.lua" "$T/checks/50-prometheus-alerts.lua"
-# A rule that prometheus-alerts blocks, on a condition that is a problem once svc-broken exists.
-write_file "$T/checks/10-svc.lua" <<EOF
-check "svc" { every = "1s", run = function()
-  if medic.exists("$T/svc-broken") then return problem("stuck") end
+# Rules that prometheus-alerts blocks, on conditions svc and svc2 that are a problem once
+# svc-broken (svc2-broken) exists; svc2's remedy leaves a file behind.
+for c in svc svc2; do
+        write_file "$T/checks/10-$c.lua" <<EOF
+check "$c" { every = "1s", run = function()
+  if medic.exists("$T/$c-broken") then return problem("stuck") end
   return ok()
 end }
 EOF
-# And the same for svc2, whose remedy leaves a file behind.
-write_file "$T/checks/11-svc2.lua" <<EOF
-check "svc2" { every = "1s", run = function()
-  if medic.exists("$T/svc2-broken") then return problem("stuck") end
-  return ok()
-end }
-EOF
+done
 write_file "$T/rules/10-fix.lua" <<EOF
 rule "fix-svc" { when = "svc", remedy = command { "true" }, unless = { "prometheus-alerts" }, limit = "1/1h" }
 rule "fix-svc2" { when = "svc2", remedy = command { "touch", "$T/svc2-fixed" }, unless = { "prometheus-alerts" },
