@@ -66,7 +66,7 @@ settings() { write_file "$T/settings/prometheus-alerts.conf"; }
 write_config "settings_dir = $T/settings"
 cp "$top_srcdir/checks/prometheus-alerts.lua" "$T/checks/50-prometheus-alerts.lua"
 # Rules that prometheus-alerts blocks, on conditions svc and svc2 that are a problem once
-# svc-broken (svc2-broken) exists; svc2's remedy leaves a file behind.
+# svc-broken (svc2-broken) exists; svc2's remedy leaves its environment in a file.
 for c in svc svc2; do
         write_file "$T/checks/10-$c.lua" <<EOF
 check "$c" { every = "1s", run = function()
@@ -77,7 +77,7 @@ EOF
 done
 write_file "$T/rules/10-fix.lua" <<EOF
 rule "fix-svc" { when = "svc", remedy = command { "true" }, unless = { "prometheus-alerts" }, limit = "1/1h" }
-rule "fix-svc2" { when = "svc2", remedy = command { "touch", "$T/svc2-fixed" }, unless = { "prometheus-alerts" },
+rule "fix-svc2" { when = "svc2", remedy = command { "sh", "-c", "env > $T/svc2-fixed" }, unless = { "prometheus-alerts" },
                   limit = "1/1h" }
 EOF
 # check_with SETTINGS: writes the settings (url added) and runs the check.
@@ -200,7 +200,10 @@ ok "the rule's blockers step says no while MedicTestAlwaysFiring fires" \
 like "$(blocker_step fix-svc2 '["detail"]')" 'prometheus-alerts' "the blocker named is prometheus-alerts"
 ok "the blocked rule did not run its remedy" test ! -e "$T/svc2-fixed"
 check_with 'exclude = { "Watchdog", "MedicTestAlways.*" }'
-ok "with every firing alert excluded, the rule runs its remedy" wait_for 10 "test -e '$T/svc2-fixed'"
+ok "with every firing alert excluded, the rule runs its remedy" wait_for 10 "test -s '$T/svc2-fixed'"
+is "$(grep '^MEDIC_' "$T/svc2-fixed" | sort | tr '\n' ' ')" \
+   "MEDIC_CONDITION=svc2 MEDIC_GROUP=$MEDIC_GROUP MEDIC_NODE=$MEDIC_NODE MEDIC_RULE=fix-svc2 " \
+   "the command remedy's environment (medic-lua(7), medic.conf(5) Tasks)"
 
 # A query error: unknown, and unknown blocks the rule.
 settings <<EOF
