@@ -467,7 +467,9 @@ static int l_json_decode(lua_State *L) {
         size_t len;
         const char *s = luaL_checklstring(L, 1, &len);
         struct json_tokener *tok = json_tokener_new_ex(64);
-        struct json_object *o = tok ? json_tokener_parse_ex(tok, s, (int) len) : NULL;
+        /* With the terminating NUL (Lua guarantees one): without it json-c waits for more after
+         * a document that is a scalar (null, true, 12) and answers "continue". */
+        struct json_object *o = tok ? json_tokener_parse_ex(tok, s, (int) len + 1) : NULL;
         enum json_tokener_error e = tok ? json_tokener_get_error(tok) : json_tokener_error_depth;
 
         if (e != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) != len) {

@@ -22,6 +22,7 @@ reboot_rule_files 1h
 write_file "$T/pre-reboot.d/10-drain" <<EOF
 #!/bin/sh
 echo \$\$ > $T/pre-pid
+env > $T/pre-env
 echo start >> $T/pre
 i=0
 while [ ! -e $T/release ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
@@ -68,6 +69,14 @@ MEDICD_ENV="${MEDICD_ENV:-} TZ=$zone" start_medicd
 touch "$T/trigger"
 ok "(3) inside the window: the pre-reboot task runs" pre_started 1
 ok "(3) ... before the window closes" test "$(date +%s)" -lt "$close"
+is "$(grep '^MEDIC_' "$T/pre-env" | sort)" "MEDIC_CONDITION=wants-reboot
+MEDIC_GROUP=$MEDIC_GROUP
+MEDIC_NODE=$MEDIC_NODE
+MEDIC_RULE=reboot-for-updates" "(3) the task's MEDIC_* environment (medic.conf(5))"
+is "$(grep -E '^(PATH|LANG)=' "$T/pre-env" | sort)" "LANG=C.UTF-8
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "(3) ... PATH and LANG"
+like "$(tr '\0' '\n' < "/proc/$MEDICD_PID/environ")" "^TZ=$zone\$" "(3) (control: medicd itself runs with TZ=$zone)"
+unlike "$(cat "$T/pre-env")" '^TZ=' "(3) ... the task gets nothing of medicd's own environment"
 is "$(local_holder)" reboot-for-updates "(3) the local slot is held for the rule"
 ok "(3) the window closes while the task runs" wait_for 20 "[ \$(date +%s) -ge $((close + 1)) ]"
 like "$(ctl_json explain reboot-for-updates | jget 'find(d["steps"], "window", "step")')" '"ok": false' \

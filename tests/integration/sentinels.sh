@@ -53,6 +53,34 @@ EOF
 run reboot-sentinel
 like "$(cond_get reboot-sentinel state) $(cond_get reboot-sentinel message)" "^unknown .*timed out" \
      "reboot-sentinel: a command that hangs: unknown"
+# every: read when the file loads. Not reloaded yet: the 5m default holds (no run by itself);
+# after medicctl reload the check runs every second by itself.
+write_file "$T/etc/reboot-sentinel.conf" <<EOF
+command = { "false" }
+every = "1s"
+EOF
+run reboot-sentinel
+last=$(cond_get reboot-sentinel last_run)
+ok "reboot-sentinel: every = \"1s\" before a reload: no run by itself (the 5m default)" \
+   never_within 3 '[ "$(cond_get reboot-sentinel last_run)" -gt "$last" ]'
+ctl reload >/dev/null
+# The first run after the reload may be the reload's own; the one after it is the interval's.
+ok "reboot-sentinel: every = \"1s\" after a reload: it runs by itself" \
+   wait_for 4 '[ "$(cond_get reboot-sentinel last_run)" -gt "$last" ]'
+last=$(cond_get reboot-sentinel last_run)
+ok "... and again a second later" wait_for 4 '[ "$(cond_get reboot-sentinel last_run)" -gt "$last" ]'
+write_file "$T/etc/reboot-sentinel.conf" <<EOF
+command = { "false" }
+every = "soon"
+EOF
+ctl reload >/dev/null
+run reboot-sentinel
+like "$(cond_get reboot-sentinel state) $(cond_get reboot-sentinel message)" "^unknown .*reboot-sentinel.conf: every: not a duration" \
+     "reboot-sentinel: a bad every: the check stays, unknown with the reason"
+write_file "$T/etc/reboot-sentinel.conf" <<EOF
+command = { "false" }
+EOF
+ctl reload >/dev/null
 
 # ---- reboot-request -------------------------------------------------------------------------
 is "$(cond_get reboot-request state)" ok "reboot-request: ok without flag files"

@@ -59,6 +59,30 @@ static void test_unavailable_counts(void **state) {
         assert_int_equal(decide(self, 2, ONE, ZERO, "b", NULL), GRANT_YES);
 }
 
+/* The rule medic.conf(5) states: a waiter that is already unavailable is granted when the
+ * group, counting it, is within max_unavailable (it fills the budget itself) and not below
+ * min_healthy, in its turn; not when the group is over the budget already. */
+static void test_sick_waiter(void **state) {
+        BudgetValue two = { 2, false };
+        /* b is sick and fills the budget of 1 itself: granted. */
+        GroupMember fills[] = { M("a"), M("b", .healthy = false, .queued = true, .queue_rev = 1), M("c") };
+        assert_int_equal(decide(fills, 3, ONE, ZERO, "b", NULL), GRANT_YES);
+        /* ... also with a holder and a budget of 2: 2 of 2 unavailable, counting b. */
+        GroupMember holder[] = { M("a", .holder = true), M("b", .healthy = false, .queued = true, .queue_rev = 1),
+                                 M("c") };
+        assert_int_equal(decide(holder, 3, two, ZERO, "b", NULL), GRANT_YES);
+        /* Over the budget already (a holds, b is sick: 2 of 1): not even b. */
+        assert_int_equal(decide(holder, 3, ONE, ZERO, "b", NULL), GRANT_WAIT);
+        /* In its turn: a healthy waiter ahead that does not fit stops it. */
+        GroupMember behind[] = { M("a", .holder = true), M("c", .queued = true, .queue_rev = 1),
+                                 M("b", .healthy = false, .queued = true, .queue_rev = 2), M("d"), M("e") };
+        assert_int_equal(decide(behind, 5, two, ZERO, "b", NULL), GRANT_WAIT);
+        /* A sick waiter ahead takes nothing from the budget: the healthy one behind it still fits. */
+        GroupMember ahead[] = { M("a", .healthy = false, .queued = true, .queue_rev = 1),
+                                M("c", .queued = true, .queue_rev = 2), M("d"), M("e") };
+        assert_int_equal(decide(ahead, 4, two, ZERO, "c", NULL), GRANT_YES);
+}
+
 static void test_percentages(void **state) {
         GroupMember m[10];
         BudgetValue ten = { 10, true }, fifty = { 50, true };
@@ -139,6 +163,7 @@ int main(void) {
                 cmocka_unit_test(test_fifo),
                 cmocka_unit_test(test_held_is_idempotent),
                 cmocka_unit_test(test_unavailable_counts),
+                cmocka_unit_test(test_sick_waiter),
                 cmocka_unit_test(test_percentages),
                 cmocka_unit_test(test_min_healthy),
                 cmocka_unit_test(test_stopped),
