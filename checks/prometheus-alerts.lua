@@ -73,7 +73,7 @@ end
 
 -- A matcher from settings fields name, labels and annotations, or nil and an error.
 local function matcher(t, where)
-  local m, err = { name = false }, nil
+  local m, err = { name = false }
   if t.name then
     m.name, err = check_re(t.name, where .. "name")
     if not m.name then return nil, err end

@@ -115,7 +115,6 @@ m = re.search(r"problem for ([0-9dhms]+)", sys.stdin.read())
 secs = sum(int(n) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[u] for n, u in re.findall(r"([0-9]+)([dhms])", m.group(1))) if m else -1
 print(secs)'
 }
-none_within() { ! wait_for "$@"; }                                      # none_within SECS COND
 near() { [ "$1" -ge $(( $2 - 3 )) ] && [ "$1" -le $(( $2 + 3 )) ]; }   # near GOT WANT: within 3 s
 since_a() { echo $(( $(date +%s) - $(cond_get cond-a since) )); }        # real seconds since cond-a's since
 
@@ -141,7 +140,7 @@ for offset in -3600 +3600; do
         ctl run-check cond-a >/dev/null
         got=$(( $(cond_get cond-a last_run) - $(date +%s) ))
         ok "clock $offset: medicd's wall clock is shifted (last_run is ${got}s from now)" near "$got" "$offset"
-        ok "clock $offset: hold-10m does not fire" none_within 4 '[ "$(fired hold-10m)" -gt 0 ]'
+        ok "clock $offset: hold-10m does not fire" never_within 4 '[ "$(fired hold-10m)" -gt 0 ]'
         is "$(fired retry-10m)" 1 "clock $offset: retry-10m does not fire again"
         like "$(step hold-10m debounce)" '^False	' "clock $offset: explain: still in the debounce"
         h=$(held hold-10m) want=$(since_a)
@@ -170,7 +169,7 @@ ok "control: the since-time of the old boot counts across the reboot (${h}s, rea
 
 clock_offset -3600
 run=$(cond_get disk-ok last_run)
-ok "clock -3600 while sick: no 'came back sick' within 4 s" none_within 4 "log_has_since $mark 'came back sick'"
+ok "clock -3600 while sick: no 'came back sick' within 4 s" never_within 4 "log_has_since $mark 'came back sick'"
 is "$(ctl_json history | jget 'len([e for e in d["history"] if e.get("decision") == "came-back-sick"])')" 0 \
         "no came-back-sick escalation in the history"
 is "$(holder)" reboot-for-updates "the slot is kept while a health check fails"
@@ -185,7 +184,7 @@ ok "healthy again: the slot is released" wait_for 15 '[ "$(holder)" = None ]'
 waited=$(( $(now_ms) - t_ok ))
 ok "after ~3 s of health (${waited} ms after the fix; the check runs every 1 s)" test "$waited" -ge 2500 -a "$waited" -le 12000
 ok "the release is logged" log_has_since "$mark" 'Reboot for rule reboot-for-updates done: healthy for 3s'
-ok "no 'came back sick' at all" none_within 0 "log_has_since $mark 'came back sick'"
+ok "no 'came back sick' at all" never_within 0 "log_has_since $mark 'came back sick'"
 stop_faked
 clock_offset +0
 done_testing
