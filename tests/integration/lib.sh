@@ -18,7 +18,7 @@ umask 022
 
 : "${top_srcdir:?top_srcdir must be set}"
 : "${top_builddir:?top_builddir must be set}"
-MEDICD="$top_builddir/medicd"
+MEDICD="${MEDICD_UNDER_TEST:-$top_builddir/medicd}"
 MEDICCTL="$top_builddir/medicctl"
 EXEC_PROBE="$top_builddir/tests/helpers/exec-probe"
 unset JOURNAL_STREAM             # medicd must log to stderr, not to the journal
