@@ -55,6 +55,8 @@ typedef struct RuleDecl {
         size_t n_windows;
         RateSpec limit;
         char *escalate;
+        StrList on_labels;       /* "KEY=VALUE": applies only where every KEY has one of its VALUEs */
+        char *inert;             /* why it does not apply on this node (on_labels), NULL = it applies */
 } RuleDecl;
 
 /* Everything loaded from the check and rule directories: replaced as a whole on reload. */
@@ -63,8 +65,10 @@ typedef struct LuaSet {
         size_t n_files;
         CheckDecl **checks;
         size_t n_checks;
-        RuleDecl **rules;
+        RuleDecl **rules;        /* the rules that apply on this node */
         size_t n_rules;
+        RuleDecl **inert;        /* declared, but their on_labels do not match this node: never run */
+        size_t n_inert;
         const Config *config;
 } LuaSet;
 
@@ -74,3 +78,5 @@ int luaset_load(const Config *c, const LuaHost *host, LuaSet **ret, StrList *err
 LuaSet *luaset_free(LuaSet *s);
 CheckDecl *luaset_find_check(const LuaSet *s, const char *name);
 RuleDecl *luaset_find_rule(const LuaSet *s, const char *name);
+/* A rule whose on_labels do not match this node (not in s->rules). */
+RuleDecl *luaset_find_inert(const LuaSet *s, const char *name);
