@@ -37,6 +37,7 @@ int coordinator_new(const Config *cfg, sd_event *e, Coordinator **ret) {
         c->healthy = true;
         for (size_t i = 0; i < cfg->labels.n; i++)
                 if (strlist_add(&c->labels, cfg->labels.v[i]) < 0) {
+                        c->ops = NULL; /* not initialised: nothing to undo */
                         coordinator_free(c);
                         return -ENOMEM;
                 }

@@ -470,8 +470,8 @@ static void parse_on_labels(lua_State *L, int idx, const char *name, RuleDecl *r
                 luaL_error(L, "rule '%s': on_labels must be a table { KEY = \"VALUE\" or { \"VALUE\", ... } }", name);
         lua_pushnil(L);
         while (lua_next(L, -2)) {
-                if (lua_type(L, -2) != LUA_TSTRING)
-                        luaL_error(L, "rule '%s': on_labels: keys must be label names (strings)", name);
+                if (lua_type(L, -2) != LUA_TSTRING || !*lua_tostring(L, -2) || strchr(lua_tostring(L, -2), '='))
+                        luaL_error(L, "rule '%s': on_labels: keys must be label names (strings without '=')", name);
                 const char *key = lua_tostring(L, -2);
                 if (lua_type(L, -1) == LUA_TSTRING)
                         strlist_addf(&r->on_labels, "%s=%s", key, lua_tostring(L, -1));

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # medic.group_view() and medic.labels without etcd: with the local coordinator the group is
 # this node alone (its labels, its health as published, whether it holds the local slot);
-# the FleetLock coordinator keeps no view of the group, so the view is nil with why.
+# the FleetLock coordinator keeps no view of the group, so the view is nil with why. A
+# malformed on_labels is refused with file:line.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/fleetlock-lib.sh"
 setup 60
@@ -30,6 +31,16 @@ touch "$T/sick"
 ok "its health as published" wait_for 10 "cond_get view message | grep -q 'healthy=false'"
 rm -f "$T/sick"
 ok "healthy again" wait_for 10 "cond_get view message | grep -q 'healthy=true'"
+
+# A malformed on_labels is an error with file:line.
+write_file "$T/rules/20-bad.lua" <<'EOF'
+rule "bad" { when = "sick", remedy = command { "/bin/true" },
+  on_labels = { role = 5 } }
+EOF
+out=$(timeout 20 "$MEDICD" --config "$T/medic.conf" --check-config 2>&1)
+like "$out" "$T/rules/20-bad.lua:1: rule 'bad': on_labels.role must be a string or a list of strings" \
+        "--check-config: a malformed on_labels names file:line"
+rm -f "$T/rules/20-bad.lua"
 stop_medicd
 
 fl_start
