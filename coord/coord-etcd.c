@@ -114,7 +114,7 @@ struct Etcd {
         int64_t cache_read_rev;       /* the read it started from (changes up to it are in) */
         bool cache_ok;
         /* The copy follows the group watch (a read after the watch was created, every change since
-         * applied): what medic.group() shows. Weaker than cache_ok, which this node's own writes
+         * applied): what medic.group_view() shows. Weaker than cache_ok, which this node's own writes
          * clear until a decision reads again; the watch delivers those writes too. */
         bool cache_kept;
         bool view_refreshing;         /* a read to start keeping the copy is out */
@@ -1698,7 +1698,7 @@ static struct json_object *etcd_status(Coordinator *c) {
         return o;
 }
 
-/* ---- the group view (medic.group()) ---------------------------------------------------------- */
+/* ---- the group view (medic.group_view()) ---------------------------------------------------------- */
 
 /* The watch-kept copy, never a request: current while the group watch lasts, a read after its
  * creation filled the copy, and etcd answered within a lease TTL (a watch on a hung etcd stays
