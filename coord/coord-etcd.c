@@ -5,7 +5,8 @@
  *   PREFIX/stop                              cluster-wide stop switch (any value)
  *   PREFIX/groups/G/stop                     stop switch of group G
  *   PREFIX/groups/G/budget                   {"max_unavailable":"10%","min_healthy":"90%"}
- *   PREFIX/groups/G/registered/NODE          {"node":…,"since":…}: a member (no lease; removed by `forget`)
+ *   PREFIX/groups/G/registered/NODE          {"node":…,"since":…,"labels":{…}}: a member (no lease;
+ *                                            removed by `forget`)
  *   PREFIX/groups/G/members/NODE             {"healthy":bool,"summary":…} on NODE's lease: alive
  *   PREFIX/groups/G/queue/NODE               {"rule":…} on NODE's lease: waits; FIFO by create revision
  *   PREFIX/groups/G/holders/NODE             {"rule":…,"since":…} (no lease: survives the reboot)
@@ -112,6 +113,13 @@ struct Etcd {
         int64_t cache_rev;            /* the group's revision it reflects */
         int64_t cache_read_rev;       /* the read it started from (changes up to it are in) */
         bool cache_ok;
+        /* The copy follows the group watch (a read after the watch was created, every change since
+         * applied): what medic.group_view() shows. Weaker than cache_ok, which this node's own writes
+         * clear until a decision reads again; the watch delivers those writes too. */
+        bool cache_kept;
+        bool view_refreshing;         /* a read to start keeping the copy is out */
+        uint64_t last_contact;        /* CLOCK_MONOTONIC usec of etcd's last answer or watch data */
+        struct json_object *gone;     /* node -> when (epoch s) its members/ key left, as the watch saw */
         int64_t group_event_rev;      /* the newest change the group watch delivered */
         uint64_t reads, cached_decisions; /* decisions on a read, on the watch-kept copy */
         uint64_t view_gen;            /* bumped by every watch event */
@@ -302,6 +310,8 @@ static void on_call_done(const HttpResponse *r, void *userdata) {
                         reply = NULL;
                 }
         }
+        if (!err)
+                e->last_contact = now_monotonic();
         k->cb(e, reply, err, k->ud);
         json_object_put(reply);
         call_free(k);
@@ -381,6 +391,8 @@ typedef struct View {
         int64_t *member_mod;       /* mod revision of members/NODE, 0 = absent */
         char **holder_json;
         char **request;            /* reboot_required/NODE: the reason, NULL = none */
+        char **registration;       /* registered/NODE's value, NULL = none */
+        int64_t *updated;          /* members/NODE's "updated" (epoch s), 0 = none */
         int64_t *request_mod;      /* its mod revision */
         BudgetValue max_unavailable, min_healthy;
         bool budget_set;
@@ -392,7 +404,10 @@ static void view_free(View *v) {
                 free(v->names[i]);
                 free(v->holder_json[i]);
                 free(v->request[i]);
+                free(v->registration[i]);
         }
+        free(v->registration);
+        free(v->updated);
         free(v->names);
         free(v->request);
         free(v->request_mod);
@@ -413,7 +428,10 @@ static size_t view_member(View *v, const char *name) {
         v->holder_json = realloc(v->holder_json, n * sizeof(char *));
         v->request = realloc(v->request, n * sizeof(char *));
         v->request_mod = realloc(v->request_mod, n * sizeof(int64_t));
-        if (!v->names || !v->m || !v->member_mod || !v->holder_json || !v->request || !v->request_mod)
+        v->registration = realloc(v->registration, n * sizeof(char *));
+        v->updated = realloc(v->updated, n * sizeof(int64_t));
+        if (!v->names || !v->m || !v->member_mod || !v->holder_json || !v->request || !v->request_mod ||
+            !v->registration || !v->updated)
                 abort();
         v->names[v->n] = strdup(name);
         v->m[v->n] = (GroupMember) { .name = v->names[v->n] };
@@ -421,6 +439,8 @@ static size_t view_member(View *v, const char *name) {
         v->holder_json[v->n] = NULL;
         v->request[v->n] = NULL;
         v->request_mod[v->n] = 0;
+        v->registration[v->n] = NULL;
+        v->updated[v->n] = 0;
         return v->n++;
 }
 
@@ -453,13 +473,16 @@ static void view_add(View *v, const char *gprefix, struct json_object *kv) {
         size_t kind_len = (size_t) (slash - rest);
         size_t i = view_member(v, slash + 1);
         GroupMember *m = &v->m[i];
-        if (strncmp(rest, "registered", kind_len) == 0 && kind_len == 10)
+        if (strncmp(rest, "registered", kind_len) == 0 && kind_len == 10) {
                 m->registered = true;
-        else if (strncmp(rest, "members", kind_len) == 0 && kind_len == 7) {
+                free(v->registration[i]);
+                v->registration[i] = strdup(val);
+        } else if (strncmp(rest, "members", kind_len) == 0 && kind_len == 7) {
                 struct json_object *h = json_tokener_parse(val);
                 m->alive = true;
                 m->healthy = json_object_get_boolean(jget(h, "healthy"));
                 v->member_mod[i] = jint(kv, "mod_revision");
+                v->updated[i] = jint(h, "updated");
                 json_object_put(h);
         } else if (strncmp(rest, "holders", kind_len) == 0 && kind_len == 7) {
                 m->holder = true;
@@ -526,8 +549,8 @@ static void cache_fill(Etcd *e, struct json_object *reply) {
                         json_object_object_add(e->cache, key, json_object_get(kv));
         }
         e->cache_rev = e->cache_read_rev = rev;
-        e->cache_ok = rev > 0 && e->group_watch.created && e->group_watch.created_rev <= rev &&
-                      e->stop_watch.created && e->stop_watch.created_rev <= rev && e->group_event_rev <= rev;
+        e->cache_kept = rev > 0 && e->group_watch.created && e->group_watch.created_rev <= rev && e->group_event_rev <= rev;
+        e->cache_ok = e->cache_kept && e->stop_watch.created && e->stop_watch.created_rev <= rev;
 }
 
 /* One change from the group watch. */
@@ -540,12 +563,23 @@ static void cache_apply(Etcd *e, struct json_object *ev) {
                 e->group_event_rev = rev;
         /* Not kept, or already in the read. (One revision may bring several changes: a
          * transaction's events share it.) */
-        if (!e->cache_ok || !key || rev <= e->cache_read_rev)
+        if (!e->cache_kept || !key || rev <= e->cache_read_rev)
                 return;
-        if (streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE"))
+        bool deleted = streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE");
+        if (deleted)
                 json_object_object_del(e->cache, key);
         else
                 json_object_object_add(e->cache, key, json_object_get(kv));
+        /* When a member's lease ended, for its last_seen in the group view. */
+        size_t mlen = strlen(e->gprefix) + strlen("members/");
+        if (strncmp(key, e->gprefix, strlen(e->gprefix)) == 0 && strncmp(key + strlen(e->gprefix), "members/", 8) == 0 &&
+            key[mlen]) {
+                if (deleted)
+                        json_object_object_add(e->gone, key + mlen,
+                                               json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+                else
+                        json_object_object_del(e->gone, key + mlen);
+        }
         if (rev > e->cache_rev)
                 e->cache_rev = rev;
 }
@@ -558,6 +592,17 @@ static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
         json_object_array_add(succ, range_req(stop, NULL));
         json_object_object_add(body, "success", succ);
         etcd_call(e, "kv/txn", body, cb, ud);
+}
+
+static void on_view_refreshed(Etcd *e, struct json_object *reply, const char *error, void *ud);
+
+/* Starts keeping the copy of the group (for the group view) when the group watch is there and
+ * the copy is not kept: one read, then the watch's changes. */
+static void view_refresh(Etcd *e) {
+        if (e->cache_kept || e->view_refreshing || !e->group_watch.created)
+                return;
+        e->view_refreshing = true;
+        read_view(e, e->gprefix, on_view_refreshed, NULL);
 }
 
 /* ---- asking for permission ------------------------------------------------------------------ */
@@ -770,6 +815,11 @@ static void on_first_view(Etcd *e, struct json_object *reply, const char *error,
         view_free(&v);
 }
 
+static void on_view_refreshed(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        e->view_refreshing = false;
+        on_first_view(e, reply, error, ud);
+}
+
 /* Decides the pending request on a view of the group (consumes it). */
 static void decide(Etcd *e, View *v) {
         _cleanup_free_ char *reason = NULL;
@@ -969,6 +1019,7 @@ static void on_lease(Etcd *e, struct json_object *reply, const char *error, void
                             *hv = health_value(e);
         json_object_object_add(r, "node", json_object_new_string(e->node));
         json_object_object_add(r, "since", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        json_object_object_add(r, "labels", coordinator_labels_json(&e->c->labels));
         json_object_array_add(succ, put_req(mk, hv, e->lease));
         json_object_array_add(succ, put_req(rk, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), 0));
         json_object_put(r);
@@ -1017,6 +1068,7 @@ static int on_keepalive_timer(sd_event_source *s, uint64_t usec, void *userdata)
         snprintf(buf, sizeof buf, "%lld", (long long) e->lease);
         json_object_object_add(body, "ID", json_object_new_string(buf));
         etcd_call(e, "lease/keepalive", body, on_keepalive, NULL);
+        view_refresh(e); /* a read that came too late to keep the copy: try again */
         return sd_event_source_set_time(s, usec + e->ttl / 3);
 }
 
@@ -1267,8 +1319,10 @@ static int watch_event(Watch *w, struct json_object *line) {
         if (json_object_get_boolean(jget(res, "created"))) {
                 w->created = true;
                 w->created_rev = jint(jget(res, "header"), "revision");
-                if (w == &e->group_watch)
+                if (w == &e->group_watch) {
                         request_read_soon(e); /* a change made while there was no watch */
+                        view_refresh(e);      /* the copy follows the watch from a read after this */
+                }
         }
         if (!(events = jget(res, "events")))
                 return 0;
@@ -1300,6 +1354,7 @@ static int watch_data(const char *data, size_t size, void *userdata) {
 
         if (!b)
                 return -ENOMEM;
+        w->etcd->last_contact = now_monotonic();
         w->buf = b;
         memcpy(w->buf + w->len, data, size);
         w->len += size;
@@ -1333,6 +1388,8 @@ static void on_watch_end(const HttpResponse *r, void *userdata) {
         w->len = 0;
         w->created = false;
         e->cache_ok = false; /* decisions read again until both watches are back */
+        if (w == &e->group_watch)
+                e->cache_kept = false;
         log_debug("etcd: watch on %s ended (%s); reconnecting", w->key, r->error ? r->error : "closed");
         e->view_gen++; /* events may have been missed */
         if (r->curl_code != 0)
@@ -1429,6 +1486,10 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
                 unsigned pos = 0;
                 json_object_object_add(m, "node", json_object_new_string(v.names[i]));
                 json_object_object_add(m, "registered", json_object_new_boolean(v.m[i].registered));
+                struct json_object *reg = json_tokener_parse(v.registration[i] ?: "{}"), *labels = jget(reg, "labels");
+                if (json_object_is_type(labels, json_type_object))
+                        json_object_object_add(m, "labels", json_object_get(labels));
+                json_object_put(reg);
                 json_object_object_add(m, "alive", json_object_new_boolean(v.m[i].alive));
                 json_object_object_add(m, "healthy", json_object_new_boolean(v.m[i].healthy));
                 json_object_object_add(m, "holder", json_object_new_boolean(v.m[i].holder));
@@ -1637,6 +1698,64 @@ static struct json_object *etcd_status(Coordinator *c) {
         return o;
 }
 
+/* ---- the group view (medic.group_view()) ---------------------------------------------------------- */
+
+/* The watch-kept copy, never a request: current while the group watch lasts, a read after its
+ * creation filled the copy, and etcd answered within a lease TTL (a watch on a hung etcd stays
+ * open but says nothing). */
+static int etcd_group_view(Coordinator *c, struct json_object **ret, char **ret_why) {
+        Etcd *e = c->data;
+        uint64_t now = now_monotonic();
+        View v;
+
+        if (!e->group_watch.created) {
+                *ret_why = strprintf("the watch on the group in etcd is not established (%s)",
+                                     e->endpoints.v[e->endpoint]);
+                return -ENODATA;
+        }
+        if (!e->cache_kept) {
+                *ret_why = strdup("no current copy of the group yet (waiting for a read of the group)");
+                return -ENODATA;
+        }
+        if (now - e->last_contact > e->ttl) {
+                *ret_why = strprintf("no answer from etcd for %llus (the copy of the group may be stale)",
+                                     (unsigned long long) ((now - e->last_contact) / USEC_PER_SEC));
+                return -ENODATA;
+        }
+        view_from_cache(e, &v);
+        struct json_object *o = json_object_new_object(), *members = json_object_new_array();
+        int64_t wall = (int64_t) (now_realtime() / USEC_PER_SEC);
+        for (size_t i = 0; i < v.n; i++) {
+                GroupMember *gm = &v.m[i];
+                if (!gm->registered && !gm->alive && !gm->holder && !gm->queued)
+                        continue; /* only a reboot request */
+                struct json_object *m = json_object_new_object(), *reg = json_tokener_parse(v.registration[i] ?: "{}");
+                struct json_object *labels = jget(reg, "labels"), *gone = jget(e->gone, v.names[i]);
+                json_object_object_add(m, "node", json_object_new_string(v.names[i]));
+                json_object_object_add(m, "labels", json_object_is_type(labels, json_type_object)
+                                                    ? json_object_get(labels) : json_object_new_object());
+                json_object_object_add(m, "self", json_object_new_boolean(strcmp(v.names[i], e->node) == 0));
+                json_object_object_add(m, "registered", json_object_new_boolean(gm->registered));
+                json_object_object_add(m, "alive", json_object_new_boolean(gm->alive));
+                json_object_object_add(m, "healthy", json_object_new_boolean(gm->healthy));
+                json_object_object_add(m, "holding", json_object_new_boolean(gm->holder));
+                json_object_object_add(m, "queued", json_object_new_boolean(gm->queued && !gm->holder));
+                /* Alive: seen now (its lease is live). Gone: when the watch saw its lease end. */
+                json_object_object_add(m, "last_seen", gm->alive ? json_object_new_int64(wall)
+                                                       : gone ? json_object_get(gone) : NULL);
+                json_object_object_add(m, "updated", v.updated[i] ? json_object_new_int64(v.updated[i]) : NULL);
+                json_object_array_add(members, m);
+                json_object_put(reg);
+        }
+        json_object_object_add(o, "group", json_object_new_string(e->group));
+        json_object_object_add(o, "backend", json_object_new_string("etcd"));
+        json_object_object_add(o, "revision", json_object_new_int64(v.revision));
+        json_object_object_add(o, "members", members);
+        view_free(&v);
+        *ret = o;
+        return 0;
+}
+
 /* ---- life ------------------------------------------------------------------------------------ */
 
 static int read_password(const char *path, char **ret) {
@@ -1693,6 +1812,7 @@ static int etcd_init(Coordinator *c) {
         e->min_healthy = cfg->min_healthy;
         e->healthy = true;
         e->view_gen = 1;
+        e->gone = json_object_new_object();
         if (cfg->user) {
                 _cleanup_free_ char *pw = NULL;
                 if (cfg->password_file) {
@@ -1773,6 +1893,7 @@ static void etcd_done(Coordinator *c) {
         free(e->cached_reason);
         free(e->cached_holder);
         json_object_put(e->cache);
+        json_object_put(e->gone);
         free(e);
         c->data = NULL;
 }
@@ -1787,4 +1908,5 @@ const CoordinatorOps coord_etcd_ops = {
         .publish_health = etcd_publish_health,
         .withdraw = etcd_withdraw,
         .admin = etcd_admin,
+        .group_view = etcd_group_view,
 };

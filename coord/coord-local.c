@@ -98,6 +98,14 @@ static struct json_object *local_status(Coordinator *c) {
         return o;
 }
 
+/* The local coordinator's group is this node. */
+static int local_group_view(Coordinator *c, struct json_object **ret, char **ret_why) {
+        LocalSlot *s = c->data;
+
+        *ret = coordinator_self_view(c, s->holder != NULL);
+        return 0;
+}
+
 static void local_done(Coordinator *c) {
         LocalSlot *s = c->data;
         if (!s)
@@ -114,4 +122,5 @@ const CoordinatorOps coord_local_ops = {
         .release = local_release,
         .status = local_status,
         .done = local_done,
+        .group_view = local_group_view,
 };

@@ -34,6 +34,13 @@ int coordinator_new(const Config *cfg, sd_event *e, Coordinator **ret) {
         c->stop_file = strdup_or_null(cfg->stop_file);
         c->node = strdup(cfg->node);
         c->group = strdup(cfg->group);
+        c->healthy = true;
+        for (size_t i = 0; i < cfg->labels.n; i++)
+                if (strlist_add(&c->labels, cfg->labels.v[i]) < 0) {
+                        c->ops = NULL; /* not initialised: nothing to undo */
+                        coordinator_free(c);
+                        return -ENOMEM;
+                }
         r = c->ops->init ? c->ops->init(c) : 0;
         c->config = NULL; /* the manager's config is replaced on reload */
         if (r < 0) {
@@ -55,6 +62,7 @@ Coordinator *coordinator_free(Coordinator *c) {
         free(c->stop_file);
         free(c->node);
         free(c->group);
+        strlist_clear(&c->labels);
         free(c);
         return NULL;
 }
@@ -91,6 +99,7 @@ void coordinator_withdraw(Coordinator *c, const char *holder) {
 }
 
 void coordinator_publish_health(Coordinator *c, bool healthy, const char *summary_json) {
+        c->healthy = healthy;
         if (c->ops->publish_health)
                 c->ops->publish_health(c, healthy, summary_json);
 }
@@ -105,4 +114,44 @@ int coordinator_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 return 0;
         }
         return c->ops->admin(c, req, cb, ud);
+}
+
+struct json_object *coordinator_labels_json(const StrList *labels) {
+        struct json_object *o = json_object_new_object();
+
+        for (size_t i = 0; i < labels->n; i++) {
+                const char *eq = strchr(labels->v[i], '=');
+                _cleanup_free_ char *key = eq ? strndup(labels->v[i], (size_t) (eq - labels->v[i])) : NULL;
+                if (key)
+                        json_object_object_add(o, key, json_object_new_string(eq + 1));
+        }
+        return o;
+}
+
+struct json_object *coordinator_self_view(Coordinator *c, bool holding) {
+        struct json_object *o = json_object_new_object(), *members = json_object_new_array(), *m = json_object_new_object();
+        int64_t now = (int64_t) (now_realtime() / USEC_PER_SEC);
+
+        json_object_object_add(m, "node", json_object_new_string(c->node));
+        json_object_object_add(m, "labels", coordinator_labels_json(&c->labels));
+        json_object_object_add(m, "self", json_object_new_boolean(1));
+        json_object_object_add(m, "alive", json_object_new_boolean(1));
+        json_object_object_add(m, "healthy", json_object_new_boolean(c->healthy));
+        json_object_object_add(m, "holding", json_object_new_boolean(holding));
+        json_object_object_add(m, "queued", json_object_new_boolean(0));
+        json_object_object_add(m, "last_seen", json_object_new_int64(now));
+        json_object_object_add(m, "updated", NULL);
+        json_object_array_add(members, m);
+        json_object_object_add(o, "group", json_object_new_string(c->group));
+        json_object_object_add(o, "backend", json_object_new_string(c->ops->name));
+        json_object_object_add(o, "members", members);
+        return o;
+}
+
+int coordinator_group_view(Coordinator *c, struct json_object **ret, char **ret_why) {
+        if (!c->ops->group_view) {
+                *ret_why = strprintf("the %s coordinator keeps no view of the group", c->ops->name);
+                return -ENODATA;
+        }
+        return c->ops->group_view(c, ret, ret_why);
 }

@@ -35,6 +35,9 @@ typedef struct CoordinatorOps {
         /* Optional. Operator commands and the full view, answered through cb with a JSON
          * object {"ok":…} (ownership passes to cb). req is {"action":…, …}. */
         int (*admin)(Coordinator *c, struct json_object *req, void (*cb)(struct json_object *reply, void *ud), void *ud);
+        /* Optional. The group as the backend's own copy shows it, without a request; see
+         * coordinator_group_view(). Without it the backend has no view of the group. */
+        int (*group_view)(Coordinator *c, struct json_object **ret, char **ret_why);
 } CoordinatorOps;
 
 struct Coordinator {
@@ -44,6 +47,8 @@ struct Coordinator {
         char *state_dir;
         char *stop_file;
         char *node, *group;
+        StrList labels;         /* this node's, "KEY=VALUE" each (published by the etcd backend) */
+        bool healthy;           /* as last published (coordinator_publish_health) */
         void *data;  /* the backend's */
 };
 
@@ -59,5 +64,16 @@ struct json_object *coordinator_status(Coordinator *c);
 void coordinator_withdraw(Coordinator *c, const char *holder);
 void coordinator_publish_health(Coordinator *c, bool healthy, const char *summary_json);
 int coordinator_admin(Coordinator *c, struct json_object *req, void (*cb)(struct json_object *reply, void *ud), void *ud);
+/* A read-only view of this node's group, from what the backend already keeps (no request is
+ * sent): returns 0 with *ret = {"group", "backend", "members": [{"node", "labels": {KEY: VALUE},
+ * "self", "alive", "healthy", "holding", "queued", "last_seen", "updated"}, ...], ...}, or
+ * -ENODATA with *ret_why (malloc'ed) when the backend has no current view (etcd not answering,
+ * its watch down; FleetLock keeps none). The local backend's group is this node alone. */
+int coordinator_group_view(Coordinator *c, struct json_object **ret, char **ret_why);
+/* A member of a group view: its labels ("KEY=VALUE" list) as {KEY: VALUE}. */
+struct json_object *coordinator_labels_json(const StrList *labels);
+/* This node alone as a group view (for backends whose group is this node). */
+struct json_object *coordinator_self_view(Coordinator *c, bool holding);
+
 /* The local stop file: present = this node grants itself nothing. */
 bool coordinator_stopped_locally(const Coordinator *c);

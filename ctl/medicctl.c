@@ -489,6 +489,24 @@ static void table_done(Table *t) {
 
 /* ---- the commands' output ----------------------------------------------------------------- */
 
+/* A labels object {KEY: VALUE} as "KEY=VALUE, KEY=VALUE", "-" when there are none. */
+static char *format_labels(json_object *labels) {
+        Str b = {};
+
+        if (labels && json_object_is_type(labels, json_type_object)) {
+                json_object_object_foreach(labels, k, v) {
+                        if (b.n)
+                                str_puts(&b, ", ");
+                        str_put_sanitized(&b, k);
+                        str_puts(&b, "=");
+                        str_put_sanitized(&b, json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "?");
+                }
+        }
+        if (!b.n)
+                str_puts(&b, "-");
+        return str_take(&b);
+}
+
 /* Prints each element of an "errors" array (strings, or anything else formatted) to f. */
 static void print_error_lines(json_object *reply, FILE *f) {
         json_object *errors = get_array(reply, "errors");
@@ -525,6 +543,9 @@ static int print_status(json_object *reply, const char *arg) {
                 table_add(&t, str_take(&b));
                 table_add(&t, format_value(v && json_object_is_type(v, simple[i].type) ? v : NULL));
         }
+
+        table_add(&t, xstrdup("labels:"));
+        table_add(&t, format_labels(get_object(reply, "labels")));
 
         table_add(&t, xstrdup("started:"));
         put_time_both(&b, reply, "started", now);
@@ -966,7 +987,7 @@ static int print_coordinator(json_object *reply, const char *action) {
                 fputs("\n", stdout);
         }
         members = get_array(reply, "members");
-        static const char *const cols[] = { "NODE", "ALIVE", "HEALTHY", "HOLDER", "SINCE", "WAITING" };
+        static const char *const cols[] = { "NODE", "ALIVE", "HEALTHY", "HOLDER", "SINCE", "WAITING", "LABELS" };
         table_header(&t, ELEMENTSOF(cols), cols);
         for (size_t i = 0; members && i < json_object_array_length(members); i++) {
                 json_object *m = json_object_array_get_idx(members, i);
@@ -985,6 +1006,7 @@ static int print_coordinator(json_object *reply, const char *action) {
                         table_add(&t, str_take(&b));
                 } else
                         table_add(&t, xstrdup("-"));
+                table_add(&t, format_labels(get_object(m, "labels")));
         }
         table_print(&t, stdout);
         table_done(&t);

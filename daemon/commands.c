@@ -99,6 +99,7 @@ static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json
         json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
         json_object_object_add(o, "node", json_object_new_string(m->config->node));
         json_object_object_add(o, "group", json_object_new_string(m->config->group));
+        json_object_object_add(o, "labels", coordinator_labels_json(&m->config->labels));
         json_object_object_add(o, "dry_run", json_object_new_boolean(manager_dry_run(m)));
         json_object_object_add(o, "pid", json_object_new_int((int) getpid()));
         json_object_object_add(o, "started", json_object_new_int64((int64_t) (m->started / USEC_PER_SEC)));
@@ -133,10 +134,29 @@ static struct json_object *cmd_conditions(Manager *m, ControlConn *conn, struct 
         return o;
 }
 
+/* A rule whose on_labels do not match this node: declared, never run. */
+static struct json_object *inert_rule_json(const RuleDecl *d) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "name", json_object_new_string(d->name));
+        json_object_object_add(o, "file", json_object_new_string(d->file->path));
+        json_object_object_add(o, "line", json_object_new_int(d->line));
+        json_object_object_add(o, "when", json_object_new_string(d->when ? d->when
+                                                                 : d->when_ref != LUA_NOREF ? "(predicate)" : "(escalation)"));
+        json_object_object_add(o, "remedy", json_object_new_string(d->remedy.text ? d->remedy.text : "?"));
+        json_object_object_add(o, "disruptive", json_object_new_boolean(remedy_is_disruptive(&d->remedy)));
+        json_object_object_add(o, "on_labels", strlist_json(&d->on_labels));
+        json_object_object_add(o, "status", json_object_new_string("inert"));
+        json_object_object_add(o, "inert", json_object_new_string(d->inert));
+        return o;
+}
+
 static struct json_object *cmd_rules(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         struct json_object *o = ok_reply(), *a = json_object_new_array();
         for (size_t i = 0; m->set && i < m->set->n_rules; i++)
                 json_object_array_add(a, rule_json(m, m->set->rules[i]));
+        for (size_t i = 0; m->set && i < m->set->n_inert; i++)
+                json_object_array_add(a, inert_rule_json(m->set->inert[i]));
         json_object_object_add(o, "rules", a);
         return o;
 }
@@ -173,6 +193,22 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
 
         if (!name)
                 return control_error("explain needs a rule name");
+        if (!d && luaset_find_inert(m->set, name)) {
+                /* Inert: its on_labels do not match this node's labels; nothing decides it. */
+                struct json_object *step = json_object_new_object();
+                steps = json_object_new_array();
+                json_object_object_add(step, "step", json_object_new_string("labels"));
+                json_object_object_add(step, "ok", json_object_new_boolean(0));
+                json_object_object_add(step, "detail", json_object_new_string(luaset_find_inert(m->set, name)->inert));
+                json_object_array_add(steps, step);
+                o = ok_reply();
+                json_object_object_add(o, "rule", json_object_new_string(name));
+                json_object_object_add(o, "would_fire", json_object_new_boolean(0));
+                json_object_object_add(o, "decision", json_object_new_string("inert"));
+                json_object_object_add(o, "reason", json_object_new_string(luaset_find_inert(m->set, name)->inert));
+                json_object_object_add(o, "steps", steps);
+                return o;
+        }
         if (!d)
                 return control_error("no rule named '%s'", name);
         if (!s)

@@ -31,6 +31,17 @@ static const Condition *host_find_condition(void *userdata, const char *name) {
         return condtable_find(&m->conds, name);
 }
 
+static char *host_group_view(void *userdata, char **ret_why) {
+        const Manager *m = userdata;
+        struct json_object *v = NULL;
+
+        if (coordinator_group_view(m->coord, &v, ret_why) < 0)
+                return NULL;
+        char *s = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        json_object_put(v);
+        return s;
+}
+
 bool manager_dry_run(const Manager *m) {
         return m->force_dry_run || m->config->dry_run;
 }
@@ -229,6 +240,7 @@ static LuaHost *host_new(Manager *m, const Config *c) {
         h->config = c;
         h->dry_run = m->force_dry_run || c->dry_run;
         h->find_condition = host_find_condition;
+        h->group_view = host_group_view;
         h->userdata = m;
         return h;
 }

@@ -35,6 +35,7 @@
 #endif
 
 #define NAME_MAX_LEN 253
+#define LABEL_MAX_LEN 63
 #define HISTORY_SIZE_MAX 1000000u
 #define LUA_MEMORY_MIN (UINT64_C(1) << 20)
 
@@ -91,6 +92,7 @@ Config *config_free(Config *c) {
         free(c->stop_file);
         free(c->kmsg_path);
         free(c->settings_dir);
+        strlist_clear(&c->labels);
         strlist_clear(&c->reboot_methods);
         free(c->sysrq_trigger);
         free(c->sysrq_enable);
@@ -609,6 +611,54 @@ static bool check_workaround(Parser *p, StrList *list, char *w) {
         return false;
 }
 
+const char *labels_get(const StrList *labels, const char *key) {
+        size_t n = strlen(key);
+
+        for (size_t i = 0; i < labels->n; i++)
+                if (strncmp(labels->v[i], key, n) == 0 && labels->v[i][n] == '=')
+                        return labels->v[i] + n + 1;
+        return NULL;
+}
+
+static bool label_part_ok(const char *s, size_t n) {
+        if (n == 0 || n > LABEL_MAX_LEN || !isalnum((unsigned char) s[0]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("._-", s[i]))
+                        return false;
+        return true;
+}
+
+/* One KEY=VALUE of labels: both parts letters, digits, '.', '_', '-' (starting with a letter or
+ * digit, at most 63 characters); a key once. */
+static bool check_label(Parser *p, StrList *list, char *w) {
+        const char *eq = strchr(w, '=');
+
+        if (!eq) {
+                perr(p, p->lineno, "invalid label '%s' (expected KEY=VALUE, e.g. role=controller)", w);
+                return false;
+        }
+        if (!label_part_ok(w, (size_t) (eq - w)) || !label_part_ok(eq + 1, strlen(eq + 1))) {
+                perr(p, p->lineno, "invalid label '%s' (key and value: letters, digits, '.', '_', '-', "
+                     "starting with a letter or digit, at most %d characters each)", w, LABEL_MAX_LEN);
+                return false;
+        }
+        _cleanup_free_ char *key = strndup(w, (size_t) (eq - w));
+        if (!key) {
+                p->oom = true;
+                return false;
+        }
+        if (labels_get(list, key)) {
+                perr(p, p->lineno, "label '%s' is given twice", key);
+                return false;
+        }
+        return true;
+}
+
+static void set_labels(Parser *p, const char *key, const char *value) {
+        set_words(p, value, &p->c->labels, check_label);
+}
+
 static void set_ipmi_workarounds(Parser *p, const char *key, const char *value) {
         set_words(p, value, &p->c->ipmi.workarounds, check_workaround);
 }
@@ -805,6 +855,7 @@ static const Key keys[] = {
         { "medic",       "check_timeout",    set_timeout,      false },
         { "medic",       "flapping",         set_flapping,     false },
         { "medic",       "history_size",     set_history_size, false },
+        { "medic",       "labels",           set_labels,       true  },
         { "coordinator", "backend",          set_backend,      false },
         { "coordinator", "endpoints",        set_endpoints,    true  },
         { "coordinator", "prefix",           set_coord_string, false },
@@ -994,7 +1045,8 @@ static int handler(void *user, const char *section, const char *name, const char
         if (key->list)  /* the file's list replaces the default one */
                 strlist_clear(strcmp(name, "checks") == 0 ? &p->c->check_dirs
                               : strcmp(name, "rules") == 0 ? &p->c->rule_dirs
-                              : strcmp(name, "methods") == 0 ? &p->c->reboot_methods : &p->c->endpoints);
+                              : strcmp(name, "methods") == 0 ? &p->c->reboot_methods
+                              : strcmp(name, "labels") == 0 ? &p->c->labels : &p->c->endpoints);
         key->set(p, name, value);
         return 1;
 }

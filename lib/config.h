@@ -45,6 +45,7 @@ typedef struct Config {
         RateSpec flapping;          /* flapping = N/DURATION ; default 5/10m */
         unsigned history_size;      /* history_size = N ; default 1000 ; entries kept */
         char *kmsg_path;            /* kmsg = PATH ; default /dev/kmsg ; a FIFO or file in its format for tests */
+        StrList labels;             /* labels = KEY=VALUE [, KEY=VALUE...] ; "KEY=VALUE" each, keys unique */
 
         /* [coordinator] */
         char *coordinator;          /* backend = local|etcd|fleetlock ; default local */
@@ -105,6 +106,9 @@ int parse_bool(const char *s);
  * and a port from 1 to 65535. Returns 0, -EINVAL when malformed, -EADDRNOTAVAIL when the
  * address is not a loopback one. ret and ret_len may be NULL. */
 int parse_loopback_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
+
+/* The value of label key in labels ("KEY=VALUE" entries), or NULL when the node has none. */
+const char *labels_get(const StrList *labels, const char *key);
 
 /* Parses a log level name into LOG_*; returns -EINVAL if unknown. */
 int parse_log_level(const char *s);

@@ -247,6 +247,24 @@ static int l_condition(lua_State *L) {
         return 1;
 }
 
+/* medic.group_view(): the group from the coordinator's copy (no request), or nil, why. */
+static int l_group_view(lua_State *L) {
+        LuaFile *f = luafile_from_state(L);
+        _cleanup_free_ char *why = NULL, *json = NULL;
+
+        if (!f->host->group_view)
+                why = strdup("no coordinator in this process");
+        else
+                json = f->host->group_view(f->host->userdata, &why);
+        if (!json) {
+                lua_pushnil(L);
+                lua_pushstring(L, why ? why : "no view of the group");
+                return 2;
+        }
+        lua_push_json(L, json);
+        return 1;
+}
+
 /* ---- exec and sleep ------------------------------------------------------------------ */
 
 static void push_exec_result(lua_State *co, const ExecResult *r, void *userdata) {
@@ -515,6 +533,7 @@ void lua_api_open(LuaFile *f) {
                 { "exec", l_exec },
                 { "sleep", l_sleep },
                 { "condition", l_condition },
+                { "group_view", l_group_view },
                 { "log", l_log },
                 { "json_decode", l_json_decode },
                 { "json_encode", l_json_encode },
@@ -534,6 +553,14 @@ void lua_api_open(LuaFile *f) {
         lua_setfield(L, -2, "settings_dir");
         lua_pushboolean(L, c->verify_owner);
         lua_setfield(L, -2, "verify_owner");
+        lua_createtable(L, 0, (int) c->labels.n);
+        for (size_t i = 0; i < c->labels.n; i++) {
+                const char *eq = strchr(c->labels.v[i], '=');
+                lua_pushlstring(L, c->labels.v[i], (size_t) (eq - c->labels.v[i]));
+                lua_pushstring(L, eq + 1);
+                lua_settable(L, -3);
+        }
+        lua_setfield(L, -2, "labels");
         lua_setglobal(L, "medic");
         lua_modules_open(f);
 }

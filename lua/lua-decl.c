@@ -455,13 +455,66 @@ static RuleDecl *ruledecl_free(RuleDecl *r) {
                 window_free(r->windows[i]);
         free(r->windows);
         free(r->escalate);
+        strlist_clear(&r->on_labels);
+        free(r->inert);
         free(r);
+        return NULL;
+}
+
+/* on_labels = { KEY = "VALUE" or { "VALUE", ... }, ... } into r->on_labels ("KEY=VALUE" each). */
+static void parse_on_labels(lua_State *L, int idx, const char *name, RuleDecl *r) {
+        int t = lua_getfield(L, idx, "on_labels");
+
+        if (t == LUA_TNIL) {
+                lua_pop(L, 1);
+                return;
+        }
+        if (t != LUA_TTABLE)
+                luaL_error(L, "rule '%s': on_labels must be a table { KEY = \"VALUE\" or { \"VALUE\", ... } }", name);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+                if (lua_type(L, -2) != LUA_TSTRING || !*lua_tostring(L, -2) || strchr(lua_tostring(L, -2), '='))
+                        luaL_error(L, "rule '%s': on_labels: keys must be label names (strings without '=')", name);
+                const char *key = lua_tostring(L, -2);
+                if (lua_type(L, -1) == LUA_TSTRING)
+                        strlist_addf(&r->on_labels, "%s=%s", key, lua_tostring(L, -1));
+                else if (lua_type(L, -1) == LUA_TTABLE && lua_rawlen(L, -1) > 0) {
+                        for (lua_Integer i = 1; i <= (lua_Integer) lua_rawlen(L, -1); i++) {
+                                if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
+                                        luaL_error(L, "rule '%s': on_labels.%s must be a string or a list of strings", name, key);
+                                strlist_addf(&r->on_labels, "%s=%s", key, lua_tostring(L, -1));
+                                lua_pop(L, 1);
+                        }
+                } else
+                        luaL_error(L, "rule '%s': on_labels.%s must be a string or a list of strings", name, key);
+                lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+}
+
+/* Why a rule with these on_labels does not apply on a node with these labels, or NULL. */
+static char *labels_mismatch(const StrList *on_labels, const StrList *labels) {
+        for (size_t i = 0; i < on_labels->n; i++) {
+                const char *eq = strchr(on_labels->v[i], '=');
+                _cleanup_free_ char *key = strndup(on_labels->v[i], (size_t) (eq - on_labels->v[i]));
+                const char *have = key ? labels_get(labels, key) : NULL;
+                bool match = false;
+
+                if (!key)
+                        return strdup("out of memory");
+                for (size_t j = 0; j < on_labels->n && !match; j++)
+                        match = have && strncmp(on_labels->v[j], key, strlen(key)) == 0 &&
+                                on_labels->v[j][strlen(key)] == '=' && strcmp(on_labels->v[j] + strlen(key) + 1, have) == 0;
+                if (!match)
+                        return have ? strprintf("on_labels wants %s, this node has %s=%s", on_labels->v[i], key, have)
+                                    : strprintf("on_labels wants %s, this node has no label '%s'", on_labels->v[i], key);
+        }
         return NULL;
 }
 
 static int rule_body(lua_State *L) {
         static const char *const fields[] = { "when", "holds", "remedy", "unless", "window", "limit",
-                                              "retry", "escalate", NULL };
+                                              "retry", "escalate", "on_labels", NULL };
         LuaFile *f = luafile_from_state(L);
         const char *name = lua_tostring(L, lua_upvalueindex(1));
         StrList windows = {};
@@ -473,6 +526,7 @@ static int rule_body(lua_State *L) {
         if (luaset_find_rule(f->set, name))
                 return luaL_error(L, "rule '%s' is declared twice (also in %s:%d)", name,
                                   luaset_find_rule(f->set, name)->file->path, luaset_find_rule(f->set, name)->line);
+        /* (inert rules are set apart only after every file loaded, see luaset_load()) */
         r = calloc(1, sizeof(*r));
         if (!r)
                 return luaL_error(L, "out of memory");
@@ -499,6 +553,8 @@ static int rule_body(lua_State *L) {
         opt_duration(L, 1, "retry", "rule", name, &r->retry);
         r->limit_set = opt_ratespec(L, 1, "limit", "rule", name, &r->limit);
         opt_strings(L, 1, "unless", "rule", name, &r->unless);
+        parse_on_labels(L, 1, name, r);
+        r->inert = labels_mismatch(&r->on_labels, &f->host->config->labels);
 
         opt_strings(L, 1, "window", "rule", name, &windows);
         for (size_t i = 0; i < windows.n; i++) {
@@ -588,6 +644,29 @@ RuleDecl *luaset_find_rule(const LuaSet *s, const char *name) {
         return NULL;
 }
 
+RuleDecl *luaset_find_inert(const LuaSet *s, const char *name) {
+        for (size_t i = 0; s && i < s->n_inert; i++)
+                if (strcmp(s->inert[i]->name, name) == 0)
+                        return s->inert[i];
+        return NULL;
+}
+
+/* Rules whose on_labels do not match this node leave s->rules: nothing runs them. Done after
+ * validate(), so that a set is checked the same on every node. */
+static void set_apart_inert(LuaSet *s) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < s->n_rules; i++) {
+                RuleDecl *r = s->rules[i];
+                if (r->inert) {
+                        log_info("%s:%d: rule '%s' does not apply on this node: %s", r->file->path, r->line, r->name, r->inert);
+                        set_add((void ***) &s->inert, &s->n_inert, r);
+                } else
+                        s->rules[k++] = r;
+        }
+        s->n_rules = k;
+}
+
 LuaSet *luaset_free(LuaSet *s) {
         if (!s)
                 return NULL;
@@ -595,6 +674,9 @@ LuaSet *luaset_free(LuaSet *s) {
                 checkdecl_free(s->checks[i]);
         for (size_t i = 0; i < s->n_rules; i++)
                 ruledecl_free(s->rules[i]);
+        for (size_t i = 0; i < s->n_inert; i++)
+                ruledecl_free(s->inert[i]);
+        free(s->inert);
         for (size_t i = 0; i < s->n_files; i++)
                 luafile_free(s->files[i]);
         free(s->checks);
@@ -782,6 +864,7 @@ static int set_finish(LuaSet *s, int r, StrList *errors, LuaSet **ret) {
                 luaset_free(s);
                 return -EINVAL;
         }
+        set_apart_inert(s);
         *ret = s;
         return 0;
 }

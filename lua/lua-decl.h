@@ -57,6 +57,8 @@ typedef struct RuleDecl {
         RateSpec limit;
         bool limit_set;          /* limit given in the file (not the default 3/1h) */
         char *escalate;
+        StrList on_labels;       /* "KEY=VALUE": applies only where every KEY has one of its VALUEs */
+        char *inert;             /* why it does not apply on this node (on_labels), NULL = it applies */
 } RuleDecl;
 
 /* Everything loaded from the check and rule directories: replaced as a whole on reload. */
@@ -65,8 +67,10 @@ typedef struct LuaSet {
         size_t n_files;
         CheckDecl **checks;
         size_t n_checks;
-        RuleDecl **rules;
+        RuleDecl **rules;        /* the rules that apply on this node */
         size_t n_rules;
+        RuleDecl **inert;        /* declared, but their on_labels do not match this node: never run */
+        size_t n_inert;
         const Config *config;
 } LuaSet;
 
@@ -82,3 +86,5 @@ int luaset_load_paths(const Config *c, const LuaHost *host, char *const *paths, 
 LuaSet *luaset_free(LuaSet *s);
 CheckDecl *luaset_find_check(const LuaSet *s, const char *name);
 RuleDecl *luaset_find_rule(const LuaSet *s, const char *name);
+/* A rule whose on_labels do not match this node (not in s->rules). */
+RuleDecl *luaset_find_inert(const LuaSet *s, const char *name);

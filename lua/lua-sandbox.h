@@ -17,6 +17,10 @@ typedef struct LuaHost {
         const Config *config;
         bool dry_run;
         const Condition *(*find_condition)(void *userdata, const char *name);
+        /* The node's group as the coordinator keeps it (JSON text, malloc'ed; see
+         * coordinator_group_view()), or NULL with *ret_why (malloc'ed) when there is no current view.
+         * May be NULL (a configuration check): no view. */
+        char *(*group_view)(void *userdata, char **ret_why);
         void *userdata;
 } LuaHost;
 

@@ -368,6 +368,38 @@ static void test_bad_values(void **state) {
                  2, "is too long", 0);
 }
 
+static void test_labels(void **state) {
+        Config *c = load_ok("[medic]\n");
+        assert_int_equal(c->labels.n, 0);
+        assert_null(labels_get(&c->labels, "role"));
+        config_free(c);
+
+        /* Commas or blanks between labels, continuation lines, values as given. */
+        c = load_ok("[medic]\nlabels = role=controller, rack=r12\n  zone=eu-1.a\n");
+        assert_int_equal(c->labels.n, 3);
+        assert_string_equal(c->labels.v[0], "role=controller");
+        assert_string_equal(c->labels.v[1], "rack=r12");
+        assert_string_equal(labels_get(&c->labels, "role"), "controller");
+        assert_string_equal(labels_get(&c->labels, "rack"), "r12");
+        assert_string_equal(labels_get(&c->labels, "zone"), "eu-1.a");
+        assert_null(labels_get(&c->labels, "rol"));
+        assert_null(labels_get(&c->labels, "controller"));
+        config_free(c);
+
+        /* Every bad label is reported with its line; the good ones around it do not hide it. */
+        load_err("[medic]\nlabels = role\n", 2, "invalid label 'role' (expected KEY=VALUE", 0);
+        load_err("[medic]\nlabels = =x, y=\n", 2, "invalid label '=x'", 2, "invalid label 'y='", 0);
+        load_err("[medic]\nlabels = a=b\n  a=c\n", 3, "label 'a' is given twice", 0);
+        load_err("[medic]\nlabels = role=a/b r@ck=1 _x=1\n", 2, "invalid label 'role=a/b'",
+                 2, "invalid label 'r@ck=1'", 2, "invalid label '_x=1'", 0);
+        load_err("[medic]\nlabels = role = controller\n", 2, "invalid label 'role'", 2, "invalid label '='",
+                 2, "invalid label 'controller'", 0);
+        load_err("[medic]\nlabels = k=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+                 2, "at most 63 characters", 0);
+        load_err("[medic]\nlabels = a=1\nlabels = b=2\n", 3, "duplicate key 'labels'", 0);
+        load_err("[coordinator]\nlabels = a=1\n", 2, "unknown key 'labels' in section [coordinator]", 0);
+}
+
 static void test_fleetlock(void **state) {
         Config *c = load_ok("[medic]\ngroup = web-1.eu\n[coordinator]\nbackend = fleetlock\n"
                             "url = https://locks.example:3333/base//\n");
@@ -461,6 +493,7 @@ int main(void) {
                 cmocka_unit_test(test_duplicate_across_sections),
                 cmocka_unit_test(test_unknown_key_in_coordinator),
                 cmocka_unit_test(test_bad_values),
+                cmocka_unit_test(test_labels),
                 cmocka_unit_test(test_fleetlock),
                 cmocka_unit_test(test_long_line),
                 cmocka_unit_test(test_missing_file),
