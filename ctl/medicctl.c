@@ -509,7 +509,7 @@ static char *format_labels(json_object *labels) {
 
 /* Prints each element of an "errors" array (strings, or anything else formatted) to f. */
 static void print_error_lines(json_object *reply, FILE *f) {
-        json_object *errors = get_array(reply, "errors");
+        json_object *errors = get_array(reply, MEDIC_REPLY_ERRORS);
         size_t n = errors ? json_object_array_length(errors) : 0;
 
         for (size_t i = 0; i < n; i++) {
@@ -554,10 +554,10 @@ static int print_status(json_object *reply, const char *arg) {
         table_add(&t, xstrdup("checks:"));
         table_add(&t, format_field(reply, "checks"));
         table_add(&t, xstrdup("rules:"));
-        table_add(&t, format_field(reply, "rules"));
+        table_add(&t, format_field(reply, MEDIC_REPLY_RULES));
 
         table_add(&t, xstrdup("conditions:"));
-        o = get_object(reply, "conditions");
+        o = get_object(reply, MEDIC_REPLY_CONDITIONS);
         if (o) {
                 static const char *const states[] = { "ok", "problem", "unknown", "flapping" };
                 for (size_t i = 0; i < ELEMENTSOF(states); i++) {
@@ -567,10 +567,10 @@ static int print_status(json_object *reply, const char *arg) {
                         str_printf(&b, " %s", states[i]);
                 }
         } else
-                put_value(&b, field(reply, "conditions"));
+                put_value(&b, field(reply, MEDIC_REPLY_CONDITIONS));
         table_add(&t, str_take(&b));
 
-        o = get_object(reply, "coordinator");
+        o = get_object(reply, MEDIC_REPLY_COORDINATOR);
         table_add(&t, xstrdup("coordinator:"));
         table_add(&t, format_string(o, "backend"));
         table_add(&t, xstrdup("coordinator holder:"));
@@ -595,7 +595,7 @@ static int print_status(json_object *reply, const char *arg) {
                 table_add(&t, xstrdup("parked because:"));
                 table_add(&t, format_field(reply, "parked_reason"));
         }
-        o = get_object(reply, "reboot");
+        o = get_object(reply, MEDIC_REPLY_REBOOT);
         if (o) {
                 table_add(&t, xstrdup("reboot:"));
                 str_printf(&b, "%s%s%s", get_string(o, "phase") ?: "-", get_string(o, "rule") ? " for rule " : "",
@@ -644,7 +644,7 @@ static void condition_row(Table *t, json_object *c, int64_t now) {
 
 static int print_conditions(json_object *reply, const char *arg) {
         static const char *const header[] = { "NAME", "STATE", "SINCE", "MESSAGE" };
-        json_object *a = get_array(reply, "conditions");
+        json_object *a = get_array(reply, MEDIC_REPLY_CONDITIONS);
         int64_t now = (int64_t) time(NULL);
         Table t = {};
 
@@ -702,7 +702,7 @@ static char *format_limit(json_object *r) {
 
 static int print_rules(json_object *reply, const char *arg) {
         static const char *const header[] = { "NAME", "WHEN", "REMEDY", "LIMIT", "STATUS" };
-        json_object *a = get_array(reply, "rules");
+        json_object *a = get_array(reply, MEDIC_REPLY_RULES);
         Table t = {};
 
         table_header(&t, ELEMENTSOF(header), header);
@@ -770,7 +770,7 @@ static char *format_history_what(json_object *h) {
 
 static int print_history(json_object *reply, const char *arg) {
         static const char *const header[] = { "TIME", "KIND", "NAME", "WHAT" };
-        json_object *a = get_array(reply, "history");
+        json_object *a = get_array(reply, MEDIC_REPLY_HISTORY);
         Table t = {};
 
         table_header(&t, ELEMENTSOF(header), header);
@@ -805,15 +805,15 @@ static int print_history(json_object *reply, const char *arg) {
 }
 
 static int print_explain(json_object *reply, const char *arg) {
-        json_object *steps = get_array(reply, "steps");
+        json_object *steps = get_array(reply, MEDIC_REPLY_STEPS);
         const char *rule = get_string(reply, "rule");
-        const char *decision = get_string(reply, "decision");
+        const char *decision = get_string(reply, MEDIC_REPLY_DECISION);
         size_t n = steps ? json_object_array_length(steps) : 0;
         _cleanup_free_ char *name = sanitized(rule && *rule ? rule : arg);
         bool would_fire;
         Table t = {};
 
-        if (!get_bool(reply, "would_fire", &would_fire)) {
+        if (!get_bool(reply, MEDIC_REPLY_WOULD_FIRE, &would_fire)) {
                 _cleanup_free_ char *d = sanitized(decision && *decision ? decision : "-");
                 printf("%s: %s\n", name, d);
         } else if (would_fire)
@@ -853,7 +853,7 @@ static int print_explain(json_object *reply, const char *arg) {
 
         /* What the node's permission owner knows for the rule: since when it asks or holds,
          * and while it waits the last answer, how often it came and the queue place. */
-        json_object *p = get_object(reply, "permission");
+        json_object *p = get_object(reply, MEDIC_REPLY_PERMISSION);
         const char *state = p ? get_string(p, "state") : NULL;
         if (state && strcmp(state, "none") != 0) {
                 int64_t now = (int64_t) time(NULL), since, count, place;
@@ -887,7 +887,7 @@ static int print_explain(json_object *reply, const char *arg) {
 }
 
 static int print_run_check(json_object *reply, const char *arg) {
-        json_object *c = get_object(reply, "condition");
+        json_object *c = get_object(reply, MEDIC_REPLY_CONDITION);
         int64_t now = (int64_t) time(NULL), since, ms;
         bool flapping;
         _cleanup_free_ char *name = NULL, *state = NULL, *message = NULL;
@@ -1235,7 +1235,7 @@ static int parse_reply(const char *buf, size_t len, json_object **ret, const cha
 
         if (!json_object_is_type(o, json_type_object))
                 return *ret_error = "reply is not a JSON object", -EBADMSG;
-        if (!field(o, "ok") || !json_object_is_type(field(o, "ok"), json_type_boolean))
+        if (!field(o, MEDIC_REPLY_OK) || !json_object_is_type(field(o, MEDIC_REPLY_OK), json_type_boolean))
                 return *ret_error = "\"ok\" is missing or not a boolean", -EBADMSG;
 
         *ret = TAKE_PTR(o);
@@ -1625,7 +1625,7 @@ static int run(int argc, char *argv[]) {
                 return EXIT_NOCONN;
         }
 
-        get_bool(reply, "ok", &ok); /* checked by parse_reply() */
+        get_bool(reply, MEDIC_REPLY_OK, &ok); /* checked by parse_reply() */
 
         if (args.json) {
                 const char *s = json_object_to_json_string_ext(
@@ -1636,7 +1636,7 @@ static int run(int argc, char *argv[]) {
         }
 
         if (!ok) {
-                const char *e = get_string(reply, "error");
+                const char *e = get_string(reply, MEDIC_REPLY_ERROR);
                 _cleanup_free_ char *msg = sanitized(e && *e ? e : "medicd reported an error");
 
                 fflush(stdout);

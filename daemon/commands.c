@@ -77,7 +77,7 @@ static struct json_object *rule_json(Manager *m, const RuleDecl *d) {
 
 static struct json_object *ok_reply(void) {
         struct json_object *o = json_object_new_object();
-        json_object_object_add(o, "ok", json_object_new_boolean(1));
+        json_object_object_add(o, MEDIC_REPLY_OK, json_object_new_boolean(1));
         return o;
 }
 
@@ -104,17 +104,17 @@ static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json
         json_object_object_add(o, "pid", json_object_new_int((int) getpid()));
         json_object_object_add(o, "started", json_object_new_int64((int64_t) (m->started / USEC_PER_SEC)));
         json_object_object_add(o, "checks", json_object_new_int64(m->set ? (int64_t) m->set->n_checks : 0));
-        json_object_object_add(o, "rules", json_object_new_int64(m->set ? (int64_t) m->set->n_rules : 0));
+        json_object_object_add(o, MEDIC_REPLY_RULES, json_object_new_int64(m->set ? (int64_t) m->set->n_rules : 0));
         json_object_object_add(c, "ok", json_object_new_int64((int64_t) n[COND_OK]));
         json_object_object_add(c, "problem", json_object_new_int64((int64_t) n[COND_PROBLEM]));
         json_object_object_add(c, "unknown", json_object_new_int64((int64_t) n[COND_UNKNOWN]));
         json_object_object_add(c, "flapping", json_object_new_int64((int64_t) flapping));
-        json_object_object_add(o, "conditions", c);
-        json_object_object_add(o, "coordinator", permission_status(m->perm));
+        json_object_object_add(o, MEDIC_REPLY_CONDITIONS, c);
+        json_object_object_add(o, MEDIC_REPLY_COORDINATOR, permission_status(m->perm));
         json_object_object_add(o, "parked", json_object_new_boolean(m->journal.parked));
         if (m->journal.parked)
                 json_object_object_add(o, "parked_reason", json_object_new_string(m->journal.parked_reason ? m->journal.parked_reason : ""));
-        json_object_object_add(o, "reboot", m->rebooter ? rebooter_status(m->rebooter) : NULL);
+        json_object_object_add(o, MEDIC_REPLY_REBOOT, m->rebooter ? rebooter_status(m->rebooter) : NULL);
         json_object_object_add(o, "disruptions", json_object_new_int64(
                 (int64_t) eventlog_count(&m->disruptions, now_realtime(), m->config->max_disruptions.window_usec)));
         json_object_object_add(lr, "time", json_object_new_int64((int64_t) (m->last_reload / USEC_PER_SEC)));
@@ -130,7 +130,7 @@ static struct json_object *cmd_conditions(Manager *m, ControlConn *conn, struct 
         struct json_object *o = ok_reply(), *a = json_object_new_array();
         for (size_t i = 0; i < m->conds.n; i++)
                 json_object_array_add(a, condition_json(m->conds.v[i], m));
-        json_object_object_add(o, "conditions", a);
+        json_object_object_add(o, MEDIC_REPLY_CONDITIONS, a);
         return o;
 }
 
@@ -157,7 +157,7 @@ static struct json_object *cmd_rules(Manager *m, ControlConn *conn, struct json_
                 json_object_array_add(a, rule_json(m, m->set->rules[i]));
         for (size_t i = 0; m->set && i < m->set->n_inert; i++)
                 json_object_array_add(a, inert_rule_json(m->set->inert[i]));
-        json_object_object_add(o, "rules", a);
+        json_object_object_add(o, MEDIC_REPLY_RULES, a);
         return o;
 }
 
@@ -172,7 +172,7 @@ static struct json_object *cmd_history(Manager *m, ControlConn *conn, struct jso
                 limit = 0;
         for (size_t i = n > (size_t) limit ? n - (size_t) limit : 0; i < n; i++)
                 json_object_array_add(a, json_object_get(json_object_array_get_idx(m->journal.history, i)));
-        json_object_object_add(o, "history", a);
+        json_object_object_add(o, MEDIC_REPLY_HISTORY, a);
         return o;
 }
 
@@ -203,10 +203,10 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
                 json_object_array_add(steps, step);
                 o = ok_reply();
                 json_object_object_add(o, "rule", json_object_new_string(name));
-                json_object_object_add(o, "would_fire", json_object_new_boolean(0));
-                json_object_object_add(o, "decision", json_object_new_string("inert"));
+                json_object_object_add(o, MEDIC_REPLY_WOULD_FIRE, json_object_new_boolean(0));
+                json_object_object_add(o, MEDIC_REPLY_DECISION, json_object_new_string("inert"));
                 json_object_object_add(o, "reason", json_object_new_string(luaset_find_inert(m->set, name)->inert));
-                json_object_object_add(o, "steps", steps);
+                json_object_object_add(o, MEDIC_REPLY_STEPS, steps);
                 return o;
         }
         if (!d)
@@ -217,11 +217,11 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
         v = rule_decide(m, d, s, now_realtime(), false, steps, &reason);
         o = ok_reply();
         json_object_object_add(o, "rule", json_object_new_string(name));
-        json_object_object_add(o, "would_fire", json_object_new_boolean(v == VERDICT_FIRE));
-        json_object_object_add(o, "decision", json_object_new_string(verdict_to_string(v)));
+        json_object_object_add(o, MEDIC_REPLY_WOULD_FIRE, json_object_new_boolean(v == VERDICT_FIRE));
+        json_object_object_add(o, MEDIC_REPLY_DECISION, json_object_new_string(verdict_to_string(v)));
         json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
         json_object_object_add(o, "dry_run", json_object_new_boolean(manager_dry_run(m)));
-        json_object_object_add(o, "steps", steps);
+        json_object_object_add(o, MEDIC_REPLY_STEPS, steps);
         /* What the permission owner knows for this rule: the last answer and since when it waits. */
         perm = json_object_new_object();
         json_object_object_add(perm, "state", json_object_new_string(
@@ -239,7 +239,7 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
                 if (last->reason && sscanf(last->reason, "waiting at place %u", &place) == 1)
                         json_object_object_add(perm, "place", json_object_new_int64(place));
         }
-        json_object_object_add(o, "permission", perm);
+        json_object_object_add(o, MEDIC_REPLY_PERMISSION, perm);
         /* Held back (blocked, window, stop, coordinator) since, and whether that was escalated. */
         json_object_object_add(o, "waiting_since", s->waiting_since ?
                                json_object_new_int64((int64_t) (s->waiting_since / USEC_PER_SEC)) : NULL);
@@ -280,7 +280,7 @@ void commands_answer_waiters(Manager *m, const char *check, const Condition *c, 
                 else {
                         o = ok_reply();
                         if (c)
-                                json_object_object_add(o, "condition", condition_json(c, m));
+                                json_object_object_add(o, MEDIC_REPLY_CONDITION, condition_json(c, m));
                         else
                                 json_object_object_add(o, "skipped", json_object_new_boolean(1));
                 }
@@ -297,7 +297,7 @@ static struct json_object *cmd_reload(Manager *m, ControlConn *conn, struct json
 
         if (manager_reload(m, &errors) < 0) {
                 o = control_error("reload failed; the previous configuration stays in effect");
-                json_object_object_add(o, "errors", strlist_json(&errors));
+                json_object_object_add(o, MEDIC_REPLY_ERRORS, strlist_json(&errors));
         } else
                 o = ok_reply();
         strlist_clear(&errors);

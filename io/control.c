@@ -11,6 +11,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "protocol.h"
 #include "util.h"
 
 #define REQUEST_MAX (64 * 1024)
@@ -66,8 +67,8 @@ struct json_object *control_error(const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
-        json_object_object_add(o, "ok", json_object_new_boolean(0));
-        json_object_object_add(o, "error", json_object_new_string(buf));
+        json_object_object_add(o, MEDIC_REPLY_OK, json_object_new_boolean(0));
+        json_object_object_add(o, MEDIC_REPLY_ERROR, json_object_new_string(buf));
         return o;
 }
 

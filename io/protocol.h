@@ -22,3 +22,18 @@
 #define MEDIC_CMD_UNPARK      "unpark"
 #define MEDIC_CMD_REQUEST     "request"
 #define MEDIC_CMD_COORDINATOR "coordinator"
+
+/* Reply fields both sides read or write (the nested objects are described in HACKING.md). */
+#define MEDIC_REPLY_OK           "ok"
+#define MEDIC_REPLY_ERROR        "error"
+#define MEDIC_REPLY_ERRORS       "errors"
+#define MEDIC_REPLY_CONDITIONS   "conditions"
+#define MEDIC_REPLY_RULES        "rules"
+#define MEDIC_REPLY_HISTORY      "history"
+#define MEDIC_REPLY_CONDITION    "condition"
+#define MEDIC_REPLY_STEPS        "steps"
+#define MEDIC_REPLY_WOULD_FIRE   "would_fire"
+#define MEDIC_REPLY_DECISION     "decision"
+#define MEDIC_REPLY_PERMISSION   "permission"
+#define MEDIC_REPLY_COORDINATOR  "coordinator"
+#define MEDIC_REPLY_REBOOT       "reboot"
