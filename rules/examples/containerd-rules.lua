@@ -1,5 +1,7 @@
 -- Example rules (copy to /etc/medic/rules.d/): restart containerd up to 3 times an hour,
--- then escalate to a reboot, outside interactive sessions and inside the night window.
+-- then escalate to a reboot, inside the night window. On Kubernetes nodes use the kubernetes
+-- pack instead (kubernetes/auto-healing.lua: containerd and the kubelet restarted, the node
+-- drained around the reboot).
 rule "restart-containerd" {
   when     = "containerd-unresponsive",
   holds    = "2m",

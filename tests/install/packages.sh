@@ -42,6 +42,15 @@ for f in $checks; do
 done
 n_examples=$(printf '%s\n' "$contents" | grep -c ' /usr/share/medic/examples/.*\.lua$')
 ok "the examples are in /usr/share/medic/examples ($n_examples)" test "$n_examples" -ge 1
+# The rule packs (rules/examples/*/), their scripts executable.
+for f in "-rw-r--r-- /usr/share/medic/examples/kured/kured.lua" "-rwxr-xr-x /usr/share/medic/examples/kured/need-reboot" \
+        "-rw-r--r-- /usr/share/medic/examples/kured/reboot-sentinel.conf" \
+        "-rw-r--r-- /usr/share/medic/examples/kured/prometheus-alerts.conf" \
+        "-rw-r--r-- /usr/share/medic/examples/kubernetes/auto-healing.lua" \
+        "-rwxr-xr-x /usr/share/medic/examples/kubernetes/restart-runtime" \
+        "-rwxr-xr-x /usr/share/medic/examples/kubernetes/10-cordon-drain"; do
+        ok "in the .deb: pack file ${f#* }" has_file "${f%% *}" "${f#* }"
+done
 unlike "$contents" ' /var/lib/medic' "the state directory is not in the payload (postinst creates it)"
 
 mkdir -p "$T/deb"

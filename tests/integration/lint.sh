@@ -15,7 +15,8 @@ lint() {
 # count ERE: lines of $out that match.
 count() { printf '%s\n' "$out" | grep -Ec -- "$1"; }
 
-SHIPPED=("$top_srcdir/checks" "$top_srcdir/rules" "$top_srcdir/rules/examples")
+SHIPPED=("$top_srcdir/checks" "$top_srcdir/rules" "$top_srcdir/rules/examples" "$top_srcdir/rules/examples/kured"
+         "$top_srcdir/rules/examples/kubernetes")
 
 # ---- luacheck knows medic's globals ----
 if command -v luacheck >/dev/null; then

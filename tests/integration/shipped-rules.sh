@@ -7,7 +7,7 @@
 setup 60
 
 # ---- no shipped rule (nor example) pins the ladder ----
-for f in "$top_srcdir"/rules/*.lua "$top_srcdir"/rules/examples/*.lua; do
+for f in "$top_srcdir"/rules/*.lua "$top_srcdir"/rules/examples/*.lua "$top_srcdir"/rules/examples/*/*.lua; do
         pins=$(sed 's/--.*//' "$f" | grep -nw methods)
         is "$pins" "" "$(basename "$f") does not set methods (the node's [reboot] methods apply)"
 done
