@@ -43,7 +43,7 @@ typedef struct Step {
         bool flag;              /* outcome: ok; stop: present */
         StrList fired, not_fired, tasks;
         int rebooted;           /* -1: not expected either way */
-        char *explain_rule, *explain_decision, *explain_reason;
+        char *explain_rule, *explain_decision, *explain_reason, *explain_permission;
         int explain_would_fire; /* -1: not expected */
 } Step;
 
@@ -117,6 +117,7 @@ static void step_free(Step *s) {
         free(s->explain_rule);
         free(s->explain_decision);
         free(s->explain_reason);
+        free(s->explain_permission);
 }
 
 static void test_free(Test *t) {
@@ -331,7 +332,10 @@ static int l_test_body(lua_State *L) {
         t->name = strdup(lua_tostring(L, lua_upvalueindex(2)));
         opt_strlist(L, 1, "test", "files", &files);
         for (size_t i = 0; i < files.n; i++)
-                strlist_addf(&t->files, "%s/%s", files.v[i][0] == '/' ? "" : f->dir, files.v[i]);
+                if (files.v[i][0] == '/')
+                        strlist_add(&t->files, files.v[i]);
+                else
+                        strlist_addf(&t->files, "%s/%s", f->dir, files.v[i]);
         strlist_clear(&files);
         if (t->files.n == 0)
                 dsl_error(L, "test: files is missing: the check and rule files (or directories) under test");
@@ -446,7 +450,7 @@ static int l_stop(lua_State *L) {
  *          explain = { rule =, decision =, reason =, would_fire = } } */
 static int l_expect(lua_State *L) {
         static const char *const fields[] = { "at", "fired", "not_fired", "tasks", "rebooted", "explain", NULL };
-        static const char *const explain_fields[] = { "rule", "decision", "reason", "would_fire", NULL };
+        static const char *const explain_fields[] = { "rule", "decision", "reason", "would_fire", "permission", NULL };
         Step *s = new_step(L, STEP_EXPECT, "expect", fields);
 
         opt_strlist(L, 1, "expect", "fired", &s->fired);
@@ -462,6 +466,11 @@ static int l_expect(lua_State *L) {
                 s->explain_decision = opt_string(L, idx, "expect.explain", "decision");
                 s->explain_reason = opt_string(L, idx, "expect.explain", "reason");
                 s->explain_would_fire = opt_bool(L, idx, "expect.explain", "would_fire");
+                s->explain_permission = opt_string(L, idx, "expect.explain", "permission");
+                if (s->explain_permission && strcmp(s->explain_permission, "none") != 0 &&
+                    strcmp(s->explain_permission, "asking") != 0 && strcmp(s->explain_permission, "held") != 0)
+                        dsl_error(L, "expect.explain: permission must be none, asking or held, not '%s'",
+                                  s->explain_permission);
         }
         lua_pop(L, 1);
         if (s->fired.n + s->not_fired.n + s->tasks.n == 0 && s->rebooted < 0 && !s->explain_rule)
@@ -562,18 +571,24 @@ static int write_config(const Test *t, const char *dir, char **ret_path) {
         return 0;
 }
 
+/* "YYYY-MM-DD HH:MM[:SS]" in the test's time zone, or in UTC with a trailing " UTC" or "Z". */
 static int parse_start(const char *s, uint64_t *ret) {
         struct tm tm = {};
         const char *end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+        bool utc;
+        time_t t;
 
         if (!end) {
                 tm = (struct tm) {};
                 end = strptime(s, "%Y-%m-%d %H:%M", &tm);
         }
-        if (!end || *end)
+        if (!end)
+                return -EINVAL;
+        utc = strcmp(end, " UTC") == 0 || strcmp(end, "Z") == 0;
+        if (*end && !utc)
                 return -EINVAL;
         tm.tm_isdst = -1;
-        time_t t = mktime(&tm);
+        t = utc ? timegm(&tm) : mktime(&tm);
         if (t == (time_t) -1 || t < 0)
                 return -EINVAL;
         *ret = (uint64_t) t * USEC_PER_SEC;
@@ -673,6 +688,14 @@ static void check_explain(Manager *m, const Step *s, StrList *out, StrList *what
                 mismatch(out, s->explain_would_fire ? "would_fire true" : "would_fire false",
                          "would_fire %s (decision %s: %s)", json_object_get_boolean(v) ? "true" : "false",
                          decision ? decision : "?", reason ? reason : "");
+        if (s->explain_permission) {
+                const char *state = json_object_object_get_ex(reply, "permission", &v) ? jstring(v, "state") : NULL;
+                if (!streq_ptr(state, s->explain_permission)) {
+                        _cleanup_free_ char *e = strprintf("permission %s", s->explain_permission);
+                        mismatch(out, e ? e : "?", "permission %s (decision %s: %s)", state ? state : "?",
+                                 decision ? decision : "?", reason ? reason : "");
+                }
+        }
         json_object_put(reply);
 }
 
@@ -794,7 +817,7 @@ static int run_test(Run *run) {
                 return -ENOMEM;
         tzset();
         if (parse_start(t->start ? t->start : DEFAULT_START, &start) < 0) {
-                fprintf(stderr, "%s:%d: test %s: start: expected \"YYYY-MM-DD HH:MM[:SS]\", not '%s'\n", path,
+                fprintf(stderr, "%s:%d: test %s: start: expected \"YYYY-MM-DD HH:MM[:SS][ UTC]\", not '%s'\n", path,
                         t->line, t->name, t->start);
                 return -EINVAL;
         }
