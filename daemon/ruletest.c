@@ -792,6 +792,45 @@ static const Step **sorted_steps(const Test *t) {
         return v;
 }
 
+static bool has_rule(const LuaSet *set, const char *name) {
+        return luaset_find_rule(set, name) || luaset_find_inert(set, name);
+}
+
+/* Every rule and check a step names is one of the files under test: a misspelt name would
+ * make not_fired hold for ever. Reports each at its file:line. */
+static int validate_names(const Run *run, const LuaSet *set) {
+        const char *path = run->file->path;
+        int r = 0;
+
+        for (size_t i = 0; i < run->test->n_steps; i++) {
+                const Step *s = &run->test->steps[i];
+                const StrList *lists[] = { &s->fired, &s->not_fired };
+                if (s->kind == STEP_RESULT && !luaset_find_check(set, s->name)) {
+                        fprintf(stderr, "%s:%d: result: no check named '%s' in the files under test\n", path,
+                                s->line, s->name);
+                        r = -EINVAL;
+                }
+                if (s->kind == STEP_OUTCOME && !has_rule(set, s->name)) {
+                        fprintf(stderr, "%s:%d: outcome: no rule named '%s' in the files under test\n", path,
+                                s->line, s->name);
+                        r = -EINVAL;
+                }
+                for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+                        for (size_t j = 0; j < lists[k]->n; j++)
+                                if (!has_rule(set, lists[k]->v[j])) {
+                                        fprintf(stderr, "%s:%d: expect: %s: no rule named '%s' in the files under test\n",
+                                                path, s->line, k == 0 ? "fired" : "not_fired", lists[k]->v[j]);
+                                        r = -EINVAL;
+                                }
+                if (s->explain_rule && !has_rule(set, s->explain_rule)) {
+                        fprintf(stderr, "%s:%d: expect: explain: no rule named '%s' in the files under test\n", path,
+                                s->line, s->explain_rule);
+                        r = -EINVAL;
+                }
+        }
+        return r;
+}
+
 /* Runs one test: 0 ran (passed/failed counted in run), -EINVAL the test is wrong (reported). */
 static int run_test(Run *run) {
         const Test *t = run->test;
@@ -858,6 +897,9 @@ static int run_test(Run *run) {
                         errors.n ? "" : ": ", errors.n ? "" : strerror(-r));
                 goto finish;
         }
+        r = validate_names(run, m->set);
+        if (r < 0)
+                goto finish;
         steps = sorted_steps(t);
         if (!steps) {
                 r = -ENOMEM;
@@ -874,11 +916,8 @@ static int run_test(Run *run) {
                 switch (s->kind) {
                 case STEP_RESULT:
                         r = manager_inject_result(m, s->name, s->state, s->message, NULL);
-                        if (r < 0) {
-                                fprintf(stderr, "%s:%d: result: no check named '%s' in the files under test\n", path,
-                                        s->line, s->name);
-                                goto finish;
-                        }
+                        if (r < 0)
+                                goto finish; /* validate_names() said so */
                         drain(e);
                         break;
                 case STEP_COORDINATOR:

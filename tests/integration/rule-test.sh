@@ -61,6 +61,14 @@ EOF2
 rtest "$T/bad-check.test.lua"
 is "$rc" 2 "a result of a check not under test: exit 2"
 like "$err" "^$T/bad-check.test.lua:2: result: no check named 'reboot-required' in the files under test" "the step at file:line"
+write_file "$T/bad-name.test.lua" <<EOF2
+test "x" { files = { "$top_srcdir/checks/reboot-required.lua", "$top_srcdir/rules/50-reboot.lua" } }
+result { at = "0s", check = "reboot-required", state = "ok" }
+expect { at = "1m", not_fired = "reboot-requird" }
+EOF2
+rtest "$T/bad-name.test.lua"
+is "$rc" 2 "a misspelt rule name in not_fired: exit 2 (it would hold for ever)"
+like "$err" "^$T/bad-name.test.lua:3: expect: not_fired: no rule named 'reboot-requird' in the files under test" "the name at file:line"
 write_file "$T/bad-rule.test.lua" <<EOF2
 test "x" { files = { "$T/broken.lua" } }
 expect { at = "1m", not_fired = "y" }
