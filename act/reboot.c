@@ -298,15 +298,15 @@ static void ladder_step(Rebooter *r, size_t i) {
         }
         const char *method = methods->v[i];
         (void) intent_save(r);
-        log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_METHOD,
-                  LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", method }, { "MEDIC_DECISION", "reboot" }),
-                  "Rebooting the node by %s for rule %s (next method after %s)", method, r->rule,
-                  duration_format(method_deadline(r, method), buf, sizeof buf));
         if (r->h->record) {
                 /* Record only: the machine would go down here; the reboot stays in progress. */
                 (void) r->h->record(r->h->record_data, r->rule, "reboot");
                 return;
         }
+        log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_METHOD,
+                  LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", method }, { "MEDIC_DECISION", "reboot" }),
+                  "Rebooting the node by %s for rule %s (next method after %s)", method, r->rule,
+                  duration_format(method_deadline(r, method), buf, sizeof buf));
         k = strcmp(method, "systemd") == 0 ? try_systemd(r) : strcmp(method, "sysrq") == 0 ? try_sysrq(r) : try_watchdog(r);
         if (k < 0) {
                 _cleanup_free_ char *why = strprintf("%s", strerror(-k));
