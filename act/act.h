@@ -25,7 +25,14 @@ typedef struct ActHost {
         char *(*recheck)(void *userdata, const char *rule);
         /* Something to persist changed: save it now. */
         void (*save)(void *userdata);
-        void *userdata;
+        /* Record only (`medicd --test`; NULL in the daemon): when set, nothing on the machine
+         * is touched. Each remedy (command, unit job, Lua function), each task and the reboot
+         * (instead of the ladder's methods) is handed to it as what = "remedy TEXT",
+         * "maintenance", "task PATH" or "reboot"; it returns the outcome to report (true:
+         * succeeded). The reboot then waits, as if the machine were going down. */
+        bool (*record)(void *record_data, const char *rule, const char *what);
+        void *record_data;
+        void *userdata;         /* of recheck and save */
 } ActHost;
 
 static inline void act_save(ActHost *h) {

@@ -103,8 +103,7 @@ static int run_tasks(ActHost *h, RuleState *s, const char *dir) {
                 return -ENOMEM;
         c->h = h;
         c->rule = strdup(s->name);
-        r = tasks_run(h->event, dir, h->config->task_timeout, env_for(h, s, &env), h->config->verify_owner, on_tasks, c,
-                      &s->maintenance_tasks);
+        r = tasks_run(h, s->name, dir, env_for(h, s, &env), on_tasks, c, &s->maintenance_tasks);
         strlist_clear(&env);
         if (r < 0) {
                 free(c->rule);
@@ -117,6 +116,8 @@ int maintenance_start(ActHost *h, const RuleDecl *d, RuleState *s, const char *c
         free(s->maintenance_condition);
         s->maintenance_condition = strdup_or_null(condition);
         set_phase(h, s, "draining");
+        if (h->record)
+                (void) h->record(h->record_data, d->name, "maintenance");
         log_event(LOG_NOTICE, MEDIC_MSG_RULE_FIRED, LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "drain" }),
                   "Maintenance for rule %s: running the drain tasks of %s", d->name, d->remedy.drain);
         int r = run_tasks(h, s, d->remedy.drain);

@@ -298,6 +298,11 @@ static void ladder_step(Rebooter *r, size_t i) {
         }
         const char *method = methods->v[i];
         (void) intent_save(r);
+        if (r->h->record) {
+                /* Record only: the machine would go down here; the reboot stays in progress. */
+                (void) r->h->record(r->h->record_data, r->rule, "reboot");
+                return;
+        }
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_METHOD,
                   LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", method }, { "MEDIC_DECISION", "reboot" }),
                   "Rebooting the node by %s for rule %s (next method after %s)", method, r->rule,
@@ -350,8 +355,7 @@ static void abandon(Rebooter *r, const char *why) {
         (void) intent_save(r);
         free(r->abort_why);
         r->abort_why = strdup_or_null(why);
-        k = tasks_run_all(r->h->event, r->h->config->abort_dir, r->h->config->task_timeout, task_env(r, &env),
-                      r->h->config->verify_owner, on_abort_tasks, r, &r->tasks);
+        k = tasks_run_all(r->h, r->rule, r->h->config->abort_dir, task_env(r, &env), on_abort_tasks, r, &r->tasks);
         strlist_clear(&env);
         if (k < 0)
                 on_abort_tasks(false, "cannot run the abort tasks", r);
@@ -418,8 +422,7 @@ int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_STARTED,
                   LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", condition }, { "MEDIC_DECISION", "reboot" }),
                   "Rule %s reboots the node: running the pre-reboot tasks of %s", d->name, r->h->config->pre_reboot_dir);
-        k = tasks_run(r->h->event, r->h->config->pre_reboot_dir, r->h->config->task_timeout, task_env(r, &env),
-                      r->h->config->verify_owner, on_pre_tasks, r, &r->tasks);
+        k = tasks_run(r->h, r->rule, r->h->config->pre_reboot_dir, task_env(r, &env), on_pre_tasks, r, &r->tasks);
         strlist_clear(&env);
         if (k < 0) {
                 r->phase = PHASE_IDLE;
@@ -539,8 +542,8 @@ int rebooter_new(ActHost *h, Rebooter **ret) {
                         journal_note(h->journal, "reboot", r->rule, r->condition, "rebooted", jstr(intent, "method"));
                         r->phase = PHASE_POST;
                         StrList env = {};
-                        if (tasks_run(h->event, h->config->post_reboot_dir, h->config->task_timeout, task_env(r, &env),
-                                      h->config->verify_owner, on_post_tasks, r, &r->tasks) < 0)
+                        if (tasks_run(h, r->rule, h->config->post_reboot_dir, task_env(r, &env), on_post_tasks, r,
+                                      &r->tasks) < 0)
                                 on_post_tasks(false, "cannot run the post-reboot tasks", r);
                         strlist_clear(&env);
                 }

@@ -34,13 +34,14 @@ bool rebooter_busy(const Rebooter *r);
 /* An operator fixed a stuck node (medicctl unpark): forget the failed reboot. */
 void rebooter_clear(Rebooter *r);
 
-/* Runs the executables of dir in lexical order, each with timeout; done(ok, detail). */
+/* Runs the executables of dir in lexical order for rule, each with h's task_timeout (owners
+ * verified when h's verify_owner is set; only recorded when h->record is); done(ok, detail). */
 typedef struct TaskRun TaskRun;
-int tasks_run(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+int tasks_run(const ActHost *h, const char *rule, const char *dir, char **env,
               void (*done)(bool ok, const char *detail, void *ud),
               void *userdata, TaskRun **ret);
 /* The same, but a failing task does not stop the others (undoing steps: the abort tasks);
  * done reports the first failure after the last task. */
-int tasks_run_all(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+int tasks_run_all(const ActHost *h, const char *rule, const char *dir, char **env,
                   void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret);
 void tasks_cancel(TaskRun *t);

@@ -13,7 +13,9 @@
 #include "trust.h"
 
 struct TaskRun {
+        const ActHost *host;
         sd_event *event;
+        char *rule;
         StrList files;
         size_t next;
         uint64_t timeout;
@@ -74,6 +76,17 @@ static void run_next(TaskRun *t) {
         }
         const char *path = t->files.v[t->next++];
         char *argv[] = { (char *) path, NULL };
+        if (t->host->record) {
+                _cleanup_free_ char *what = strprintf("task %s", path);
+                if (t->host->record(t->host->record_data, t->rule, what ? what : path))
+                        return run_next(t);
+                _cleanup_free_ char *why = strprintf("%s failed as the test says", path);
+                if (!t->keep_going)
+                        return finish(t, false, why);
+                if (!t->failed)
+                        t->failed = TAKE_PTR(why);
+                return run_next(t);
+        }
         ExecOptions o = { .timeout_usec = t->timeout, .env = t->env.v };
         log_info("Running task %s", path);
         int r = exec_start(t->event, argv, &o, on_task_done, t, &t->exec);
@@ -97,16 +110,20 @@ static int on_defer(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-static int tasks_start(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify, bool keep_going,
+static int tasks_start(const ActHost *h, const char *rule, const char *dir, char **env, bool keep_going,
                        void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret) {
         TaskRun *t = calloc(1, sizeof(*t));
+        sd_event *e = h->event;
+        bool verify = h->config->verify_owner;
         DIR *d;
 
         if (!t)
                 return -ENOMEM;
+        t->host = h;
         t->event = e;
+        t->rule = strdup_or_null(rule);
         t->keep_going = keep_going;
-        t->timeout = timeout;
+        t->timeout = h->config->task_timeout;
         t->done = done;
         t->userdata = userdata;
         t->ok = true;
@@ -147,14 +164,14 @@ static int tasks_start(sd_event *e, const char *dir, uint64_t timeout, char **en
         return 0;
 }
 
-int tasks_run(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+int tasks_run(const ActHost *h, const char *rule, const char *dir, char **env,
               void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret) {
-        return tasks_start(e, dir, timeout, env, verify, false, done, userdata, ret);
+        return tasks_start(h, rule, dir, env, false, done, userdata, ret);
 }
 
-int tasks_run_all(sd_event *e, const char *dir, uint64_t timeout, char **env, bool verify,
+int tasks_run_all(const ActHost *h, const char *rule, const char *dir, char **env,
                   void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret) {
-        return tasks_start(e, dir, timeout, env, verify, true, done, userdata, ret);
+        return tasks_start(h, rule, dir, env, true, done, userdata, ret);
 }
 
 void tasks_cancel(TaskRun *t) {
@@ -165,6 +182,7 @@ void tasks_cancel(TaskRun *t) {
         sd_event_source_disable_unref(t->defer);
         strlist_clear(&t->files);
         strlist_clear(&t->env);
+        free(t->rule);
         free(t->detail);
         free(t->failed);
         free(t);

@@ -15,19 +15,21 @@ const char *coord_answer_to_string(CoordAnswer a) {
 
 int coordinator_new(const Config *cfg, sd_event *e, Coordinator **ret) {
         static const CoordinatorOps *const backends[] = { &coord_local_ops, &coord_etcd_ops, &coord_fleetlock_ops };
+
+        for (size_t i = 0; i < ELEMENTSOF(backends); i++)
+                if (strcmp(backends[i]->name, cfg->coordinator) == 0)
+                        return coordinator_new_with(backends[i], cfg, e, ret);
+        return -EOPNOTSUPP;
+}
+
+int coordinator_new_with(const CoordinatorOps *ops, const Config *cfg, sd_event *e, Coordinator **ret) {
         Coordinator *c;
         int r;
 
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(backends); i++)
-                if (strcmp(backends[i]->name, cfg->coordinator) == 0)
-                        c->ops = backends[i];
-        if (!c->ops) {
-                free(c);
-                return -EOPNOTSUPP;
-        }
+        c->ops = ops;
         c->event = sd_event_ref(e);
         c->config = cfg;
         c->state_dir = strdup(cfg->state_dir);

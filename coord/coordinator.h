@@ -55,8 +55,16 @@ struct Coordinator {
 extern const CoordinatorOps coord_local_ops;
 extern const CoordinatorOps coord_etcd_ops;
 extern const CoordinatorOps coord_fleetlock_ops;
+/* The scripted backend of `medicd --test` (coord-script.c): never chosen by a configuration. */
+extern const CoordinatorOps coord_script_ops;
 
+/* The backend the configuration names (backend = local|etcd|fleetlock). */
 int coordinator_new(const Config *c, sd_event *e, Coordinator **ret);
+/* A given backend (the test runner's scripted one). */
+int coordinator_new_with(const CoordinatorOps *ops, const Config *c, sd_event *e, Coordinator **ret);
+/* The scripted backend answers every request from now on with a (reason: NULL or the denial's
+ * text); granted, the default, gives the one slot to the first holder that asks. */
+void coord_script_set_answer(Coordinator *c, CoordAnswer a, const char *reason);
 Coordinator *coordinator_free(Coordinator *c);
 int coordinator_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata);
 int coordinator_release(Coordinator *c, const char *holder);

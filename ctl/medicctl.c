@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* medicctl: the command line client of medicd's control socket.
  *
- * lint is the exception: it runs `medicd --lint` (loading Lua files as medicd does needs
- * medicd's Lua runtime, which medicctl does not link), found at $MEDICD or SBINDIR/medicd.
+ * lint and test are the exceptions: they run `medicd --lint` and `medicd --test` (loading Lua
+ * files as medicd does needs medicd's Lua runtime, which medicctl does not link), found at
+ * $MEDICD or SBINDIR/medicd.
  *
  * Otherwise one request per run: connect, send one JSON object + "\n", read one JSON object + "\n"
  * (at most 16 MiB), print it as a table or as JSON. Everything that comes from the socket
@@ -1255,7 +1256,7 @@ typedef struct Args {
         const char *node;       /* coordinator release/forget NODE */
         const char *max_unavailable, *min_healthy; /* coordinator set-budget */
         const char *reason;     /* request reboot REASON, coordinator request-reboot NODE REASON */
-        bool lint;              /* lint [FILE|DIR...]: runs medicd --lint */
+        const char *medicd_mode; /* lint [FILE|DIR...], test FILE...: runs medicd --lint, --test */
         const char *config;     /* lint --config */
         char **paths;
         size_t n_paths;
@@ -1295,6 +1296,8 @@ static void help(void) {
                "                       Load the check and rule files (the configuration's, or\n"
                "                       these) as medicd would and report mistakes as file:line;\n"
                "                       runs medicd --lint ($MEDICD, else %5$s)\n"
+               "  test FILE...         Run the rule tests of each FILE on a virtual clock, touching\n"
+               "                       nothing (TAP); runs medicd --test\n"
                "\n"
                "Options:\n"
                "  -s, --socket PATH    Control socket (default: $MEDIC_SOCKET, else\n"
@@ -1310,6 +1313,7 @@ static void help(void) {
                "Exit status: 0 success, 1 medicd reported an error, 2 usage error,\n"
                "3 medicd could not be reached or its reply was invalid.\n"
                "lint: 0 clean, 1 findings, 2 load errors (or usage), 3 medicd could not be run.\n"
+               "test: 0 all pass, 1 an expectation failed, 2 a bad test file (or usage), 3 medicd could not be run.\n"
                "See medicctl(8).\n",
                program, DEFAULT_HISTORY_LIMIT, DEFAULT_SOCKET, DEFAULT_TIMEOUT_SEC, DEFAULT_MEDICD);
 }
@@ -1423,10 +1427,21 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         if (optind >= argc)
                 return usage_error("missing command");
 
+        if (strcmp(argv[optind], "test") == 0) {
+                if (args->group || args->limit || args->config || args->json)
+                        return usage_error("test: --%s does not apply", args->group ? "group" : args->limit ? "limit"
+                                                                        : args->config ? "config" : "json");
+                if (optind + 1 >= argc)
+                        return usage_error("test: missing FILE");
+                args->medicd_mode = "--test";
+                args->paths = argv + optind + 1;
+                args->n_paths = (size_t) (argc - optind - 1);
+                return 1;
+        }
         if (strcmp(argv[optind], "lint") == 0) {
                 if (args->group || args->limit)
                         return usage_error("lint: --%s does not apply", args->group ? "group" : "limit");
-                args->lint = true;
+                args->medicd_mode = "--lint";
                 args->paths = argv + optind + 1;
                 args->n_paths = (size_t) (argc - optind - 1);
                 return 1;
@@ -1555,8 +1570,8 @@ static int report_comm_error(const Args *args, int r, bool connecting) {
         return EXIT_NOCONN;
 }
 
-/* lint: replaces this process with medicd --lint, whose exit status is lint's. */
-static int run_lint(const Args *args) {
+/* lint, test: replaces this process with medicd --lint or --test, whose exit status is theirs. */
+static int run_medicd(const Args *args) {
         const char *env = getenv("MEDICD"), *medicd = env && *env ? env : DEFAULT_MEDICD;
         _cleanup_free_ char **argv = calloc(args->n_paths + 7, sizeof(char *));
         size_t n = 0;
@@ -1564,7 +1579,7 @@ static int run_lint(const Args *args) {
         if (!argv)
                 die_oom();
         argv[n++] = (char *) "medicd";
-        argv[n++] = (char *) "--lint";
+        argv[n++] = (char *) args->medicd_mode;
         if (args->config) {
                 argv[n++] = (char *) "--config";
                 argv[n++] = (char *) args->config;
@@ -1594,8 +1609,8 @@ static int run(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &args);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_OK;
-        if (args.lint)
-                return run_lint(&args);
+        if (args.medicd_mode)
+                return run_medicd(&args);
 
         request = build_request(&args, &request_len);
         if (request_len > MAX_REQUEST) {

@@ -138,6 +138,15 @@ static void on_check_result(const CheckDecl *d, int state, const char *message, 
         manager_evaluate(m);
 }
 
+int manager_inject_result(Manager *m, const char *check, int state, const char *message, const char *details) {
+        const CheckDecl *d = luaset_find_check(m->set, check);
+
+        if (!d)
+                return -ENOENT;
+        on_check_result(d, state, message, details, 0, m);
+        return 0;
+}
+
 void manager_trigger(Manager *m, const char *event) {
         for (size_t i = 0; i < m->n_runners; i++)
                 if (strlist_contains(&checkrunner_decl(m->runners[i])->events, event))
@@ -183,12 +192,15 @@ void manager_evaluate(Manager *m) {
         m->evaluating = false;
 }
 
-static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+void manager_tick(Manager *m) {
         manager_evaluate(m);
         permission_reconcile(m->perm);
         notify_status(m);
         metrics_tick(m->metrics);
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_tick(userdata);
         return sd_event_source_set_time(s, usec + TICK_USEC);
 }
 
@@ -209,6 +221,19 @@ static void stop_runners(Manager *m) {
         commands_answer_waiters(m, NULL, NULL, "the configuration was reloaded while the check ran");
 }
 
+/* Conditions whose check is gone are forgotten. */
+static void forget_gone_conditions(Manager *m) {
+        for (size_t i = 0; i < m->conds.n;) {
+                if (!luaset_find_check(m->set, m->conds.v[i]->name)) {
+                        log_info("Forgetting condition %s: no check declares it any more", m->conds.v[i]->name);
+                        condition_free(m->conds.v[i]);
+                        m->conds.v[i] = m->conds.v[--m->conds.n];
+                        m->dirty = true;
+                } else
+                        i++;
+        }
+}
+
 static int start_runners(Manager *m) {
         m->runners = calloc(m->set->n_checks ? m->set->n_checks : 1, sizeof(*m->runners));
         if (!m->runners)
@@ -219,16 +244,7 @@ static int start_runners(Manager *m) {
                         return log_error_errno(r, "Cannot schedule check %s: %m", m->set->checks[i]->name);
                 m->n_runners++;
         }
-        /* Conditions whose check is gone are forgotten. */
-        for (size_t i = 0; i < m->conds.n;) {
-                if (!luaset_find_check(m->set, m->conds.v[i]->name)) {
-                        log_info("Forgetting condition %s: no check declares it any more", m->conds.v[i]->name);
-                        condition_free(m->conds.v[i]);
-                        m->conds.v[i] = m->conds.v[--m->conds.n];
-                        m->dirty = true;
-                } else
-                        i++;
-        }
+        forget_gone_conditions(m);
         return 0;
 }
 
@@ -274,7 +290,8 @@ static void act_save_state(void *userdata) {
         manager_save(m);
 }
 
-int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run, Manager **ret) {
+int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run,
+                const CoordinatorOps *coord_ops, Manager **ret) {
         Manager *m = calloc(1, sizeof(*m));
         int r;
 
@@ -295,7 +312,8 @@ int manager_new(sd_event *e, const char *config_path, Config *config, bool force
         if (r >= 0)
                 r = take_lock(m);
         if (r >= 0) {
-                r = coordinator_new(config, e, &m->coord);
+                r = coord_ops ? coordinator_new_with(coord_ops, config, e, &m->coord)
+                              : coordinator_new(config, e, &m->coord);
                 if (r < 0)
                         log_error_errno(r, "Cannot set up the %s coordinator: %m", config->coordinator);
         }
@@ -311,7 +329,9 @@ int manager_new(sd_event *e, const char *config_path, Config *config, bool force
         return 0;
 }
 
-int manager_start(Manager *m, StrList *errors) {
+/* What the daemon and the test runner do alike at start: the state file, the Lua set (the
+ * configuration's directories, or paths), the reboot's record, the permission. */
+static int start_core(Manager *m, char *const *paths, size_t n_paths, StrList *errors) {
         int r;
 
         m->host = host_new(m, m->config);
@@ -320,10 +340,8 @@ int manager_start(Manager *m, StrList *errors) {
         r = state_load(m);
         if (r < 0)
                 return r;
-        r = luaset_load(m->config, m->host, &m->set, errors);
-        if (r < 0)
-                return r;
-        r = start_runners(m);
+        r = paths ? luaset_load_paths(m->config, m->host, paths, n_paths, &m->set, errors)
+                  : luaset_load(m->config, m->host, &m->set, errors);
         if (r < 0)
                 return r;
         m->act.set = m->set;
@@ -337,6 +355,27 @@ int manager_start(Manager *m, StrList *errors) {
         /* Whatever a previous medicd asked for or held and nothing claims goes back. */
         permission_startup(m->perm);
         permission_reconcile(m->perm);
+        return 0;
+}
+
+int manager_start_test(Manager *m, char *const *paths, size_t n_paths, StrList *errors) {
+        int r = start_core(m, paths, n_paths, errors);
+
+        if (r < 0)
+                return r;
+        forget_gone_conditions(m);
+        manager_save(m);
+        return 0;
+}
+
+int manager_start(Manager *m, StrList *errors) {
+        int r = start_core(m, NULL, 0, errors);
+
+        if (r < 0)
+                return r;
+        r = start_runners(m);
+        if (r < 0)
+                return r;
         m->sources = (SourceHost) { .event = m->event, .config = m->config, .trigger = source_trigger, .userdata = m };
         r = sources_start(&m->sources, &m->source_state);
         if (r < 0)

@@ -56,9 +56,21 @@ typedef struct Manager {
         EventLog disruptions;     /* realtime usec of each disruptive remedy (persisted) */
 } Manager;
 
-int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run, Manager **ret);
+/* coord_ops: NULL for the backend the configuration names; the test runner passes its own. */
+int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run,
+                const CoordinatorOps *coord_ops, Manager **ret);
 Manager *manager_free(Manager *m);
 int manager_start(Manager *m, StrList *errors);
+/* `medicd --test`: the start of manager_start() (state, the Lua files of paths, the reboot's
+ * record, the permission) without what touches the machine: no check runs, no event source,
+ * no control socket, no tick timer, no metrics. The runner drives manager_tick() and
+ * manager_inject_result() on its virtual clock. */
+int manager_start_test(Manager *m, char *const *paths, size_t n_paths, StrList *errors);
+/* What the daemon does every second: evaluate, reconcile the permission, status, metrics. */
+void manager_tick(Manager *m);
+/* A result of check `check` (CHECK_* state), as a run of it would report it: through the
+ * daemon's own result handler, then the rule engine. -ENOENT when no check has that name. */
+int manager_inject_result(Manager *m, const char *check, int state, const char *message, const char *details);
 /* Reloads config and every Lua file; on any error keeps everything as it was. */
 int manager_reload(Manager *m, StrList *errors);
 void manager_stop(Manager *m);

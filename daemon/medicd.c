@@ -14,18 +14,21 @@
 #include "log.h"
 #include "lua-decl.h"
 #include "manager.h"
+#include "ruletest.h"
 
 static const char *arg_config = NULL;
 static bool arg_dry_run = false;
 static bool arg_check_config = false;
 static bool arg_lint = false;
+static bool arg_test = false;
 static bool arg_json = false;
-static char **arg_paths = NULL;          /* --lint FILE|DIR... */
+static char **arg_paths = NULL;          /* --lint FILE|DIR..., --test FILE... */
 static size_t arg_n_paths = 0;
 
 static void help(void) {
         printf("Usage: medicd [OPTIONS]\n"
-               "       medicd --lint [--config PATH] [--json] [FILE|DIR...]\n\n"
+               "       medicd --lint [--config PATH] [--json] [FILE|DIR...]\n"
+               "       medicd --test FILE...\n\n"
                "Node-local healing daemon: runs checks, maps conditions to remedies through rules,\n"
                "and asks a coordinator before anything disruptive.\n\n"
                "  -c, --config PATH   configuration file (default %s)\n"
@@ -35,18 +38,21 @@ static void help(void) {
                "                      would and report mistakes as file:line; exit 0 clean, 1 findings,\n"
                "                      2 load errors (medicctl lint runs this)\n"
                "      --json          with --lint: one JSON object\n"
+               "      --test          run the rule tests of each FILE on a virtual clock, touching nothing\n"
+               "                      (TAP); exit 0 all pass, 1 failures, 2 bad test files (medicctl test)\n"
                "      --version       print the version\n"
                "  -h, --help          this help\n\n"
                "See medicd(8), medic.conf(5), medic-lua(7).\n", MEDIC_DEFAULT_CONFIG);
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_LINT, ARG_JSON };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_LINT, ARG_TEST, ARG_JSON };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "dry-run", no_argument, NULL, 'n' },
                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "lint", no_argument, NULL, ARG_LINT },
+                { "test", no_argument, NULL, ARG_TEST },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "help", no_argument, NULL, 'h' },
@@ -68,6 +74,9 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_LINT:
                         arg_lint = true;
                         break;
+                case ARG_TEST:
+                        arg_test = true;
+                        break;
                 case ARG_JSON:
                         arg_json = true;
                         break;
@@ -84,7 +93,11 @@ static int parse_argv(int argc, char **argv) {
                 fprintf(stderr, "medicd: --json only applies to --lint\n");
                 return -EINVAL;
         }
-        if (optind < argc && !arg_lint) {
+        if (arg_test && (arg_lint || arg_check_config || arg_config || arg_dry_run)) {
+                fprintf(stderr, "medicd: --test takes only test files (each test sets up its own node)\n");
+                return -EINVAL;
+        }
+        if (optind < argc && !arg_lint && !arg_test) {
                 fprintf(stderr, "medicd: unexpected argument '%s'\n", argv[optind]);
                 return -EINVAL;
         }
@@ -230,6 +243,8 @@ static int run(int argc, char **argv) {
                 return check_config();
         if (arg_lint)
                 return lint();
+        if (arg_test)
+                return ruletest_run(arg_paths, arg_n_paths);
 
         r = config_load(arg_config ? arg_config : MEDIC_DEFAULT_CONFIG, &c, &errors);
         if (r < 0) {
@@ -256,7 +271,7 @@ static int run(int argc, char **argv) {
                 log_error_errno(r, "Cannot create the event loop: %m");
                 goto finish;
         }
-        r = manager_new(e, arg_config ? arg_config : MEDIC_DEFAULT_CONFIG, c, arg_dry_run, &m);
+        r = manager_new(e, arg_config ? arg_config : MEDIC_DEFAULT_CONFIG, c, arg_dry_run, NULL, &m);
         if (r < 0) {
                 config_free(c);
                 goto finish;

@@ -398,7 +398,7 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                 }
                 return;
         }
-        r = remedy_start(m->event, m->config, d, c->condition, on_remedy_done, c, &s->running);
+        r = remedy_start(&m->act, d, c->condition, on_remedy_done, c, &s->running);
         if (r < 0) {
                 log_event(LOG_WARNING, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", d->name }),
                           "Cannot start the remedy of rule %s: %s", d->name, strerror(-r));

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define USEC_PER_SEC  UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
@@ -52,6 +53,13 @@ uint64_t now_realtime(void);
 /* CLOCK_BOOTTIME: like CLOCK_MONOTONIC but counting suspend; within one boot it never steps,
  * so durations within a boot are measured on it (and persisted with the boot id). */
 uint64_t now_boottime(void);
+/* The clock as the kernel reads it (CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME), usec. */
+uint64_t now_clock_real(clockid_t id);
+/* Where now_monotonic/now_realtime/now_boottime read from: fn(id) instead of the kernel's
+ * clocks; NULL (the default) is the kernel's. Only `medicd --test` sets one (its virtual
+ * clock); nothing else may. */
+typedef uint64_t (*clock_source_t)(clockid_t id);
+void clock_set_source(clock_source_t fn);
 /* a - b, or 0 when b is later than a (a wall clock stepped back reads as "not yet"). */
 static inline uint64_t usec_sub_sat(uint64_t a, uint64_t b) {
         return a > b ? a - b : 0;

@@ -54,7 +54,7 @@ sock="--socket $T/medicd.sock"
 for mode in $modes; do
         m=""; [ "$mode" = lib ] && m=lib
         is "$(complete_line $m 'medicctl ')" \
-                "$(words conditions coordinator explain history lint reload rules run-check status)" "$mode: all commands"
+                "$(words conditions coordinator explain history lint reload rules run-check status test)" "$mode: all commands"
         is "$(complete_line $m 'medicctl r')" "$(words reload rules run-check)" "$mode: commands starting with r"
         is "$(complete_line $m 'medicctl --json st')" "status" "$mode: a command after an option"
         is "$(complete_line $m 'medicctl --')" \
@@ -65,6 +65,7 @@ for mode in $modes; do
         is "$(complete_line $m 'medicctl coordinator re')" "$(words release resume)" "$mode: coordinator actions"
         mkdir -p "$T/lintdir" && : > "$T/lintdir/50-x.lua"
         is "$(complete_line $m "medicctl lint $T/lintdir/")" "$T/lintdir/50-x.lua" "$mode: lint completes files"
+        is "$(complete_line $m "medicctl test $T/lintdir/")" "$T/lintdir/50-x.lua" "$mode: test completes files"
 
         # No daemon on the socket: no names, and no long wait.
         start=$(now_ms)
