@@ -174,6 +174,13 @@ static uint64_t backoff_next(uint64_t b) {
         return b ? (b * 2 > RETRY_MAX ? RETRY_MAX : b * 2) : RETRY_MIN;
 }
 
+/* Arms timer once, after the next delay of *backoff. */
+static void retry_later(sd_event_source *timer, uint64_t *backoff) {
+        *backoff = backoff_next(*backoff);
+        (void) sd_event_source_set_time_relative(timer, *backoff);
+        (void) sd_event_source_set_enabled(timer, SD_EVENT_ONESHOT);
+}
+
 static int64_t jint(struct json_object *o, const char *key) {
         struct json_object *v;
         if (!o || !json_object_object_get_ex(o, key, &v))
@@ -925,11 +932,9 @@ static void on_released(Etcd *e, struct json_object *reply, const char *error, v
         e->release_in_flight = false;
         if (error) {
                 /* Maybe applied, maybe not: deleting again is harmless. */
-                e->release_backoff = backoff_next(e->release_backoff);
+                retry_later(e->release_timer, &e->release_backoff);
                 log_warning("etcd: releasing the permission: %s; trying again in %llu s", error,
                             (unsigned long long) (e->release_backoff / USEC_PER_SEC));
-                (void) sd_event_source_set_time_relative(e->release_timer, e->release_backoff);
-                (void) sd_event_source_set_enabled(e->release_timer, SD_EVENT_ONESHOT);
                 return;
         }
         e->release_wanted = false;
@@ -982,9 +987,7 @@ static char *health_value(Etcd *e) {
 }
 
 static void schedule_registration(Etcd *e) {
-        e->backoff = backoff_next(e->backoff);
-        (void) sd_event_source_set_time_relative(e->reg_timer, e->backoff);
-        (void) sd_event_source_set_enabled(e->reg_timer, SD_EVENT_ONESHOT);
+        retry_later(e->reg_timer, &e->backoff);
 }
 
 static void on_registered(Etcd *e, struct json_object *reply, const char *error, void *ud) {
@@ -1200,9 +1203,7 @@ static void request_read_soon(Etcd *e) {
 
 /* Reads the key again later (after an error), backing off. */
 static void request_retry(Etcd *e) {
-        e->request_backoff = backoff_next(e->request_backoff);
-        (void) sd_event_source_set_time_relative(e->request_timer, e->request_backoff);
-        (void) sd_event_source_set_enabled(e->request_timer, SD_EVENT_ONESHOT);
+        retry_later(e->request_timer, &e->request_backoff);
 }
 
 static void on_request_consumed(Etcd *e, struct json_object *reply, const char *error, void *ud) {
