@@ -1487,13 +1487,14 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
                 unsigned pos = 0;
                 json_object_object_add(m, "node", json_object_new_string(v.names[i]));
                 json_object_object_add(m, "registered", json_object_new_boolean(v.m[i].registered));
+                json_object_object_add(m, "alive", json_object_new_boolean(v.m[i].alive));
+                json_object_object_add(m, "healthy", json_object_new_boolean(v.m[i].healthy));
+                json_object_object_add(m, "holder", json_object_new_boolean(v.m[i].holder));
+                /* After the fields that were there first: their order stays as it was. */
                 struct json_object *reg = json_tokener_parse(v.registration[i] ?: "{}"), *labels = jget(reg, "labels");
                 if (json_object_is_type(labels, json_type_object))
                         json_object_object_add(m, "labels", json_object_get(labels));
                 json_object_put(reg);
-                json_object_object_add(m, "alive", json_object_new_boolean(v.m[i].alive));
-                json_object_object_add(m, "healthy", json_object_new_boolean(v.m[i].healthy));
-                json_object_object_add(m, "holder", json_object_new_boolean(v.m[i].holder));
                 if (v.m[i].holder) {
                         struct json_object *h = json_tokener_parse(v.holder_json[i] ? v.holder_json[i] : "{}");
                         struct json_object *x = json_object_new_object();
