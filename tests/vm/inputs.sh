@@ -149,7 +149,7 @@ fi
 
 # ---- the project's own build ---------------------------------------------------------------
 # Configured for the paths a package uses; keyed by the content of the source files.
-SHASH=$(cd "$SRC" && find configure.ac Makefile.am daemon packaging checks rules man -type f \
+SHASH=$(cd "$SRC" && find configure.ac Makefile.am lib io lua detect coord act daemon ctl packaging checks rules man -type f \
                 ! -name '*.o' ! -name '*~' ! -name 'medicd.service' ! -name .dirstamp ! -path '*/.deps/*' \
                 -print0 2>/dev/null |
         sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
