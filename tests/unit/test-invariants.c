@@ -575,8 +575,15 @@ static void disrupt(World *w, int i, Verdict v) {
                       rule_names[i], cond_names[trig], w->seen_any[trig] ? cond_state_to_string(w->seen[trig]) : "none");
         /* I5: counted as eventlog_count() counts (entries after a clock stepped back count),
          * on the oracle's own list, not on what the node managed to record, at the time the
-         * disruption happens (after its tasks; see test_long_tasks_i5). */
+         * disruption happens (after its tasks; see test_long_tasks_i5). A disruption that had
+         * left the window when a later one happened is forgotten then, as the node's log
+         * forgets it (eventlog_prune): a clock stepped back later does not bring it back. */
         uint64_t t = w->wall;
+        size_t kept = 0;
+        for (size_t j = 0; j < w->n_dis; j++)
+                if (md->count == 0 || t < md->window_usec || w->dis_wall[j] > t - md->window_usec)
+                        w->dis_wall[kept++] = w->dis_wall[j];
+        w->n_dis = kept;
         if (w->n_dis == w->cap_dis) {
                 w->cap_dis = w->cap_dis ? 2 * w->cap_dis : 16;
                 w->dis_wall = realloc(w->dis_wall, w->cap_dis * sizeof(*w->dis_wall));
