@@ -255,6 +255,7 @@ typedef struct World {
         CondState seen[N_COND];          /* last result of a check in this process */
         bool seen_any[N_COND];
         uint64_t *dis_wall;
+        uint64_t dis_mark;               /* the latest wall time a firing was recorded at */
         size_t n_dis, cap_dis, n_dis_total;
         unsigned char used_grant[1 << 12], used_request[1 << 12];
         unsigned next_firing;
@@ -576,12 +577,13 @@ static void disrupt(World *w, int i, Verdict v) {
         /* I5: counted as eventlog_count() counts (entries after a clock stepped back count),
          * on the oracle's own list, not on what the node managed to record, at the time the
          * disruption happens (after its tasks; see test_long_tasks_i5). A disruption that had
-         * left the window when a later one happened is forgotten then, as the node's log
-         * forgets it (eventlog_prune): a clock stepped back later does not bring it back. */
+         * left the window by the time a later firing was recorded is forgotten, as the node's
+         * log forgets it then (eventlog_prune): a clock stepped back later does not bring it
+         * back. (Measured on the wall clock, as max_disruptions is.) */
         uint64_t t = w->wall;
         size_t kept = 0;
         for (size_t j = 0; j < w->n_dis; j++)
-                if (md->count == 0 || t < md->window_usec || w->dis_wall[j] > t - md->window_usec)
+                if (md->count == 0 || w->dis_mark < md->window_usec || w->dis_wall[j] > w->dis_mark - md->window_usec)
                         w->dis_wall[kept++] = w->dis_wall[j];
         w->n_dis = kept;
         if (w->n_dis == w->cap_dis) {
@@ -669,6 +671,8 @@ static void run_remedy(World *w, int i) {
         }
         s->phase = PH_TASKS; /* the tasks before the disruption run */
         s->fired_at = w->wall;
+        if (w->wall > w->dis_mark)
+                w->dis_mark = w->wall;
         s->firing = ++w->next_firing;
         w->firing_incarnation[s->firing % ELEMENTSOF(w->firing_incarnation)] = w->incarnation;
 }
