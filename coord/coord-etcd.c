@@ -1587,6 +1587,11 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 cb(control_error("invalid group name '%s'", group), ud);
                 return 0;
         }
+        if ((streq_ptr(action, "release") || streq_ptr(action, "forget") || streq_ptr(action, "request-reboot") ||
+             streq_ptr(action, "cancel-reboot")) && !valid_name(node)) {
+                cb(control_error("%s needs a node name", action), ud);
+                return 0;
+        }
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
@@ -1609,13 +1614,6 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 } else
                         json_object_array_add(succ, delete_req(k, NULL));
         } else if (streq_ptr(action, "release") || streq_ptr(action, "forget")) {
-                if (!valid_name(node)) {
-                        json_object_put(body);
-                        json_object_put(succ);
-                        cb(control_error("%s needs a node name", action), ud);
-                        admin_free(a);
-                        return 0;
-                }
                 static const char *const all[] = { "holders", "queue", "members", "registered" };
                 size_t n = streq_ptr(action, "release") ? 1 : ELEMENTSOF(all);
                 for (size_t i = 0; i < n; i++) {
@@ -1623,13 +1621,6 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                         json_object_array_add(succ, delete_req(k, NULL));
                 }
         } else if (streq_ptr(action, "request-reboot") || streq_ptr(action, "cancel-reboot")) {
-                if (!valid_name(node)) {
-                        json_object_put(body);
-                        json_object_put(succ);
-                        cb(control_error("%s needs a node name", action), ud);
-                        admin_free(a);
-                        return 0;
-                }
                 _cleanup_free_ char *k = strprintf("%sreboot_required/%s", a->gprefix, node);
                 const char *reason = json_object_get_string(jget(req, "reason"));
                 if (streq_ptr(action, "request-reboot"))
