@@ -28,6 +28,7 @@ for f in "-rwxr-xr-x /usr/sbin/medicd" "-rwxr-xr-x /usr/bin/medicctl" "-rwxr-xr-
         "-rw-r--r-- /usr/lib/tmpfiles.d/medic.conf" "-rw-r--r-- /usr/lib/sysusers.d/medic.conf" \
         "-rw-r--r-- /usr/share/bash-completion/completions/medicctl" \
         "-rw-r--r-- /usr/share/medic/rules/50-reboot.lua" \
+        "-rwxr-xr-x /usr/share/medic/medic-etcd-roles" \
         "-rw-r--r-- /usr/share/man/man8/medicd.8.gz" "-rw-r--r-- /usr/share/man/man8/medicctl.8.gz" \
         "-rw-r--r-- /usr/share/man/man5/medic.conf.5.gz" "-rw-r--r-- /usr/share/man/man7/medic-lua.7.gz" \
         "-rw-r--r-- /usr/share/man/man7/medic-checks.7.gz"; do
