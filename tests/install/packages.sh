@@ -49,7 +49,13 @@ for f in "-rw-r--r-- /usr/share/medic/examples/kured/kured.lua" "-rwxr-xr-x /usr
         "-rw-r--r-- /usr/share/medic/examples/kured/prometheus-alerts.conf" \
         "-rw-r--r-- /usr/share/medic/examples/kubernetes/auto-healing.lua" \
         "-rwxr-xr-x /usr/share/medic/examples/kubernetes/restart-runtime" \
-        "-rwxr-xr-x /usr/share/medic/examples/kubernetes/10-cordon-drain"; do
+        "-rwxr-xr-x /usr/share/medic/examples/kubernetes/10-cordon-drain" \
+        "-rw-r--r-- /usr/share/medic/examples/staged/staged.lua" \
+        "-rw-r--r-- /usr/share/medic/examples/staged/staged-checks.lua" \
+        "-rwxr-xr-x /usr/share/medic/examples/staged/apply-updates" \
+        "-rw-r--r-- /usr/share/medic/examples/openstack/openstack.lua" \
+        "-rw-r--r-- /usr/share/medic/examples/openstack/openstack-checks.lua" \
+        "-rwxr-xr-x /usr/share/medic/examples/openstack/20-evacuate"; do
         ok "in the .deb: pack file ${f#* }" has_file "${f%% *}" "${f#* }"
 done
 unlike "$contents" ' /var/lib/medic' "the state directory is not in the payload (postinst creates it)"
