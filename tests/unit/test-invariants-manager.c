@@ -43,6 +43,7 @@
 #include "commands.h"
 #include "log.h"
 #include "manager.h"
+#include "invariants-lib.h"
 
 #define SEC USEC_PER_SEC
 #define MIN (60 * SEC)
@@ -169,17 +170,6 @@ static void pass_time(World *w, uint64_t d) {
         w->wall += d;
         w->bt += d;
         w->elapsed += d;
-}
-
-/* Failing writes, as in test-invariants.c: RLIMIT_FSIZE 0 (SIGXFSZ ignored). Only around
- * the daemon's code: the test's own files are written with it off. */
-static void fsize_limit(bool on) {
-        struct rlimit rl;
-
-        if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
-                return;
-        rl.rlim_cur = on ? 0 : rl.rlim_max;
-        (void) setrlimit(RLIMIT_FSIZE, &rl);
 }
 
 static void enter(World *w) {
@@ -745,18 +735,6 @@ static ssize_t run_history(World *w, const History *h, const char *dir) {
 
 /* ---- random histories ------------------------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *s) {
-        /* splitmix64 */
-        uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        return z ^ (z >> 31);
-}
-
-static unsigned below(uint64_t *s, unsigned n) {
-        return (unsigned) (rng_next(s) % n);
-}
-
 static Event random_event(uint64_t *s, CondState *last) {
         static const struct { EvKind kind; unsigned weight; } weights[] = {
                 { EV_CHECK, 260 }, { EV_TICK, 280 }, { EV_ANSWER, 200 }, { EV_OUTCOME, 20 }, { EV_SLOW, 25 },
@@ -770,7 +748,7 @@ static Event random_event(uint64_t *s, CondState *last) {
 
         for (size_t i = 0; i < ELEMENTSOF(weights); i++)
                 total += weights[i].weight;
-        x = below(s, total);
+        x = rng_below(s, total);
         for (size_t i = 0; i < ELEMENTSOF(weights); x -= weights[i++].weight)
                 if (x < weights[i].weight) {
                         e.kind = weights[i].kind;
@@ -778,9 +756,9 @@ static Event random_event(uint64_t *s, CondState *last) {
                 }
         switch (e.kind) {
         case EV_CHECK: {
-                unsigned c = below(s, 10), st = below(s, 10);
+                unsigned c = rng_below(s, 10), st = rng_below(s, 10);
                 e.a = c < 5 ? C_TRIGGER : c < 8 ? C_BLOCKER : C_HEALTH;
-                if (below(s, 100) < 70)
+                if (rng_below(s, 100) < 70)
                         e.b = last[e.a];
                 else if (e.a == C_TRIGGER)
                         e.b = st < 7 ? COND_PROBLEM : st < 9 ? COND_OK : COND_UNKNOWN;
@@ -790,36 +768,36 @@ static Event random_event(uint64_t *s, CondState *last) {
                 break;
         }
         case EV_ANSWER: {
-                unsigned a = below(s, 20);
+                unsigned a = rng_below(s, 20);
                 e.a = a < 10 ? ANS_GRANT : a < 14 ? ANS_DENY : a < 17 ? ANS_UNKNOWN : ANS_LOST;
                 break;
         }
         case EV_TICK:
-                e.d = ticks[below(s, ELEMENTSOF(ticks))];
+                e.d = ticks[rng_below(s, ELEMENTSOF(ticks))];
                 break;
         case EV_OUTCOME:
-                e.a = below(s, 4) != 0;
+                e.a = rng_below(s, 4) != 0;
                 break;
         case EV_SLOW:
-                e.d = ticks[below(s, ELEMENTSOF(ticks))];
-                e.a = (int) below(s, _SLOW_MAX);
+                e.d = ticks[rng_below(s, ELEMENTSOF(ticks))];
+                e.a = (int) rng_below(s, _SLOW_MAX);
                 break;
         case EV_KILL:
         case EV_REBOOT:
-                e.a = below(s, 3) == 0;
+                e.a = rng_below(s, 3) == 0;
                 break;
         case EV_CLOCK:
-                e.d = steps[below(s, ELEMENTSOF(steps))];
+                e.d = steps[rng_below(s, ELEMENTSOF(steps))];
                 break;
         case EV_DISK:
-                e.a = below(s, 3) == 0;
+                e.a = rng_below(s, 3) == 0;
                 break;
         case EV_RELOAD:
-                e.a = (int) below(s, ELEMENTSOF(holds_choices));
-                e.b = (int) below(s, ELEMENTSOF(retry_choices));
+                e.a = (int) rng_below(s, ELEMENTSOF(holds_choices));
+                e.b = (int) rng_below(s, ELEMENTSOF(retry_choices));
                 break;
         case EV_STOP:
-                e.a = below(s, 4) == 0;
+                e.a = rng_below(s, 4) == 0;
                 break;
         default:
                 break;
@@ -834,13 +812,13 @@ static void random_history(uint64_t seed, History *h) {
         uint64_t s = seed;
 
         h->setup = (Setup) {
-                .limit = limits[below(&s, ELEMENTSOF(limits))],
-                .max_disruptions = maxd[below(&s, ELEMENTSOF(maxd))],
-                .window = below(&s, 4) == 0,
-                .holds = (int) below(&s, ELEMENTSOF(holds_choices)),
-                .retry = (int) below(&s, ELEMENTSOF(retry_choices)),
+                .limit = limits[rng_below(&s, ELEMENTSOF(limits))],
+                .max_disruptions = maxd[rng_below(&s, ELEMENTSOF(maxd))],
+                .window = rng_below(&s, 4) == 0,
+                .holds = (int) rng_below(&s, ELEMENTSOF(holds_choices)),
+                .retry = (int) rng_below(&s, ELEMENTSOF(retry_choices)),
         };
-        h->n = 20 + below(&s, 280);
+        h->n = 20 + rng_below(&s, 280);
         h->ev = calloc(h->n, sizeof(Event));
         if (!h->ev)
                 abort();
@@ -887,17 +865,6 @@ static void shrink(History *h, const char *dir, const char *failure) {
                 }
         }
         free(tmp);
-}
-
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *s = getenv(name);
-        return s && *s ? strtoull(s, NULL, 0) : def;
-}
-
-static double now_sec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 /* Reports a failing history; returns 1. */
@@ -995,7 +962,7 @@ static int run_fixed(const char *dir) {
 int main(void) {
         uint64_t seed = env_u64("MEDIC_SEED", (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 20));
         uint64_t want = env_u64("MEDIC_STEPS", DEFAULT_STEPS), steps = 0, histories = 0;
-        const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        const char *tmp = invariants_tmp();
         _cleanup_free_ char *dir = strprintf("%s/medic-invariants-manager.XXXXXX", tmp);
         uint64_t master = seed;
         int bad, bad_random = 0;
