@@ -73,8 +73,9 @@ typedef enum EvKind {
 
 typedef enum Answer { ANS_GRANT, ANS_DENY, ANS_UNKNOWN, ANS_LOST, _ANS_MAX } Answer;
 static const char *const answer_names[] = { "granted", "denied", "unknown", "granted but lost" };
-typedef enum SlowEffect { SLOW_NONE, SLOW_STOP, SLOW_DISK, SLOW_KILL, _SLOW_MAX } SlowEffect;
-static const char *const slow_names[] = { "", ", the stop file appears", ", the disk fails", ", medicd is SIGKILLed" };
+typedef enum SlowEffect { SLOW_NONE, SLOW_STOP, SLOW_DISK, SLOW_KILL, SLOW_BLOCKER, SLOW_CLEARED, _SLOW_MAX } SlowEffect;
+static const char *const slow_names[] = { "", ", the stop file appears", ", the disk fails", ", medicd is SIGKILLed",
+                                          ", the blocker turns problem", ", the trigger clears" };
 
 typedef struct Event {
         EvKind kind;
@@ -370,6 +371,8 @@ static void check_reboot(World *w) {
         w->reboots++;
 }
 
+static void see(World *w, int k, CondState st);
+
 static bool on_record(void *data, const char *rule, const char *what) {
         World *w = data;
         bool pre = strstr(what, "/pre.d/") != NULL;
@@ -396,19 +399,27 @@ static bool on_record(void *data, const char *rule, const char *what) {
         check_permission(w, what);
         w->pre_tasks++;
         if (w->slow_d || w->slow) {
+                SlowEffect effect = w->slow;
                 leave();
                 pass_time(w, (uint64_t) w->slow_d);
-                if (w->slow == SLOW_STOP)
+                w->slow_d = 0;
+                w->slow = SLOW_NONE;
+                if (effect == SLOW_STOP)
                         put_file(w, w->stop_path, "test\n");
-                else if (w->slow == SLOW_DISK)
+                else if (effect == SLOW_DISK)
                         w->disk_fail = true;
-                else if (w->slow == SLOW_KILL) {
+                else if (effect == SLOW_KILL) {
                         snapshot_take(w);
                         w->dead = true;
                 }
-                w->slow_d = 0;
-                w->slow = SLOW_NONE;
                 enter(w);
+                if (effect == SLOW_BLOCKER || effect == SLOW_CLEARED) {
+                        /* A result while the task runs: the daemon evaluates between its tasks. */
+                        int k = effect == SLOW_BLOCKER ? C_BLOCKER : C_TRIGGER;
+                        CondState st = effect == SLOW_BLOCKER ? COND_PROBLEM : COND_OK;
+                        see(w, k, st);
+                        (void) manager_inject_result(w->m, cond_names[k], st, "changed during a task", NULL);
+                }
         }
         return w->tasks_ok;
 }
@@ -919,6 +930,12 @@ static const Fixed fixed[] = {
               ANSWER(ANS_GRANT), TICK(SEC)),
         FIXED("the stop file appears during the pre-reboot tasks", 0,
               CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), E(EV_SLOW, .d = 5 * MIN, .a = SLOW_STOP),
+              TICK(3 * MIN), ANSWER(ANS_GRANT), TICK(SEC)),
+        FIXED("the blocker turns problem during the pre-reboot tasks", 0,
+              CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), E(EV_SLOW, .d = 5 * MIN, .a = SLOW_BLOCKER),
+              TICK(3 * MIN), ANSWER(ANS_GRANT), TICK(SEC)),
+        FIXED("the trigger clears during the pre-reboot tasks", 0,
+              CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), E(EV_SLOW, .d = 5 * MIN, .a = SLOW_CLEARED),
               TICK(3 * MIN), ANSWER(ANS_GRANT), TICK(SEC)),
         FIXED("writes fail during the pre-reboot tasks", 0,
               CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), E(EV_SLOW, .d = 5 * MIN, .a = SLOW_DISK),
