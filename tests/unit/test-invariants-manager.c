@@ -73,9 +73,9 @@ typedef enum EvKind {
 
 typedef enum Answer { ANS_GRANT, ANS_DENY, ANS_UNKNOWN, ANS_LOST, _ANS_MAX } Answer;
 static const char *const answer_names[] = { "granted", "denied", "unknown", "granted but lost" };
-typedef enum SlowEffect { SLOW_NONE, SLOW_STOP, SLOW_DISK, SLOW_KILL, SLOW_BLOCKER, SLOW_CLEARED, _SLOW_MAX } SlowEffect;
+typedef enum SlowEffect { SLOW_NONE, SLOW_STOP, SLOW_DISK, SLOW_KILL, SLOW_BLOCKER, SLOW_CLEARED, SLOW_POWER, _SLOW_MAX } SlowEffect;
 static const char *const slow_names[] = { "", ", the stop file appears", ", the disk fails", ", medicd is SIGKILLed",
-                                          ", the blocker turns problem", ", the trigger clears" };
+                                          ", the blocker turns problem", ", the trigger clears", ", the power fails" };
 
 typedef struct Event {
         EvKind kind;
@@ -120,6 +120,7 @@ typedef struct World {
         Manager *m;
         char *holder;                   /* the coordinator's, carried across restarts */
         bool starting, dead;            /* manager_start_test() runs; SIGKILLed in a task */
+        bool power_lost;                /* dead by a power failure: the next start is in a new boot */
         Snapshot snap;
         /* The oracle: what this test saw, independent of what the node recorded. */
         bool seen_any[N_COND];
@@ -408,9 +409,10 @@ static bool on_record(void *data, const char *rule, const char *what) {
                         put_file(w, w->stop_path, "test\n");
                 else if (effect == SLOW_DISK)
                         w->disk_fail = true;
-                else if (effect == SLOW_KILL) {
+                else if (effect == SLOW_KILL || effect == SLOW_POWER) {
                         snapshot_take(w);
                         w->dead = true;
+                        w->power_lost = effect == SLOW_POWER;
                 }
                 enter(w);
                 if (effect == SLOW_BLOCKER || effect == SLOW_CLEARED) {
@@ -495,6 +497,24 @@ static void node_restart(World *w, bool granted_late) {
         node_start(w);
 }
 
+/* The machine goes down and comes back with a new boot id; the boot clock starts again. A
+ * reboot that was recorded, or a power failure once the reboot's tasks began, is the one the
+ * health gate settles. */
+static void node_reboot(World *w, bool granted_late) {
+        bool rebooting = w->reboot_pending || w->power_lost;
+
+        node_kill(w, granted_late);
+        w->settling |= rebooting;
+        w->power_lost = false;
+        w->boot++;
+        write_boot_id(w);
+        w->wall += MIN;
+        w->bt = 20 * SEC;
+        w->reboot_pending = false;
+        cov.boots++;
+        node_start(w);
+}
+
 /* ---- a step --------------------------------------------------------------------------- */
 
 static void deliver(World *w, Answer a) {
@@ -570,15 +590,7 @@ static void apply(World *w, const Event *e) {
                 node_restart(w, e->a);
                 break;
         case EV_REBOOT:
-                node_kill(w, e->a);
-                w->settling |= w->reboot_pending;
-                w->boot++;
-                write_boot_id(w);
-                w->wall += MIN;
-                w->bt = 20 * SEC;
-                w->reboot_pending = false;
-                cov.boots++;
-                node_start(w);
+                node_reboot(w, e->a);
                 break;
         case EV_CLOCK:
                 w->wall = e->d < 0 && (uint64_t) -e->d > w->wall ? 0 : w->wall + (uint64_t) e->d;
@@ -612,8 +624,10 @@ static void apply(World *w, const Event *e) {
                 leave();
                 break;
         }
-        /* A SIGKILL in the middle of the tasks: the process is gone after the step. */
-        if (w->snap.taken)
+        /* A SIGKILL or a power failure in the middle of the tasks: gone after the step. */
+        if (w->snap.taken && w->power_lost)
+                node_reboot(w, false);
+        else if (w->snap.taken)
                 node_restart(w, false);
 }
 
@@ -731,7 +745,7 @@ static ssize_t run_history(World *w, const History *h, const char *dir) {
         for (size_t k = 0; k < h->n; k++) {
                 bool held = permission_held(w->m->perm);
                 if (getenv("MEDIC_TRACE"))
-                        fprintf(stderr, "# %4zu %s\n", k, ev_format(&h->ev[k], buf, sizeof buf));
+                        printf("# %4zu %s\n", k, ev_format(&h->ev[k], buf, sizeof buf));
                 cov.write_fail_steps += w->disk_fail;
                 apply(w, &h->ev[k]);
                 if (!failed(w))
@@ -947,6 +961,9 @@ static const Fixed fixed[] = {
               CHECK(C_BLOCKER, COND_OK), CHECK(C_HEALTH, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), TICK(3 * MIN),
               ANSWER(ANS_GRANT), TICK(SEC), E(EV_KILL), TICK(SEC), E(EV_REBOOT), CHECK(C_HEALTH, COND_OK),
               TICK(3 * MIN), TICK(SEC)),
+        FIXED("the power fails during the pre-reboot tasks", 0,
+              CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), E(EV_SLOW, .d = 5 * MIN, .a = SLOW_POWER),
+              TICK(3 * MIN), ANSWER(ANS_GRANT), TICK(SEC), CHECK(C_HEALTH, COND_OK), TICK(3 * MIN), TICK(SEC)),
         FIXED("a lost grant is given back", 0,
               CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), TICK(3 * MIN), ANSWER(ANS_LOST),
               CHECK(C_TRIGGER, COND_OK), TICK(SEC)),
