@@ -66,7 +66,7 @@ typedef enum EvKind {
         EV_REBOOT,      /* a: as EV_KILL; the boot id changes */
         EV_CLOCK,       /* d = wall-clock step */
         EV_DISK,        /* a = writes fail */
-        EV_RELOAD,      /* a = holds choice, b = retry choice */
+        EV_RELOAD,      /* a = holds choice, b = retry choice; d != 0: the rule is removed */
         EV_STOP,        /* a = stop file present */
         EV_UNPARK,
 } EvKind;
@@ -113,6 +113,7 @@ typedef struct World {
         uint64_t wall, bt, elapsed;
         unsigned boot, incarnation;
         int holds, retry;
+        bool rule_gone;                 /* the rule file holds no rule (reloaded so) */
         bool disk_fail, tasks_ok;
         int64_t slow_d;
         SlowEffect slow;
@@ -189,6 +190,10 @@ static void put_file(World *w, const char *path, const char *text) {
 
 static void write_rule(World *w) {
         const Setup *su = &w->h->setup;
+        if (w->rule_gone) {
+                put_file(w, w->rule_path, "-- the rule was removed\n");
+                return;
+        }
         _cleanup_free_ char *text = strprintf(
                 "rule \"%s\" {\n  when = \"trigger\",\n  unless = { \"blocker\" },\n  holds = \"%" PRIu64 "s\",\n"
                 "  retry = \"%" PRIu64 "s\",\n  limit = \"%u/%" PRIu64 "s\",\n%s  remedy = reboot {},\n}\n",
@@ -602,6 +607,7 @@ static void apply(World *w, const Event *e) {
                 _cleanup_(strlist_clear) StrList errors = {};
                 w->holds = e->a;
                 w->retry = e->b;
+                w->rule_gone = e->d != 0;
                 write_rule(w);
                 enter(w);
                 if (manager_reload(w->m, &errors) < 0)
@@ -691,8 +697,11 @@ static const char *ev_format(const Event *e, char *buf, size_t n) {
                 snprintf(buf, n, "writes %s", e->a ? "fail" : "work");
                 break;
         case EV_RELOAD:
-                snprintf(buf, n, "reload: holds %" PRIu64 "s retry %" PRIu64 "s", holds_choices[e->a] / SEC,
-                         retry_choices[e->b] / SEC);
+                if (e->d)
+                        snprintf(buf, n, "reload: the rule is removed");
+                else
+                        snprintf(buf, n, "reload: holds %" PRIu64 "s retry %" PRIu64 "s", holds_choices[e->a] / SEC,
+                                 retry_choices[e->b] / SEC);
                 break;
         case EV_STOP:
                 snprintf(buf, n, "stop file %s", e->a ? "created" : "removed");
@@ -820,6 +829,7 @@ static Event random_event(uint64_t *s, CondState *last) {
         case EV_RELOAD:
                 e.a = (int) rng_below(s, ELEMENTSOF(holds_choices));
                 e.b = (int) rng_below(s, ELEMENTSOF(retry_choices));
+                e.d = rng_below(s, 4) == 0;
                 break;
         case EV_STOP:
                 e.a = rng_below(s, 4) == 0;
