@@ -43,7 +43,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                 return;
         s->maintenance_tasks = NULL;
         if (streq_ptr(s->maintenance, "draining")) {
-                if (!ok) {
+                if (!ok && !permission_revoked(h->perm)) {
                         _cleanup_free_ char *why = strprintf("drain failed: %s", detail ? detail : "?");
                         log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_REASON", why }),
                                   "Maintenance for rule %s: %s; undraining and giving the permission back", s->name, why);
@@ -53,7 +53,8 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                         maintenance_tick(h);
                         return;
                 }
-                /* The drain took its time: decided again, on what this process observes now. */
+                /* The drain took its time: decided again, on what this process observes now (a
+                 * drain stopped because the permission was taken back is decided so too). */
                 _cleanup_free_ char *changed = h->recheck(h->userdata, s->name);
                 if (changed) {
                         _cleanup_free_ char *why = strprintf("no longer wanted after the drain: %s", changed);
@@ -108,7 +109,8 @@ static int run_tasks(ActHost *h, RuleState *s, const char *dir) {
         if (r < 0) {
                 free(c->rule);
                 free(c);
-        }
+        } else if (streq_ptr(s->maintenance, "draining"))
+                tasks_require_permission(s->maintenance_tasks);
         return r;
 }
 

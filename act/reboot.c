@@ -366,6 +366,11 @@ static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
         _cleanup_free_ char *changed = NULL;
 
         r->tasks = NULL;
+        if (!ok && permission_revoked(r->h->perm)) {
+                /* Taken back while the tasks ran (an operator's release): not a task's fault. */
+                _cleanup_free_ char *why = strdup(permission_revoked(r->h->perm));
+                return abandon(r, why ? why : "the coordinator no longer shows this node as holder");
+        }
         if (!ok) {
                 _cleanup_free_ char *why = strprintf("a pre-reboot task failed: %s", detail ? detail : "?");
                 journal_escalate(r->h->journal, "reboot-aborted", r->rule, why);
@@ -424,6 +429,8 @@ int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot
                   "Rule %s reboots the node: running the pre-reboot tasks of %s", d->name, r->h->config->pre_reboot_dir);
         k = tasks_run(r->h, r->rule, r->h->config->pre_reboot_dir, task_env(r, &env), on_pre_tasks, r, &r->tasks);
         strlist_clear(&env);
+        if (k >= 0)
+                tasks_require_permission(r->tasks);
         if (k < 0) {
                 r->phase = PHASE_IDLE;
                 r->failed = NULL;

@@ -45,3 +45,8 @@ int tasks_run(const ActHost *h, const char *rule, const char *dir, char **env,
 int tasks_run_all(const ActHost *h, const char *rule, const char *dir, char **env,
                   void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret);
 void tasks_cancel(TaskRun *t);
+/* Each task of t (the tasks before a disruption) starts only while the coordinator still shows
+ * the node as holder of the permission (permission_verify()): once it is taken back the run
+ * stops, done(false, …) with permission_revoked() set. Called right after tasks_run() (the
+ * first task starts from the event loop). */
+void tasks_require_permission(TaskRun *t);

@@ -9,6 +9,7 @@
 
 #include "exec.h"
 #include "log.h"
+#include "permission.h"
 #include "reboot.h"
 #include "trust.h"
 
@@ -28,6 +29,7 @@ struct TaskRun {
         char *detail;
         bool keep_going;        /* run every task; report the first failure at the end */
         char *failed;           /* that first failure */
+        bool need_permission;   /* tasks_require_permission() */
 };
 
 static int cmp_str(const void *a, const void *b) {
@@ -76,6 +78,11 @@ static void run_next(TaskRun *t) {
         }
         const char *path = t->files.v[t->next++];
         char *argv[] = { (char *) path, NULL };
+        if (t->need_permission && permission_verify(t->host->perm) == COORD_NOT_HELD) {
+                _cleanup_free_ char *why = strprintf("%s not started: %s", path, permission_revoked(t->host->perm) ?: "");
+                log_warning("Task %s", why ? why : path);
+                return finish(t, false, why);
+        }
         if (t->host->record) {
                 _cleanup_free_ char *what = strprintf("task %s", path);
                 if (t->host->record(t->host->record_data, t->rule, what ? what : path))
@@ -172,6 +179,11 @@ int tasks_run(const ActHost *h, const char *rule, const char *dir, char **env,
 int tasks_run_all(const ActHost *h, const char *rule, const char *dir, char **env,
                   void (*done)(bool ok, const char *detail, void *ud), void *userdata, TaskRun **ret) {
         return tasks_start(h, rule, dir, env, true, done, userdata, ret);
+}
+
+void tasks_require_permission(TaskRun *t) {
+        if (t)
+                t->need_permission = true;
 }
 
 void tasks_cancel(TaskRun *t) {

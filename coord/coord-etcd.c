@@ -118,6 +118,7 @@ struct Etcd {
          * clear until a decision reads again; the watch delivers those writes too. */
         bool cache_kept;
         bool view_refreshing;         /* a read to start keeping the copy is out */
+        int64_t grant_rev;            /* the revision of this node's last grant (0: none in this process) */
         uint64_t last_contact;        /* CLOCK_MONOTONIC usec of etcd's last answer or watch data */
         struct json_object *gone;     /* node -> when (epoch s) its members/ key left, as the watch saw */
         int64_t group_event_rev;      /* the newest change the group watch delivered */
@@ -697,6 +698,7 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
                         return answer(e, COORD_UNKNOWN, "a member's lease ended while the grant was decided; given back");
                 }
                 log_notice("etcd: permission granted to %s in group %s", e->node, e->group);
+                e->grant_rev = jint(jget(reply, "header"), "revision");
                 return answer(e, COORD_GRANTED, NULL);
         }
         /* Somebody changed the group meanwhile: decide again on a fresh view. */
@@ -1691,6 +1693,37 @@ static struct json_object *etcd_status(Coordinator *c) {
         return o;
 }
 
+/* Whether this node still holds (CoordinatorOps.held), from the watch-kept copy only: NOT_HELD
+ * when the copy is current (the group watch stands, etcd answered within a lease TTL), reflects
+ * the grant's own revision or a later one, and has no holders/NODE (an operator's `medicctl
+ * coordinator release NODE` or etcdctl deleted it). A copy the watch has not brought up to the
+ * grant yet cannot tell, nor can a broken or silent watch: UNKNOWN. */
+static CoordHeld etcd_held(Coordinator *c, const char *holder, char **ret_why) {
+        Etcd *e = c->data;
+        _cleanup_free_ char *key = gkey(e, "holders", e->node);
+        uint64_t now = now_monotonic();
+
+        (void) holder; /* one slot per node: holders/NODE */
+        if (!e->group_watch.created || !e->cache_kept) {
+                *ret_why = strdup("no current copy of the group (its watch is not established)");
+                return COORD_HELD_UNKNOWN;
+        }
+        if (now - e->last_contact > e->ttl) {
+                *ret_why = strprintf("no answer from etcd for %llus",
+                                     (unsigned long long) ((now - e->last_contact) / USEC_PER_SEC));
+                return COORD_HELD_UNKNOWN;
+        }
+        if (e->cache_rev < e->grant_rev) {
+                *ret_why = strprintf("the copy of the group (revision %lld) is older than the grant (revision %lld)",
+                                     (long long) e->cache_rev, (long long) e->grant_rev);
+                return COORD_HELD_UNKNOWN;
+        }
+        if (key && jget(e->cache, key))
+                return COORD_HELD;
+        *ret_why = strprintf("%s is absent at revision %lld", key ? key : "the holder key", (long long) e->cache_rev);
+        return COORD_NOT_HELD;
+}
+
 /* ---- the group view (medic.group_view()) ---------------------------------------------------------- */
 
 /* The watch-kept copy, never a request: current while the group watch lasts, a read after its
@@ -1902,4 +1935,5 @@ const CoordinatorOps coord_etcd_ops = {
         .withdraw = etcd_withdraw,
         .admin = etcd_admin,
         .group_view = etcd_group_view,
+        .held = etcd_held,
 };

@@ -692,6 +692,9 @@ fail:
         return r;
 }
 
+/* No .held: the FleetLock protocol has no way to ask whether this node still holds a slot (only
+ * pre-reboot and steady-state), so a slot an operator takes back on the server goes unnoticed
+ * (coordinator_held() answers UNKNOWN, which does not stop a reboot). */
 const CoordinatorOps coord_fleetlock_ops = {
         .name = "fleetlock",
         .init = fl_init,

@@ -98,6 +98,49 @@ static struct json_object *local_status(Coordinator *c) {
         return o;
 }
 
+/* The file is the slot: an operator who clears its holder (or removes it) takes the slot back,
+ * and the next request is granted again. Read afresh each time (one small file). */
+static CoordHeld local_held(Coordinator *c, const char *holder, char **ret_why) {
+        LocalSlot *s = c->data;
+        _cleanup_free_ char *buf = NULL;
+        struct json_object *o, *v;
+        const char *h = NULL;
+        size_t size;
+        int r;
+
+        r = read_file(s->path, 64 * 1024, &buf, &size);
+        if (r == -ENOENT) {
+                *ret_why = strprintf("%s does not exist", s->path);
+                s->holder = mfree(s->holder);
+                s->since = 0;
+                return COORD_NOT_HELD;
+        }
+        if (r < 0) {
+                *ret_why = strprintf("%s: cannot read: %s", s->path, strerror(-r));
+                return COORD_HELD_UNKNOWN;
+        }
+        o = json_tokener_parse(buf);
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                *ret_why = strprintf("%s: cannot parse", s->path);
+                return COORD_HELD_UNKNOWN;
+        }
+        if (json_object_object_get_ex(o, "holder", &v) && json_object_is_type(v, json_type_string))
+                h = json_object_get_string(v);
+        if (streq_ptr(h, holder)) {
+                json_object_put(o);
+                return COORD_HELD;
+        }
+        *ret_why = h ? strprintf("%s names %s as the holder", s->path, h) : strprintf("%s names no holder", s->path);
+        /* What the file says is the slot. */
+        free(s->holder);
+        s->holder = strdup_or_null(h);
+        if (!h)
+                s->since = 0;
+        json_object_put(o);
+        return COORD_NOT_HELD;
+}
+
 /* The local coordinator's group is this node. */
 static int local_group_view(Coordinator *c, struct json_object **ret, char **ret_why) {
         LocalSlot *s = c->data;
@@ -123,4 +166,5 @@ const CoordinatorOps coord_local_ops = {
         .status = local_status,
         .done = local_done,
         .group_view = local_group_view,
+        .held = local_held,
 };

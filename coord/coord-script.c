@@ -22,6 +22,8 @@ typedef struct ScriptCoord {
         char *holder;
         uint64_t since; /* realtime usec */
         bool defer;
+        bool held_forced;       /* coord_script_set_held_view() */
+        CoordHeld held_view;
         ScriptPending pend[SCRIPT_MAX_PENDING];
         size_t n_pend;
 } ScriptCoord;
@@ -126,6 +128,29 @@ int coord_script_set_holder(Coordinator *c, const char *holder) {
         return 0;
 }
 
+void coord_script_set_held_view(Coordinator *c, bool forced, CoordHeld h) {
+        ScriptCoord *s = c->data;
+
+        if (c->ops != &coord_script_ops)
+                return;
+        s->held_forced = forced;
+        s->held_view = h;
+}
+
+static CoordHeld script_held(Coordinator *c, const char *holder, char **ret_why) {
+        ScriptCoord *s = c->data;
+
+        if (s->held_forced) {
+                *ret_why = strdup("as the test set it");
+                return s->held_view;
+        }
+        if (streq_ptr(s->holder, holder))
+                return COORD_HELD;
+        *ret_why = s->holder ? strprintf("the slot is held by %s (the test)", s->holder)
+                             : strdup("the slot was taken back (the test)");
+        return COORD_NOT_HELD;
+}
+
 static int script_release(Coordinator *c, const char *holder) {
         ScriptCoord *s = c->data;
 
@@ -171,4 +196,5 @@ const CoordinatorOps coord_script_ops = {
         .status = script_status,
         .done = script_done,
         .group_view = script_group_view,
+        .held = script_held,
 };

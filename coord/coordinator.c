@@ -13,6 +13,14 @@ const char *coord_answer_to_string(CoordAnswer a) {
         }
 }
 
+const char *coord_held_to_string(CoordHeld h) {
+        switch (h) {
+        case COORD_HELD: return "held";
+        case COORD_NOT_HELD: return "not-held";
+        default: return "unknown";
+        }
+}
+
 int coordinator_new(const Config *cfg, sd_event *e, Coordinator **ret) {
         static const CoordinatorOps *const backends[] = { &coord_local_ops, &coord_etcd_ops, &coord_fleetlock_ops };
 
@@ -98,6 +106,15 @@ struct json_object *coordinator_status(Coordinator *c) {
 void coordinator_withdraw(Coordinator *c, const char *holder) {
         if (c->ops->withdraw)
                 c->ops->withdraw(c, holder);
+}
+
+CoordHeld coordinator_held(Coordinator *c, const char *holder, char **ret_why) {
+        *ret_why = NULL;
+        if (!c->ops->held) {
+                *ret_why = strprintf("the %s coordinator cannot tell", c->ops->name);
+                return COORD_HELD_UNKNOWN;
+        }
+        return c->ops->held(c, holder, ret_why);
 }
 
 void coordinator_publish_health(Coordinator *c, bool healthy, const char *summary_json) {

@@ -16,6 +16,18 @@ typedef enum CoordAnswer {
 
 const char *coord_answer_to_string(CoordAnswer a);
 
+/* Whether, from what the backend has observed without asking anyone, this node still holds the
+ * slot it was granted: an operator (`medicctl coordinator release NODE`) or another tool may take
+ * it back while the node waits for its tasks. NOT_HELD only when the backend's view is current
+ * and newer than the grant; UNKNOWN when it cannot tell (FleetLock never can). */
+typedef enum CoordHeld {
+        COORD_HELD_UNKNOWN,
+        COORD_HELD,
+        COORD_NOT_HELD,
+} CoordHeld;
+
+const char *coord_held_to_string(CoordHeld h);
+
 typedef struct Coordinator Coordinator;
 typedef void (*coord_answer_t)(CoordAnswer a, const char *reason, void *userdata);
 
@@ -38,6 +50,10 @@ typedef struct CoordinatorOps {
         /* Optional. The group as the backend's own copy shows it, without a request; see
          * coordinator_group_view(). Without it the backend has no view of the group. */
         int (*group_view)(Coordinator *c, struct json_object **ret, char **ret_why);
+        /* Optional. Whether this node still holds the slot granted to holder, from what the
+         * backend already keeps (never a request); ret_why (malloc'ed, may stay NULL) says what
+         * the answer rests on. Without it: COORD_HELD_UNKNOWN. */
+        CoordHeld (*held)(Coordinator *c, const char *holder, char **ret_why);
 } CoordinatorOps;
 
 struct Coordinator {
@@ -80,11 +96,18 @@ int coord_script_deliver(Coordinator *c, CoordAnswer a, const char *reason, Coor
 size_t coord_script_pending(const Coordinator *c);
 const char *coord_script_holder(const Coordinator *c);
 int coord_script_set_holder(Coordinator *c, const char *holder);
+/* The scripted server's own view of whether the node holds: by default HELD while it has a
+ * holder and NOT_HELD when it has none (so coord_script_set_holder(c, NULL) takes the slot back,
+ * as `medicctl coordinator release` does); coord_script_set_held_view(c, true, h) makes it
+ * answer h whatever it holds (UNKNOWN: a backend that cannot tell, or a lagging watch). */
+void coord_script_set_held_view(Coordinator *c, bool forced, CoordHeld h);
 Coordinator *coordinator_free(Coordinator *c);
 int coordinator_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata);
 int coordinator_release(Coordinator *c, const char *holder);
 struct json_object *coordinator_status(Coordinator *c);
 void coordinator_withdraw(Coordinator *c, const char *holder);
+/* See CoordHeld and CoordinatorOps.held; *ret_why is NULL or malloc'ed. */
+CoordHeld coordinator_held(Coordinator *c, const char *holder, char **ret_why);
 void coordinator_publish_health(Coordinator *c, bool healthy, const char *summary_json);
 int coordinator_admin(Coordinator *c, struct json_object *req, void (*cb)(struct json_object *reply, void *ud), void *ud);
 /* A read-only view of this node's group, from what the backend already keeps (no request is

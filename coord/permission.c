@@ -32,6 +32,7 @@ struct Permission {
         bool in_flight;
         unsigned gen;           /* bumped by release/withdraw: an answer to an older request is stale */
         PermissionAnswer last;
+        char *revoked;          /* held, but the backend no longer shows this node as holder: why */
         bool orphan_released;   /* an orphan holder was logged (or we released): not logged again (see permission_reconcile) */
         /* Restored from the file at start; given back unless claimed. */
         Rec restored;
@@ -60,6 +61,9 @@ static int record_save(Permission *p, Rec rec, const char *rule, uint64_t since)
 }
 
 static void set_state(Permission *p, Rec rec, const char *rule) {
+        /* A mark of a taken-back slot belongs to that holding only. */
+        if (rec != REC_HELD || p->rec != REC_HELD || !streq_ptr(p->rule, rule))
+                p->revoked = mfree(p->revoked);
         if (rec == REC_NONE) {
                 p->rule = mfree(p->rule);
                 p->since = 0;
@@ -117,6 +121,7 @@ Permission *permission_free(Permission *p) {
         free(p->path);
         free(p->rule);
         free(p->restored_rule);
+        free(p->revoked);
         free(p->last.reason);
         free(p);
         return NULL;
@@ -153,10 +158,41 @@ void permission_startup(Permission *p) {
         }
 }
 
+CoordHeld permission_verify(Permission *p) {
+        _cleanup_free_ char *why = NULL;
+        CoordHeld h;
+
+        if (p->rec != REC_HELD)
+                return COORD_HELD_UNKNOWN;
+        if (p->revoked)
+                return COORD_NOT_HELD;
+        h = coordinator_held(p->coord, p->rule, &why);
+        if (h != COORD_NOT_HELD)
+                return h;
+        /* Taken back (an operator's `medicctl coordinator release`, a cleared coordinator.json):
+         * whatever waits for this permission must not act on it. Recorded here, once; the
+         * remedy holding it gives it back when it stops. */
+        p->revoked = strprintf("the coordinator no longer shows this node as holder%s%s%s",
+                               why ? " (" : "", why ? why : "", why ? ")" : "");
+        log_event(LOG_WARNING, MEDIC_MSG_PERMISSION,
+                  LOG_FIELDS({ "MEDIC_RULE", p->rule }, { "MEDIC_DECISION", "revoked" }, { "MEDIC_REASON", p->revoked }),
+                  "The permission for rule %s was taken back: %s", p->rule,
+                  p->revoked ? p->revoked : "the coordinator no longer shows this node as holder");
+        if (!p->revoked)
+                p->revoked = strdup("");
+        return COORD_NOT_HELD;
+}
+
+const char *permission_revoked(const Permission *p) {
+        return p->rec == REC_HELD ? p->revoked : NULL;
+}
+
 void permission_reconcile(Permission *p) {
         struct json_object *b, *v;
         _cleanup_free_ char *holder = NULL;
 
+        if (p->rec == REC_HELD)
+                (void) permission_verify(p);
         if (p->rec != REC_NONE || p->in_flight)
                 return;
         b = coordinator_status(p->coord);
@@ -354,6 +390,7 @@ struct json_object *permission_status(Permission *p) {
         json_object_object_add(o, "backend", json_object_new_string(p->coord->ops->name));
         json_object_object_add(o, "holder", p->rec == REC_HELD ? json_object_new_string(p->rule) : NULL);
         json_object_object_add(o, "since", p->rec == REC_HELD ? json_object_new_int64((int64_t) (p->since / USEC_PER_SEC)) : NULL);
+        json_object_object_add(o, "revoked", permission_revoked(p) ? json_object_new_string(p->revoked) : NULL);
         json_object_object_add(o, "asking", p->rec == REC_ASKING ? json_object_new_string(p->rule) : NULL);
         json_object_object_add(o, "asking_since", p->rec == REC_ASKING ? json_object_new_int64((int64_t) (p->since / USEC_PER_SEC)) : NULL);
         if (p->rec == REC_ASKING && p->last.count > 0) {

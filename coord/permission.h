@@ -49,8 +49,18 @@ void permission_startup(Permission *p);
 
 /* Called periodically (and at start, after permission_startup()): when the backend says this
  * node holds a slot that no rule here holds or asks for, gives it back (each time it is seen;
- * logged once). */
+ * logged once); while a rule holds, permission_verify(). */
 void permission_reconcile(Permission *p);
+
+/* While a rule holds: asks the backend whether it still shows this node as holder
+ * (coordinator_held(), from what it already keeps). NOT_HELD is recorded (logged once, with the
+ * reason "the coordinator no longer shows this node as holder") and stays until the slot is
+ * given back: a re-decision refuses to act on it. HELD or UNKNOWN change nothing (etcd's watch
+ * may lag behind the grant). Called by every decision of the holding rule and by
+ * permission_reconcile(). */
+CoordHeld permission_verify(Permission *p);
+/* Why the slot held was taken back (see permission_verify()), or NULL. */
+const char *permission_revoked(const Permission *p);
 
 PermState permission_state(const Permission *p, const char *rule);
 /* The rule that asks or holds, or NULL. */
@@ -62,6 +72,6 @@ uint64_t permission_since(const Permission *p);
 const PermissionAnswer *permission_last_answer(const Permission *p);
 const char *permission_backend(const Permission *p);
 
-/* {"backend", "holder" (this node's rule or null), "since", "asking", "last_answer",
+/* {"backend", "holder" (this node's rule or null), "since", "revoked", "asking", "last_answer",
  *  "answers", "stopped", and the backend's view under "backend_status"} */
 struct json_object *permission_status(Permission *p);

@@ -152,6 +152,9 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
         DecideBlocker blockers[d->unless.n ? d->unless.n : 1];
         const PermissionAnswer *last = permission_last_answer(m->perm);
         PermState perm = permission_state(m->perm, d->name);
+        /* Whether the coordinator still shows the node as holder, from what the backend keeps. */
+        if (perm == PERM_HELD)
+                (void) permission_verify(m->perm);
         _cleanup_free_ char *busy = busy_reason(m, d, s, acting);
         Armed a;
         Verdict v;
@@ -187,6 +190,7 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
                 .perm_reason = perm == PERM_ASKING && last ? last->reason : NULL,
                 .perm_count = perm == PERM_ASKING && last ? last->count : 0,
                 .perm_waiting_for = perm == PERM_ASKING ? usec_sub_sat(now, permission_since(m->perm)) : 0,
+                .perm_revoked = perm == PERM_HELD ? permission_revoked(m->perm) : NULL,
                 .acting = acting,
                 .now = now,
         };

@@ -21,6 +21,7 @@ static const char *const verdict_names[_VERDICT_MAX] = {
         [VERDICT_WINDOW] = "outside-window", [VERDICT_LIMITED] = "rate-limited", [VERDICT_ESCALATE] = "escalate",
         [VERDICT_NODE_LIMIT] = "node-limit", [VERDICT_STOPPED] = "stopped",
         [VERDICT_ASKING] = "asking-permission", [VERDICT_FIRE] = "fire", [VERDICT_PARKED] = "parked",
+        [VERDICT_REVOKED] = "permission-revoked",
 };
 
 const char *verdict_to_string(Verdict v) {
@@ -260,6 +261,11 @@ static bool step_permission(Run *run, const DecideInput *in) {
         }
         switch (in->perm) {
         case PERM_HELD:
+                if (in->perm_revoked) {
+                        step(run, "coordinator", false, "the %s coordinator took the permission back: %s", backend,
+                             in->perm_revoked);
+                        return verdict(run, VERDICT_REVOKED, "%s", in->perm_revoked);
+                }
                 step(run, "coordinator", true, "this rule holds the %s coordinator's permission", backend);
                 return false;
         case PERM_ASKING:

@@ -30,6 +30,7 @@ typedef enum Verdict {
         VERDICT_ASKING,      /* waiting for the coordinator */
         VERDICT_FIRE,
         VERDICT_PARKED,      /* reboot-loop protection: no automation until an operator unparks */
+        VERDICT_REVOKED,     /* the permission held was taken back by the coordinator */
         _VERDICT_MAX,
 } Verdict;
 
@@ -97,6 +98,10 @@ typedef struct DecideInput {
         const char *perm_reason;        /* its reason (queue place, budget, …) */
         unsigned perm_count;            /* how many times that same answer came */
         uint64_t perm_waiting_for;      /* usec since the rule started asking */
+        /* Held, but the backend no longer shows this node as holder (an operator took the slot
+         * back): why, or NULL. Only "not held" counts: a backend that cannot tell (a lagging
+         * watch, FleetLock) leaves it NULL and the grant stands. */
+        const char *perm_revoked;
 
         /* A re-decision of an action already begun and recorded (after the grant, after the
          * tasks before a disruption): its own firing is counted already and its own retry

@@ -197,6 +197,19 @@ static void c_asking_denied(Fixture *f) {
 static void c_asking_unknown(Fixture *f) { c_asking(f); f->in.perm_answer = "unknown"; f->in.perm_count = 1; }
 static void c_held(Fixture *f) { f->in.perm = PERM_HELD; }
 static void c_held_acting(Fixture *f) { c_held(f); f->in.acting = true; fired_times(&f->disruptions, 1, T0, 0); fired_times(&f->fired, 1, T0, 0); }
+/* An operator took the slot back while the tasks ran (`medicctl coordinator release`): the
+ * re-decision at the moment of acting refuses; only "not held" counts, a backend that cannot
+ * tell leaves perm_revoked NULL (held-acting). */
+static void c_held_revoked_acting(Fixture *f) {
+        c_held_acting(f);
+        f->in.perm_revoked = "the coordinator no longer shows this node as holder (holders/n1 is absent)";
+}
+static void c_held_revoked(Fixture *f) {
+        c_held(f);
+        f->in.perm_revoked = "the coordinator no longer shows this node as holder (holders/n1 is absent)";
+}
+static void c_revoked_not_held(Fixture *f) { c_asking(f); f->in.perm_revoked = "ignored: not held"; }
+static void c_order_stop_revoked(Fixture *f) { c_held_revoked_acting(f); c_stop_file(f); }
 static void c_dry_run(Fixture *f) { f->in.dry_run = true; }
 static void c_nondisruptive(Fixture *f) { f->in.disruptive = false; }
 static void c_nondisruptive_asking_ignored(Fixture *f) { c_nondisruptive(f); f->in.perm = PERM_ASKING; }
@@ -265,6 +278,10 @@ static const Case cases[] = {
         { "asking-unknown", c_asking_unknown, VERDICT_ASKING, "unknown" },
         { "held", c_held, VERDICT_FIRE, "firing" },
         { "held-acting", c_held_acting, VERDICT_FIRE, "firing" },
+        { "held-revoked-acting", c_held_revoked_acting, VERDICT_REVOKED, "no longer shows this node as holder" },
+        { "held-revoked", c_held_revoked, VERDICT_REVOKED, "holders/n1 is absent" },
+        { "revoked-not-held", c_revoked_not_held, VERDICT_ASKING, NULL },
+        { "order-stop-revoked", c_order_stop_revoked, VERDICT_STOPPED, NULL },
         { "dry-run", c_dry_run, VERDICT_FIRE, "would fire (dry-run)" },
         { "nondisruptive", c_nondisruptive, VERDICT_FIRE, "firing" },
         { "nondisruptive-asking-ignored", c_nondisruptive_asking_ignored, VERDICT_FIRE, "firing" },

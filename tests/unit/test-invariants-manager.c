@@ -8,8 +8,9 @@
  * holds, retry, limit, an optional window, max_disruptions and pre-reboot / abort tasks, loaded
  * from files the test writes. Steps: check results (ok/problem/unknown), coordinator answers
  * (granted, denied, unknown, lost; late ones come from requests the rule withdrew), task
- * outcomes, tasks that take time (and meanwhile the stop file appears, the disk fails, or
- * medicd is SIGKILLed), time passing, SIGKILL and restart (the manager freed without a save;
+ * outcomes, tasks that take time (and meanwhile the stop file appears, the disk fails, the
+ * coordinator takes the slot back, or medicd is SIGKILLed), the coordinator taking the slot
+ * back at any time (`medicctl coordinator release`), time passing, SIGKILL and restart (the manager freed without a save;
  * the new one starts on what was on disk), reboots (a new boot id), wall-clock steps both
  * ways, failing writes (RLIMIT_FSIZE 0: every write(2) to a file fails, as on a full disk),
  * reloads, the stop file, unpark. Checked at every recorded action and after every step:
@@ -23,7 +24,8 @@
  *       go on; the pre-reboot tasks do not), and no reboot on a trigger not observed as
  *       problem by this process;
  *   I4  once no request is out: the coordinator holds for the node only if the owner holds
- *       or asks (what medicctl shows), and the owner holds only if the coordinator says so;
+ *       or asks (what medicctl shows), and the owner holds only if the coordinator says so
+ *       or the owner reports the slot taken back (permission_revoked());
  *   I5  max_disruptions never exceeded, also when writes fail.
  *
  * MEDIC_SEED (default: from the clock; printed) and MEDIC_STEPS (default below) choose the
@@ -69,13 +71,17 @@ typedef enum EvKind {
         EV_RELOAD,      /* a = holds choice, b = retry choice; d != 0: the rule is removed */
         EV_STOP,        /* a = stop file present */
         EV_UNPARK,
+        EV_REVOKE,      /* the coordinator takes the slot back (medicctl coordinator release) */
 } EvKind;
 
 typedef enum Answer { ANS_GRANT, ANS_DENY, ANS_UNKNOWN, ANS_LOST, _ANS_MAX } Answer;
 static const char *const answer_names[] = { "granted", "denied", "unknown", "granted but lost" };
-typedef enum SlowEffect { SLOW_NONE, SLOW_STOP, SLOW_DISK, SLOW_KILL, SLOW_BLOCKER, SLOW_CLEARED, SLOW_POWER, _SLOW_MAX } SlowEffect;
+typedef enum SlowEffect {
+        SLOW_NONE, SLOW_STOP, SLOW_DISK, SLOW_KILL, SLOW_BLOCKER, SLOW_CLEARED, SLOW_POWER, SLOW_REVOKE, _SLOW_MAX
+} SlowEffect;
 static const char *const slow_names[] = { "", ", the stop file appears", ", the disk fails", ", medicd is SIGKILLed",
-                                          ", the blocker turns problem", ", the trigger clears", ", the power fails" };
+                                          ", the blocker turns problem", ", the trigger clears", ", the power fails",
+                                          ", the coordinator takes the slot back" };
 
 typedef struct Event {
         EvKind kind;
@@ -135,13 +141,13 @@ typedef struct World {
         uint64_t *dis;                  /* wall times of the reboots, in the window */
         size_t n_dis, cap_dis;
         uint64_t dis_mark;
-        unsigned reboots, continued, pre_tasks, refused_asks;
+        unsigned reboots, continued, pre_tasks, abort_tasks, refused_asks;
         char failure[1024];
 } World;
 
 static World *cur; /* the clock source takes no argument */
 static struct {
-        uint64_t reboots, continued, restarts, boots, grants, lost, late, write_fail_steps, pre_tasks, settled;
+        uint64_t reboots, continued, restarts, boots, grants, lost, late, write_fail_steps, pre_tasks, settled, revoked;
         uint64_t verdicts[_VERDICT_MAX];
 } cov;
 
@@ -379,6 +385,14 @@ static void check_reboot(World *w) {
 
 static void see(World *w, int k, CondState st);
 
+/* An operator takes the node's slot back at the coordinator. */
+static void take_back(World *w) {
+        if (!coord_script_holder(w->m->coord))
+                return;
+        (void) coord_script_set_holder(w->m->coord, NULL);
+        cov.revoked++;
+}
+
 static bool on_record(void *data, const char *rule, const char *what) {
         World *w = data;
         bool pre = strstr(what, "/pre.d/") != NULL;
@@ -398,8 +412,10 @@ static bool on_record(void *data, const char *rule, const char *what) {
                 failf(w, "unexpected action %s of %s", what, rule ? rule : "-");
                 return false;
         }
-        if (!pre)
+        if (!pre) {
+                w->abort_tasks += strstr(what, "/abort.d/") != NULL;
                 return w->tasks_ok;
+        }
         if (w->starting)
                 failf(w, "I3: a new medicd runs the pre-reboot task %s again", what + 5);
         check_permission(w, what);
@@ -414,6 +430,8 @@ static bool on_record(void *data, const char *rule, const char *what) {
                         put_file(w, w->stop_path, "test\n");
                 else if (effect == SLOW_DISK)
                         w->disk_fail = true;
+                else if (effect == SLOW_REVOKE)
+                        take_back(w);
                 else if (effect == SLOW_KILL || effect == SLOW_POWER) {
                         snapshot_take(w);
                         w->dead = true;
@@ -629,6 +647,9 @@ static void apply(World *w, const Event *e) {
                 drain(w);
                 leave();
                 break;
+        case EV_REVOKE:
+                take_back(w);
+                break;
         }
         /* A SIGKILL or a power failure in the middle of the tasks: gone after the step. */
         if (w->snap.taken && w->power_lost)
@@ -646,8 +667,9 @@ static void check_settled(World *w, const Event *e) {
                 return;
         if (permission_in_flight(p))
                 failf(w, "I4: the owner says a request is in flight, the coordinator has none");
-        else if (permission_held(p) && !holder)
-                failf(w, "I4: the owner says %s holds, the coordinator says nobody", permission_rule(p));
+        else if (permission_held(p) && !holder && !permission_revoked(p))
+                failf(w, "I4: the owner says %s holds, the coordinator says nobody (and the owner did not notice)",
+                      permission_rule(p));
         else if (holder && !permission_rule(p))
                 failf(w, "I4: leak: the coordinator says the node holds (for %s), the owner neither holds nor asks",
                       holder);
@@ -708,6 +730,9 @@ static const char *ev_format(const Event *e, char *buf, size_t n) {
                 break;
         case EV_UNPARK:
                 snprintf(buf, n, "medicctl unpark");
+                break;
+        case EV_REVOKE:
+                snprintf(buf, n, "the coordinator takes the slot back (medicctl coordinator release)");
                 break;
         }
         return buf;
@@ -773,7 +798,7 @@ static Event random_event(uint64_t *s, CondState *last) {
         static const struct { EvKind kind; unsigned weight; } weights[] = {
                 { EV_CHECK, 260 }, { EV_TICK, 280 }, { EV_ANSWER, 200 }, { EV_OUTCOME, 20 }, { EV_SLOW, 25 },
                 { EV_KILL, 8 }, { EV_REBOOT, 6 }, { EV_CLOCK, 12 }, { EV_DISK, 12 }, { EV_RELOAD, 8 },
-                { EV_STOP, 10 }, { EV_UNPARK, 10 },
+                { EV_STOP, 10 }, { EV_UNPARK, 10 }, { EV_REVOKE, 8 },
         };
         static const int64_t ticks[] = { SEC, 5 * SEC, 30 * SEC, 60 * SEC, 3 * MIN, 6 * MIN, 20 * MIN, 2 * HOUR };
         static const int64_t steps[] = { -HOUR, HOUR, -3 * HOUR, 25 * HOUR, -25 * HOUR, -30 * SEC, 5 * MIN };
@@ -936,12 +961,15 @@ typedef struct Fixed {
         Event ev[32];
         size_t n;
         unsigned reboots;       /* expected at the end */
+        bool aborted;           /* the abort tasks must have run */
 } Fixed;
 
 #define SETUP_DEFAULT { .limit = { 3, HOUR }, .max_disruptions = { 2, 24 * HOUR }, .holds = 2, .retry = 2 }
 #define FIXED_WITH(setup_, name_, reboots_, ...) { .name = (name_), .setup = setup_, .ev = { __VA_ARGS__ }, \
         .n = sizeof((Event[]) { __VA_ARGS__ }) / sizeof(Event), .reboots = (reboots_) }
 #define FIXED(name_, reboots_, ...) FIXED_WITH(SETUP_DEFAULT, name_, reboots_, __VA_ARGS__)
+#define FIXED_ABORTED(name_, reboots_, ...) { .name = (name_), .setup = SETUP_DEFAULT, .ev = { __VA_ARGS__ }, \
+        .n = sizeof((Event[]) { __VA_ARGS__ }) / sizeof(Event), .reboots = (reboots_), .aborted = true }
 #define SETUP_ONE_PER_HOUR { .limit = { 3, HOUR }, .max_disruptions = { 1, HOUR }, .holds = 0, .retry = 0 }
 
 static const Fixed fixed[] = {
@@ -984,6 +1012,15 @@ static const Fixed fixed[] = {
         FIXED("a lost grant is given back", 0,
               CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), TICK(3 * MIN), ANSWER(ANS_LOST),
               CHECK(C_TRIGGER, COND_OK), TICK(SEC)),
+        /* `medicctl coordinator release NODE` while the node runs its pre-reboot tasks: the
+         * re-decision after them refuses, the abort tasks run, the slot is not held any more;
+         * asked again later, the node is granted again and reboots. */
+        FIXED_ABORTED("the slot is taken back during the pre-reboot tasks", 0,
+              CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), E(EV_SLOW, .d = 5 * MIN, .a = SLOW_REVOKE),
+              TICK(3 * MIN), ANSWER(ANS_GRANT), TICK(SEC)),
+        FIXED_ABORTED("taken back during the pre-reboot tasks, then granted again", 1,
+              CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), E(EV_SLOW, .d = 5 * MIN, .a = SLOW_REVOKE),
+              TICK(3 * MIN), ANSWER(ANS_GRANT), TICK(SEC), TICK(6 * MIN), ANSWER(ANS_GRANT), TICK(SEC)),
         FIXED("writes fail when the reboot is to be recorded", 0,
               CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), TICK(3 * MIN), E(EV_DISK, .a = 1),
               ANSWER(ANS_GRANT), TICK(SEC)),
@@ -999,6 +1036,11 @@ static int run_fixed(const char *dir) {
                 ssize_t k = run_history(&w, &h, dir);
                 if (k < 0 && w.reboots != f->reboots)
                         failf(&w, "%u reboot(s), expected %u", w.reboots, f->reboots), k = (ssize_t) h.n - 1;
+                if (k < 0 && f->aborted && w.abort_tasks == 0)
+                        failf(&w, "the abort tasks did not run"), k = (ssize_t) h.n - 1;
+                if (k < 0 && f->aborted && w.reboots == 0 && permission_held(w.m->perm))
+                        failf(&w, "the node still thinks it holds (%s)", permission_rule(w.m->perm)),
+                                k = (ssize_t) h.n - 1;
                 if (k >= 0) {
                         printf("not ok %zu - %s: step %zd: %s\n", i + 1, f->name, k, w.failure);
                         history_print(&h, stdout);
@@ -1063,8 +1105,9 @@ int main(void) {
                dt > 0 ? (double) steps / dt : 0.0);
         printf("# reboots %" PRIu64 " (%" PRIu64 " continued after a restart), pre-reboot tasks %" PRIu64 ", grants %"
                PRIu64 ", late answers %" PRIu64 ", lost %" PRIu64 ", restarts %" PRIu64 ", boots %" PRIu64
-               ", steps with failing writes %" PRIu64 ", settled after a reboot %" PRIu64 "\n", cov.reboots, cov.continued,
-               cov.pre_tasks, cov.grants, cov.late, cov.lost, cov.restarts, cov.boots, cov.write_fail_steps, cov.settled);
+               ", steps with failing writes %" PRIu64 ", settled after a reboot %" PRIu64 ", slots taken back %" PRIu64 "\n",
+               cov.reboots, cov.continued, cov.pre_tasks, cov.grants, cov.late, cov.lost, cov.restarts, cov.boots,
+               cov.write_fail_steps, cov.settled, cov.revoked);
         printf("%s %zu - random histories (MEDIC_SEED=%" PRIu64 ")\n", bad_random ? "not ok" : "ok", ELEMENTSOF(fixed) + 1,
                seed);
         (void) rm_tree(dir);

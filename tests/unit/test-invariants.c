@@ -93,6 +93,12 @@ void coordinator_withdraw(Coordinator *c, const char *holder) {
                 c->ops->withdraw(c, holder);
 }
 
+/* As coordinator.c: a backend without .held cannot tell. */
+CoordHeld coordinator_held(Coordinator *c, const char *holder, char **ret_why) {
+        *ret_why = NULL;
+        return c->ops->held ? c->ops->held(c, holder, ret_why) : COORD_HELD_UNKNOWN;
+}
+
 struct json_object *coordinator_status(Coordinator *c) {
         struct json_object *o = c->ops->status(c);
         json_object_object_add(o, "backend", json_object_new_string(c->ops->name));
