@@ -587,6 +587,11 @@ static int print_status(json_object *reply, const char *arg) {
                 }
         }
         table_add(&t, str_take(&b));
+        if (get_string(o, "revoked")) {
+                /* Held, but the coordinator took it back (medicctl coordinator release). */
+                table_add(&t, xstrdup("coordinator took back:"));
+                table_add(&t, format_field(o, "revoked"));
+        }
         table_add(&t, xstrdup("coordinator stopped:"));
         table_add(&t, format_field(o, "stopped"));
 

@@ -65,6 +65,9 @@ ok "etcd: the freed slot is granted to X" client_hold X $G
 ok "etcd: ra notices from its watch: logged once, with the reason" \
         wait_for 5 "on ra log_has_since $mark 'no longer shows this node as holder'"
 like "$(step_detail ra coordinator)" "took the permission back" "etcd: medicctl explain on ra says the permission was taken back"
+like "$(on ra ctl_json status | jget 'd["coordinator"]["revoked"]')" "no longer shows this node as holder" \
+        "etcd: medicctl status on ra: coordinator.revoked says why"
+like "$(on ra ctl status)" "coordinator took back: .*no longer shows" "etcd: ... also in its text"
 touch "$(node_dir ra)/release"
 ok "etcd: the pre-reboot task ends" wait_for 10 "grep -q end $(node_dir ra)/pre"
 ok "etcd: the abort tasks run" wait_for 10 "grep -qx 'undrain reboot-for-updates' $(node_dir ra)/aborted"

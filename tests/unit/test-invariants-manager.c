@@ -72,6 +72,7 @@ typedef enum EvKind {
         EV_STOP,        /* a = stop file present */
         EV_UNPARK,
         EV_REVOKE,      /* the coordinator takes the slot back (medicctl coordinator release) */
+        EV_VIEW,        /* a: the backend cannot tell whether the node holds (fixed histories only) */
 } EvKind;
 
 typedef enum Answer { ANS_GRANT, ANS_DENY, ANS_UNKNOWN, ANS_LOST, _ANS_MAX } Answer;
@@ -126,6 +127,7 @@ typedef struct World {
         sd_event *event;
         Manager *m;
         char *holder;                   /* the coordinator's, carried across restarts */
+        bool view_unknown;              /* EV_VIEW: coordinator_held() answers unknown */
         bool starting, dead;            /* manager_start_test() runs; SIGKILLed in a task */
         bool power_lost;                /* dead by a power failure: the next start is in a new boot */
         Snapshot snap;
@@ -484,6 +486,7 @@ static void node_start(World *w) {
         }
         coord_script_defer(w->m->coord, true);
         (void) coord_script_set_holder(w->m->coord, w->holder);
+        coord_script_set_held_view(w->m->coord, w->view_unknown, COORD_HELD_UNKNOWN);
         w->m->act.record = on_record;
         w->m->act.record_data = w;
         w->starting = true;
@@ -650,6 +653,10 @@ static void apply(World *w, const Event *e) {
         case EV_REVOKE:
                 take_back(w);
                 break;
+        case EV_VIEW:
+                w->view_unknown = e->a;
+                coord_script_set_held_view(w->m->coord, w->view_unknown, COORD_HELD_UNKNOWN);
+                break;
         }
         /* A SIGKILL or a power failure in the middle of the tasks: gone after the step. */
         if (w->snap.taken && w->power_lost)
@@ -733,6 +740,9 @@ static const char *ev_format(const Event *e, char *buf, size_t n) {
                 break;
         case EV_REVOKE:
                 snprintf(buf, n, "the coordinator takes the slot back (medicctl coordinator release)");
+                break;
+        case EV_VIEW:
+                snprintf(buf, n, "the coordinator %s whether the node holds", e->a ? "cannot tell" : "tells");
                 break;
         }
         return buf;
@@ -1021,6 +1031,11 @@ static const Fixed fixed[] = {
         FIXED_ABORTED("taken back during the pre-reboot tasks, then granted again", 1,
               CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), E(EV_SLOW, .d = 5 * MIN, .a = SLOW_REVOKE),
               TICK(3 * MIN), ANSWER(ANS_GRANT), TICK(SEC), TICK(6 * MIN), ANSWER(ANS_GRANT), TICK(SEC)),
+        /* A backend that cannot tell (etcd's watch lagging behind the grant, FleetLock): the
+         * grant was confirmed, the reboot goes on. */
+        FIXED("the coordinator cannot tell whether the node still holds: the reboot goes on", 1,
+              E(EV_VIEW, .a = 1), CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM),
+              E(EV_SLOW, .d = 5 * MIN), TICK(3 * MIN), ANSWER(ANS_GRANT), TICK(SEC)),
         FIXED("writes fail when the reboot is to be recorded", 0,
               CHECK(C_BLOCKER, COND_OK), CHECK(C_TRIGGER, COND_PROBLEM), TICK(3 * MIN), E(EV_DISK, .a = 1),
               ANSWER(ANS_GRANT), TICK(SEC)),
