@@ -427,6 +427,24 @@ static void put_time_both(Str *b, json_object *o, const char *key, int64_t now) 
         str_puts(b, ")");
 }
 
+/* A maintenance in progress (status, explain): "PHASE for rule R", and for a settle since
+ * when and what it waits for. */
+static void put_maintenance(Str *b, json_object *o, int64_t now) {
+        const char *phase = get_string(o, "phase"), *rule = get_string(o, "rule"), *wait = get_string(o, "waiting_for");
+        _cleanup_free_ char *p = sanitized(phase ? phase : "-"), *r = sanitized(rule ? rule : "-");
+        int64_t since;
+
+        str_printf(b, "%s for rule %s", p, r);
+        if (get_int(o, "since", &since) && since > 0) {
+                str_puts(b, " since ");
+                put_time_both(b, o, "since", now);
+        }
+        if (wait && *wait) {
+                _cleanup_free_ char *w = sanitized(wait);
+                str_printf(b, ": waiting for %s", w);
+        }
+}
+
 /* ---- tables ------------------------------------------------------------------------------- */
 
 typedef struct Table {
@@ -601,6 +619,13 @@ static int print_status(json_object *reply, const char *arg) {
                 table_add(&t, xstrdup("reboot:"));
                 str_printf(&b, "%s%s%s", get_string(o, "phase") ?: "-", get_string(o, "rule") ? " for rule " : "",
                            get_string(o, "rule") ?: "");
+                table_add(&t, str_take(&b));
+        }
+
+        json_object *maint = get_array(reply, "maintenance");
+        for (size_t i = 0; maint && i < json_object_array_length(maint); i++) {
+                table_add(&t, xstrdup("maintenance:"));
+                put_maintenance(&b, json_object_array_get_idx(maint, i), now);
                 table_add(&t, str_take(&b));
         }
 
@@ -881,6 +906,15 @@ static int print_explain(json_object *reply, const char *arg) {
                 }
                 if (get_int(p, "place", &place))
                         str_printf(&b, "; place %" PRId64 " in the queue", place);
+                text = str_take(&b);
+                puts(text ? text : "");
+        }
+        json_object *maint = get_object(reply, "maintenance");
+        if (maint) {
+                _cleanup_free_ char *text = NULL;
+                Str b = {};
+                str_puts(&b, "  maintenance: ");
+                put_maintenance(&b, maint, (int64_t) time(NULL));
                 text = str_take(&b);
                 puts(text ? text : "");
         }

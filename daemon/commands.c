@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "log.h"
+#include "maintenance.h"
 #include "protocol.h"
 #include "reboot.h"
 #include "remedy.h"
@@ -115,6 +116,11 @@ static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json
         if (m->journal.parked)
                 json_object_object_add(o, "parked_reason", json_object_new_string(m->journal.parked_reason ? m->journal.parked_reason : ""));
         json_object_object_add(o, MEDIC_REPLY_REBOOT, m->rebooter ? rebooter_status(m->rebooter) : NULL);
+        struct json_object *maint = json_object_new_array();
+        for (size_t i = 0; i < m->rstates.n; i++)
+                if (m->rstates.v[i]->maintenance)
+                        json_object_array_add(maint, maintenance_status(&m->act, m->rstates.v[i]));
+        json_object_object_add(o, "maintenance", maint);
         json_object_object_add(o, "disruptions", json_object_new_int64(
                 (int64_t) eventlog_count(&m->disruptions, now_realtime(), m->config->max_disruptions.window_usec)));
         json_object_object_add(lr, "time", json_object_new_int64((int64_t) (m->last_reload / USEC_PER_SEC)));
@@ -240,6 +246,8 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
                         json_object_object_add(perm, "place", json_object_new_int64(place));
         }
         json_object_object_add(o, MEDIC_REPLY_PERMISSION, perm);
+        /* A maintenance in progress: its phase, and what a settle waits for since when. */
+        json_object_object_add(o, "maintenance", maintenance_status(&m->act, s));
         /* Held back (blocked, window, stop, coordinator) since, and whether that was escalated. */
         json_object_object_add(o, "waiting_since", s->waiting_since ?
                                json_object_new_int64((int64_t) (s->waiting_since / USEC_PER_SEC)) : NULL);

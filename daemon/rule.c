@@ -123,7 +123,7 @@ static char *busy_reason(Manager *m, const RuleDecl *d, const RuleState *s, bool
         if (s->running)
                 return strdup("remedy is running");
         if (s->maintenance && !acting)
-                return strprintf("in maintenance (%s)", s->maintenance);
+                return maintenance_describe(&m->act, s);
         if (!disruptive)
                 return NULL;
         if (!acting && rebooter_busy(m->rebooter))
