@@ -221,6 +221,12 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
                 return control_error("out of memory");
         steps = json_object_new_array();
         v = rule_decide(m, d, s, now_realtime(), false, steps, &reason);
+        if (s->maintenance && v != VERDICT_FIRE && !(reason && strncmp(reason, "in maintenance", 14) == 0)) {
+                /* Its trigger is over but its maintenance is not (undraining, settling): that
+                 * is what the rule waits for. */
+                free(reason);
+                reason = maintenance_describe(&m->act, s);
+        }
         o = ok_reply();
         json_object_object_add(o, "rule", json_object_new_string(name));
         json_object_object_add(o, MEDIC_REPLY_WOULD_FIRE, json_object_new_boolean(v == VERDICT_FIRE));
