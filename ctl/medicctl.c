@@ -9,7 +9,7 @@
  * (at most 16 MiB), print it as a table or as JSON. Everything that comes from the socket
  * is checked for type before use; a missing or odd field prints as "-". */
 
-/* The build's medic-build.h (PACKAGE_VERSION, RUNSTATEDIR) comes in through -include. */
+/* The build's medic-build.h (PACKAGE_VERSION, DEFAULT_SOCKET: medicd's default too) comes in through -include. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -42,9 +42,7 @@
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
-#ifdef RUNSTATEDIR
-#define DEFAULT_SOCKET RUNSTATEDIR "/medic/medicd.sock"
-#else
+#ifndef DEFAULT_SOCKET
 #define DEFAULT_SOCKET "/run/medic/medicd.sock"
 #endif
 

@@ -5,6 +5,14 @@
 . "$top_srcdir/tests/integration/lib.sh"
 setup 60
 
+# ---- the default socket: medicctl's is medicd's (one define, configure --with-socket) ----
+want=$(sed -n 's/^#define DEFAULT_SOCKET "\(.*\)"$/\1/p' "$top_builddir/medic-build.h")
+ok "medic-build.h defines DEFAULT_SOCKET" test -n "$want"
+like "$("$MEDICCTL" --help 2>&1)" "  $want)" "medicctl's default socket is DEFAULT_SOCKET ($want)"
+conf_socket=$(sed -n 's/^#* *socket *= *//p' "$top_srcdir/packaging/medic.conf" | head -1)
+[ -z "$conf_socket" ] || is "$conf_socket" "$want" "the shipped medic.conf names the same socket"
+case "$want" in */var/run/*) fail "the default socket is not under PREFIX/var/run: $want" ;; *) pass "the default socket is not under PREFIX/var/run ($want)" ;; esac
+
 # ---- no daemon ----
 out=$(ctl status 2>&1); rc=$?
 is "$rc" 3 "no socket: medicctl status exits 3"
