@@ -489,6 +489,19 @@ static void table_done(Table *t) {
 /* ---- the commands' output ----------------------------------------------------------------- */
 
 /* A labels object {KEY: VALUE} as "KEY=VALUE, KEY=VALUE", "-" when there are none. */
+/* The node's stop file {path, present}: "PATH (present: no permission is granted)" or "PATH (absent)". */
+static char *format_stop_file(json_object *o) {
+        const char *path = get_string(o, "path");
+        json_object *p = field(o, "present");
+        Str b = {};
+
+        if (!path)
+                return xstrdup("-");
+        str_put_sanitized(&b, path);
+        str_puts(&b, p && json_object_get_boolean(p) ? " (present: this node is stopped)" : " (absent)");
+        return str_take(&b);
+}
+
 static char *format_labels(json_object *labels) {
         Str b = {};
 
@@ -587,12 +600,18 @@ static int print_status(json_object *reply, const char *arg) {
         table_add(&t, str_take(&b));
         table_add(&t, xstrdup("coordinator stopped:"));
         table_add(&t, format_field(o, "stopped"));
+        table_add(&t, xstrdup("stop file:"));
+        table_add(&t, format_stop_file(get_object(reply, "stop_file")));
 
         table_add(&t, xstrdup("parked:"));
         table_add(&t, format_field(reply, "parked"));
         if (get_string(reply, "parked_reason")) {
                 table_add(&t, xstrdup("parked because:"));
                 table_add(&t, format_field(reply, "parked_reason"));
+        }
+        if (get_string(reply, "parked_rule")) {
+                table_add(&t, xstrdup("parked by rule:"));
+                table_add(&t, format_field(reply, "parked_rule"));
         }
         o = get_object(reply, MEDIC_REPLY_REBOOT);
         if (o) {
@@ -953,6 +972,8 @@ static int print_coordinator(json_object *reply, const char *action) {
                 printf("backend: %s\n", get_string(reply, "backend") ?: "-");
                 printf("holder: %s\n", h && json_object_is_type(h, json_type_string) ? json_object_get_string(h) : "none");
                 printf("stopped (stop file): %s\n", yesno(local, "stopped"));
+                _cleanup_free_ char *sf = format_stop_file(get_object(reply, "stop_file"));
+                printf("stop file: %s\n", sf);
                 return EXIT_OK;
         }
         budget = get_object(reply, "budget");
@@ -976,6 +997,10 @@ static int print_coordinator(json_object *reply, const char *action) {
         }
         if (stop)
                 printf("stop switches: cluster %s, group %s\n", yesno(stop, "cluster"), yesno(stop, "group"));
+        if (get_object(reply, "stop_file")) {
+                _cleanup_free_ char *sf = format_stop_file(get_object(reply, "stop_file"));
+                printf("stop file: %s\n", sf);
+        }
         queue = get_array(reply, "queue");
         if (queue && json_object_array_length(queue) > 0) {
                 fputs("queue:", stdout);

@@ -85,6 +85,16 @@ is "$(printf '%s' "$js" | jget 'd["rules"]')" 1 "status --json: rules = 1"
 is "$(printf '%s' "$js" | jget '[d["conditions"][k] for k in ("ok", "problem", "unknown", "flapping")]')" \
         "[1, 2, 0, 0]" "status --json: conditions ok=1 problem=2 unknown=0 flapping=0"
 is "$(printf '%s' "$js" | jget 'd["coordinator"]["backend"]')" local "status --json: coordinator.backend = local"
+# The node's own stop file, in status and coordinator status.
+is "$(ctl_json status | jget 'd["stop_file"]["path"]')" "$T/stop" "status --json: stop_file.path"
+is "$(ctl_json status | jget 'd["stop_file"]["present"]')" false "status --json: stop_file absent"
+touch "$T/stop"
+is "$(ctl_json status | jget 'd["stop_file"]["present"]')" true "status --json: stop_file present"
+like "$(ctl status)" "stop file: *$T/stop \(present" "status (human): stop file present"
+like "$(ctl coordinator status)" "stop file: $T/stop \(present" "coordinator status (human): stop file present"
+is "$(ctl_json coordinator status | jget 'd["stop_file"]["present"]')" true "coordinator status --json: stop_file present"
+rm -f "$T/stop"
+like "$(ctl coordinator status)" "stop file: $T/stop \(absent\)" "coordinator status: stop file absent"
 is "$(printf '%s' "$js" | jget 'sorted(k for k in ("version", "started", "parked", "last_reload") if k in d)')" \
         '["last_reload", "parked", "started", "version"]' "status --json: version, started, parked, last_reload present"
 is "$(printf '%s' "$js" | jget 'abs(d["started"] - __import__("time").time()) < 60')" true "status --json: started is a recent epoch time"
