@@ -157,14 +157,20 @@ static int read_password(const char *path, char **ret, char **ret_error) {
         size_t size;
         int r;
 
-        if (stat(path, &st) < 0 || (r = read_file(path, 4096, &buf, &size)) < 0) {
-                *ret_error = fmt_error("cannot read password_file %s: %s", path, strerror(errno));
-                return -errno;
+        if (stat(path, &st) < 0) {
+                r = -errno;
+                *ret_error = fmt_error("cannot read password_file %s: %s", path, strerror(-r));
+                return r;
         }
         if (st.st_mode & 0077) {
                 *ret_error = fmt_error("%s is readable by group or others (mode %04o): refusing it", path,
                                        (unsigned) (st.st_mode & 07777));
                 return -EPERM;
+        }
+        r = read_file(path, 4096, &buf, &size);
+        if (r < 0) {
+                *ret_error = fmt_error("cannot read password_file %s: %s", path, strerror(-r));
+                return r;
         }
         buf[strcspn(buf, "\r\n")] = 0;
         *ret = TAKE_PTR(buf);

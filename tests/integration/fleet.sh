@@ -176,4 +176,24 @@ is "$rc" 1 "fleet with a missing configuration exits 1"
 out=$(timeout 10 "$MEDICCTL" fleet extra 2>&1); rc=$?
 is "$rc" 2 "fleet with an argument is a usage error"
 
+# ---- etcd's authentication: the node's user and root-only password file ---------------------
+for n in B C; do node_stop $n; done
+sed -i 's/^request_timeout = .*/request_timeout = 5s/' "$CONF"
+ok "etcd answers again" wait_for 10 "curl -sf $ETCD_URL/health | grep -q true"
+etcdctl --endpoints="$ETCD_URL" user add root --new-user-password=s3cret --interactive=false >/dev/null 2>&1
+etcdctl --endpoints="$ETCD_URL" user grant-role root root >/dev/null 2>&1
+etcdctl --endpoints="$ETCD_URL" auth enable >/dev/null 2>&1 || bail_out "cannot enable etcd auth"
+out=$(fleet 2>&1); rc=$?
+is "$rc" 3 "auth on, no user: fleet exits 3"
+(umask 077; echo s3cret > "$T/pw")
+sed -i "/^\[coordinator\]/a user = root\npassword_file = $T/pw" "$CONF"
+is "$(fleet --json --group big | jget 'd["groups"][0]["members"]')" 1000 "auth on, user and password file: fleet reads the fleet"
+(umask 077; echo wrong > "$T/pw")
+out=$(fleet 2>&1); rc=$?
+is "$rc" 3 "a wrong password: exit 3"
+like "$out" "auth/authenticate: HTTP [0-9]+: .*authentication failed" "and says authentication failed"
+chmod 0644 "$T/pw"
+out=$(fleet 2>&1); rc=$?
+like "$out" "readable by group or others" "a password file readable by others is refused"
+
 done_testing
