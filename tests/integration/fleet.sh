@@ -69,6 +69,22 @@ is "$(fleet --json --label role=db | jget '[[g["name"], [q["node"] for q in g["q
         "[[\"$g\", [\"B\"], []]]" "--label role=db: only B (and its group)"
 is "$(fleet --json --label role=nobody | jget 'd["groups"]')" '[]' "--label no node has: no group"
 
+# ---- a real node that came back sick: A boots again and its post-reboot task fails -----------
+d=$(node_dir A)
+printf '#!/bin/sh\necho "the service did not come back" >&2\nexit 1\n' > "$d/post-reboot.d/10-fail"
+chmod 0755 "$d/post-reboot.d/10-fail"
+cat /proc/sys/kernel/random/uuid > "$d/boot_id"
+rm -f "$d/trigger"
+: > "$d/sysrq-trigger"
+node_start A
+ok "A came back sick: fleet shows it with its rule" wait_for 20 \
+        "fleet --json | jget \"[[x['node'], x['rule']] for x in find(d['groups'], '$g')['sick']]\" | grep -qx '\\[\\[\"A\", \"reboot-for-updates\"\\]\\]'"
+like "$(fleet --json | jget "find(d['groups'], '$g')['sick'][0]['reason']")" "post-reboot task failed" "the reason is the node's"
+like "$(fleet)" "came back sick: A \\(rule reboot-for-updates\\): a post-reboot task failed" "human: came back sick"
+is "$(node_metric A 'medic_came_back_sick{rule="reboot-for-updates"}')" 1 "A's metric medic_came_back_sick{rule=reboot-for-updates} is 1"
+is "$(fleet --json | jget "[h['node'] for h in find(d['groups'], '$g')['holders']]")" '["A"]' "A keeps the slot"
+like "$(on A ctl_json status | jget 'd["reboot"]["came_back_sick"]')" "post-reboot task failed" "status: reboot.came_back_sick says why"
+
 # ---- switches: the cluster stop, a group stop, a breaker-like key are shown -----------------
 ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" put /medic/stop "rollout paused" >/dev/null
 ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" put /medic/groups/web/stop "db migration" >/dev/null
