@@ -40,6 +40,7 @@ static void finish(ActHost *h, RuleState *s, const char *detail, const char *why
         journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "done", detail);
         s->maintenance_retry = 0;
         s->maintenance_since = 0;
+        settle_clear(&s->maintenance_settle);
         free(s->maintenance_condition);
         s->maintenance_condition = NULL;
         set_phase(h, s, NULL);
@@ -256,7 +257,20 @@ struct json_object *maintenance_status(ActHost *h, const RuleState *s) {
                 json_object_object_add(o, "waiting_for", json_object_new_string(wait ? wait : ""));
                 json_object_object_add(o, "healthy_since", s->maintenance_settle.healthy_bt ?
                                        json_object_new_int64(settle_wall(s->maintenance_settle.healthy_bt)) : NULL);
-                json_object_object_add(o, "came_back_sick", json_object_new_boolean(s->maintenance_settle.sick_escalated));
+                json_object_object_add(o, "came_back_sick", s->maintenance_settle.sick_escalated ?
+                                       json_object_new_string(s->maintenance_settle.sick_why ? s->maintenance_settle.sick_why : "") : NULL);
         }
         return o;
+}
+
+const char *maintenance_sick(ActHost *h, const char **ret_why) {
+        for (size_t i = 0; i < h->rstates->n; i++) {
+                const RuleState *s = h->rstates->v[i];
+                if (streq_ptr(s->maintenance, "settling") && s->maintenance_settle.sick_escalated) {
+                        if (ret_why)
+                                *ret_why = s->maintenance_settle.sick_why;
+                        return s->name;
+                }
+        }
+        return NULL;
 }

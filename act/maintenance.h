@@ -16,6 +16,9 @@ void maintenance_cancel_all(ActHost *h);
 /* Why a rule in maintenance does nothing else, for explain: "in maintenance (holding)", with
  * what a settle waits for and since when (malloc'ed). */
 char *maintenance_describe(ActHost *h, const RuleState *s);
+/* The rule whose maintenance came back sick in its settle (not healthy by settle_timeout;
+ * it keeps the slot), with why in *ret_why when given; NULL when none. */
+const char *maintenance_sick(ActHost *h, const char **ret_why);
 /* The rule's maintenance for status and explain: {rule, phase, condition} and, settling,
  * {since, settle, settle_timeout, waiting_for, healthy_since, came_back_sick}; NULL when none. */
 struct json_object *maintenance_status(ActHost *h, const RuleState *s);

@@ -443,10 +443,13 @@ static void on_post_tasks(bool ok, const char *detail, void *userdata) {
                 log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
                           "%s; keeping the permission", why);
                 journal_escalate(r->h->journal, "came-back-sick", r->rule, why);
+                r->phase = PHASE_SETTLING;
+                settle_begin(&r->settle);
+                settle_sick(&r->settle, why);
+        } else {
+                r->phase = PHASE_SETTLING;
+                settle_begin(&r->settle);
         }
-        r->phase = PHASE_SETTLING;
-        settle_begin(&r->settle);
-        r->settle.sick_escalated = !ok;
         (void) intent_save(r);
 }
 
@@ -548,6 +551,7 @@ Rebooter *rebooter_free(Rebooter *r) {
         free(r->condition);
         free(r->boot_id);
         free(r->abort_why);
+        settle_clear(&r->settle);
         strlist_clear(&r->methods);
         free(r);
         return NULL;
@@ -567,8 +571,18 @@ struct json_object *rebooter_status(Rebooter *r) {
                 if (r->phase == PHASE_SETTLING)
                         json_object_object_add(o, "healthy_since", r->settle.healthy_bt ?
                                                json_object_new_int64(settle_wall(r->settle.healthy_bt)) : NULL);
+                if (rebooter_sick(r, NULL))
+                        json_object_object_add(o, "came_back_sick", json_object_new_string(r->settle.sick_why ? r->settle.sick_why : ""));
         }
         return o;
+}
+
+const char *rebooter_sick(const Rebooter *r, const char **ret_why) {
+        if (!r || r->phase != PHASE_SETTLING || !r->settle.sick_escalated)
+                return NULL;
+        if (ret_why)
+                *ret_why = r->settle.sick_why;
+        return r->rule;
 }
 
 void rebooter_clear(Rebooter *r) {

@@ -6,8 +6,20 @@
 #include "log.h"
 #include "settle.h"
 
+void settle_clear(SettleState *st) {
+        free(st->sick_why);
+        *st = (SettleState) {};
+}
+
 void settle_begin(SettleState *st) {
-        *st = (SettleState) { .start_bt = now_boottime() };
+        settle_clear(st);
+        st->start_bt = now_boottime();
+}
+
+void settle_sick(SettleState *st, const char *why) {
+        st->sick_escalated = true;
+        free(st->sick_why);
+        st->sick_why = strdup_or_null(why);
 }
 
 /* Every health condition is ok, as reported by a run of its check that began since the
@@ -42,12 +54,12 @@ bool settle_tick(ActHost *h, SettleState *st, const char *rule, const char *afte
         if (!healthy_now(h, st, &why)) {
                 st->healthy_bt = 0;
                 if (!st->sick_escalated && usec_sub_sat(now, st->start_bt) >= timeout) {
-                        st->sick_escalated = true;
                         _cleanup_free_ char *msg = strprintf("not healthy %s after %s: %s",
                                                              duration_format(timeout, buf, sizeof buf), after, why);
                         log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", rule }, { "MEDIC_REASON", msg }),
                                   "The node came back sick (%s); keeping the permission, the group's rollout stops here", msg);
                         journal_escalate(h->journal, "came-back-sick", rule, msg);
+                        settle_sick(st, msg);
                 }
                 return false;
         }

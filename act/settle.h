@@ -12,6 +12,10 @@
 
 /* Begins the settle now (and forgets an escalation of an earlier one). */
 void settle_begin(SettleState *st);
+/* Records that the node came back sick (escalated by the caller, or by settle_tick()). */
+void settle_sick(SettleState *st, const char *why);
+/* Frees what st holds and zeroes it (no settle). */
+void settle_clear(SettleState *st);
 /* Drives the gate at now: true once the node has been healthy for settle. rule names the
  * rule, after the disruption ("the reboot", "the maintenance") in messages. */
 bool settle_tick(ActHost *h, SettleState *st, const char *rule, const char *after, uint64_t settle,

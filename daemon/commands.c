@@ -89,6 +89,18 @@ static struct json_object *strlist_json(const StrList *l) {
         return a;
 }
 
+/* The node's own stop file: {path, present}; null when none is configured. */
+static struct json_object *stop_file_json(Manager *m) {
+        struct json_object *o;
+
+        if (!m->config->stop_file)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "path", json_object_new_string(m->config->stop_file));
+        json_object_object_add(o, "present", json_object_new_boolean(coordinator_stopped_locally(m->coord)));
+        return o;
+}
+
 static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         struct json_object *o = ok_reply(), *c = json_object_new_object(), *lr = json_object_new_object();
         size_t n[_COND_STATE_MAX] = {}, flapping = 0;
@@ -112,9 +124,12 @@ static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json
         json_object_object_add(c, "flapping", json_object_new_int64((int64_t) flapping));
         json_object_object_add(o, MEDIC_REPLY_CONDITIONS, c);
         json_object_object_add(o, MEDIC_REPLY_COORDINATOR, permission_status(m->perm));
+        json_object_object_add(o, "stop_file", stop_file_json(m));
         json_object_object_add(o, "parked", json_object_new_boolean(m->journal.parked));
-        if (m->journal.parked)
+        if (m->journal.parked) {
                 json_object_object_add(o, "parked_reason", json_object_new_string(m->journal.parked_reason ? m->journal.parked_reason : ""));
+                json_object_object_add(o, "parked_rule", m->journal.parked_rule ? json_object_new_string(m->journal.parked_rule) : NULL);
+        }
         json_object_object_add(o, MEDIC_REPLY_REBOOT, m->rebooter ? rebooter_status(m->rebooter) : NULL);
         struct json_object *maint = json_object_new_array();
         for (size_t i = 0; i < m->rstates.n; i++)
@@ -318,8 +333,19 @@ static struct json_object *cmd_reload(Manager *m, ControlConn *conn, struct json
         return o;
 }
 
+typedef struct CoordinatorAsk {
+        Manager *m;
+        ControlConn *conn;
+        bool status;
+} CoordinatorAsk;
+
 static void on_coordinator_reply(struct json_object *reply, void *ud) {
-        control_reply(ud, reply);
+        CoordinatorAsk *a = ud;
+
+        if (a->status && json_object_is_type(reply, json_type_object))
+                json_object_object_add(reply, "stop_file", stop_file_json(a->m));
+        control_reply(a->conn, reply);
+        free(a);
 }
 
 static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
@@ -333,10 +359,17 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
                 struct json_object *o = ok_reply();
                 json_object_object_add(o, "backend", json_object_new_string(m->coord->ops->name));
                 json_object_object_add(o, "local", permission_status(m->perm));
+                json_object_object_add(o, "stop_file", stop_file_json(m));
                 return o;
         }
-        if (coordinator_admin(m->coord, req, on_coordinator_reply, conn) < 0)
+        CoordinatorAsk *a = malloc(sizeof *a);
+        if (!a)
+                return control_error("out of memory");
+        *a = (CoordinatorAsk) { .m = m, .conn = conn, .status = strcmp(action, "status") == 0 };
+        if (coordinator_admin(m->coord, req, on_coordinator_reply, a) < 0) {
+                free(a);
                 return control_error("cannot ask the coordinator");
+        }
         return NULL;
 }
 

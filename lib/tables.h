@@ -29,6 +29,7 @@ typedef struct SettleState {
         uint64_t start_bt;       /* the settle began (0: not in this process): only runs begun since count */
         uint64_t healthy_bt;     /* healthy continuously since, 0 = not healthy */
         bool sick_escalated;     /* came-back-sick was escalated in this settle */
+        char *sick_why;          /* why (malloc'ed), while sick_escalated */
 } SettleState;
 
 /* What the daemon remembers about a rule across reloads, restarts and reboots. */
