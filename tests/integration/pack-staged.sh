@@ -61,7 +61,7 @@ add() {        # add NODE SET TYPE
         cp "$S/staged-checks.lua" "$top_srcdir/checks/logins.lua" "$N/checks/"
         copy_sed "$top_srcdir/checks/newer-kernel.lua" "$N/checks/newer-kernel.lua" "s|\"/boot/vmlinuz-\*\"|\"$N/boot/vmlinuz-*\"|"
         copy_sed "$S/staged.lua" "$N/rules/60-staged.lua" 's/holds  = "10m"/holds  = "1s"/g' \
-                "s|/etc/medic/staged/|$N/|g" 's/settle = "30m"/settle = "6s"/' 's/settle_timeout = "2h"/settle_timeout = "1m"/'
+                "s|/etc/medic/staged/|$N/|g" 's/settle = "30m"/settle = "8s"/' 's/settle_timeout = "2h"/settle_timeout = "1m"/'
         mkdir -p "$N/drain.d" "$N/undrain.d" "$N/jobs" "$N/disabled"
         copy_sed "$S/apply-updates" "$N/drain.d/50-apply-updates" "/^#/!s|apt-get |$T/bin/apt-get |"
         printf '#!/bin/sh\ntouch %s/maintained\n' "$N" > "$N/undrain.d/90-undrained"
@@ -114,7 +114,7 @@ ok "B, unblocked, still waits while A holds (10% of 3 is 1)" never_within 3 "nod
 rm -f "$A/hold" "$A/updates"
 ok "A: the updates installed, undrained; it settles, keeping the permission" \
         wait_for 15 "[ -e $A/maintained ] && [ \"\$(on sa rule_get $RULE maintenance)\" = settling ] && node_holds sa"
-like "$(on sa ctl_json explain $RULE | jget 'd["reason"]')" "settling for .*every health condition ok for 6s" \
+like "$(on sa ctl_json explain $RULE | jget 'd["reason"]')" "settling for .*every health condition ok for 8s" \
         "A: explain says what the settle waits for"
 like "$(on sa ctl status)" "maintenance: +settling for rule $RULE since " "A: medicctl status shows the settle and since when"
 ok "B waits for A to settle" never_within 3 "node_holds sb || drained sb"
