@@ -321,6 +321,14 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
                 json_object_object_add(o, "local", permission_status(m->perm));
                 return o;
         }
+        if (strcmp(action, "resume") == 0) {
+                /* Who lifted a stop switch (the storm breaker's among them), and why. */
+                const char *reason = req_string(req, MEDIC_FIELD_REASON), *group = req_string(req, "group");
+                _cleanup_free_ char *what = strprintf("coordinator resume %s%s: %s", group ? "group " : "cluster-wide",
+                                                      group ? group : "", reason ? reason : "no reason given");
+                log_notice("Operator: %s", what);
+                journal_note(&m->journal, "operator", NULL, NULL, "coordinator-resume", what);
+        }
         if (coordinator_admin(m->coord, req, on_coordinator_reply, conn) < 0)
                 return control_error("cannot ask the coordinator");
         return NULL;
