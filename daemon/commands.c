@@ -308,6 +308,25 @@ static void on_coordinator_reply(struct json_object *reply, void *ud) {
         control_reply(ud, reply);
 }
 
+typedef struct ResumeCall {
+        Manager *m;
+        ControlConn *conn;
+        char *what;
+} ResumeCall;
+
+static void on_resumed(struct json_object *reply, void *ud) {
+        ResumeCall *rc = ud;
+        struct json_object *ok = NULL;
+
+        if (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
+                log_notice("Operator: %s", rc->what);
+                journal_note(&rc->m->journal, "operator", NULL, NULL, "coordinator-resume", rc->what);
+        }
+        control_reply(rc->conn, reply);
+        free(rc->what);
+        free(rc);
+}
+
 static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         const char *action = req_string(req, MEDIC_FIELD_ACTION);
 
@@ -322,12 +341,22 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
                 return o;
         }
         if (strcmp(action, "resume") == 0) {
-                /* Who lifted a stop switch (the storm breaker's among them), and why. */
+                /* Who lifted a stop switch (the storm breaker's among them), and why: once the
+                 * backend did it. */
                 const char *reason = req_string(req, MEDIC_FIELD_REASON), *group = req_string(req, "group");
-                _cleanup_free_ char *what = strprintf("coordinator resume %s%s: %s", group ? "group " : "cluster-wide",
-                                                      group ? group : "", reason ? reason : "no reason given");
-                log_notice("Operator: %s", what);
-                journal_note(&m->journal, "operator", NULL, NULL, "coordinator-resume", what);
+                ResumeCall *rc = calloc(1, sizeof(*rc));
+                if (!rc)
+                        return control_error("out of memory");
+                rc->m = m;
+                rc->conn = conn;
+                rc->what = strprintf("coordinator resume %s%s: %s", group ? "group " : "cluster-wide",
+                                     group ? group : "", reason ? reason : "no reason given");
+                if (coordinator_admin(m->coord, req, on_resumed, rc) < 0) {
+                        free(rc->what);
+                        free(rc);
+                        return control_error("cannot ask the coordinator");
+                }
+                return NULL;
         }
         if (coordinator_admin(m->coord, req, on_coordinator_reply, conn) < 0)
                 return control_error("cannot ask the coordinator");
