@@ -135,6 +135,8 @@ static void test_defaults(void **state) {
         assert_int_equal(c->history_size, 1000);
         assert_string_equal(c->coordinator, "local");
         assert_null(c->path);
+        assert_int_equal(c->breaker_group.window_usec, 0);   /* no storm breaker by default */
+        assert_int_equal(c->breaker_cluster.window_usec, 0);
         assert_null(config_free(c));
         assert_null(config_free(NULL));
 }
@@ -172,9 +174,17 @@ static void test_every_key(void **state) {
                 "history_size = 250\n"
                 "\n"
                 "[coordinator]\n"
-                "backend = local\n");
+                "backend = local\n"
+                "breaker_group = 30%/10m\n"
+                "breaker_cluster = 20/1h\n");
 
         assert_string_equal(c->node, "web-01");
+        assert_true(c->breaker_group.limit.percent);
+        assert_int_equal(c->breaker_group.limit.value, 30);
+        assert_int_equal(c->breaker_group.window_usec, 600 * USEC_PER_SEC);
+        assert_false(c->breaker_cluster.limit.percent);
+        assert_int_equal(c->breaker_cluster.limit.value, 20);
+        assert_int_equal(c->breaker_cluster.window_usec, 3600 * USEC_PER_SEC);
         assert_string_equal(c->group, "web");
         assert_int_equal(c->check_dirs.n, 2);
         assert_string_equal(c->check_dirs.v[0], "/opt/checks");
@@ -355,6 +365,8 @@ static void test_bad_values(void **state) {
         load_err("[medic]\ngroup = a_b\n[coordinator]\nbackend = fleetlock\nurl = http://127.0.0.1:1\n",
                  4, "group 'a_b' cannot be used with FleetLock", 0);
         load_err("[coordinator]\nbackend = zookeeper\n", 2, "unknown coordinator backend 'zookeeper'", 0);
+        load_err("[coordinator]\nbreaker_group = 30%\n", 2, "invalid breaker_group '30%' (expected N/DURATION", 0);
+        load_err("[coordinator]\nbreaker_cluster = 20%/1h\n", 2, "a node does not know the cluster's size", 0);
         load_err("[medic]\ncheck_timeout = 0\n", 2, "invalid duration '0'", 0);
         load_err("[medic]\nflapping = 0/10m\n", 2, "invalid rate", 0);
         load_err("[medic]\nlua_memory_limit = 1000\n", 2, "too small", 0);
