@@ -622,6 +622,8 @@ static void cache_apply(Etcd *e, struct json_object *ev) {
                 e->cache_rev = rev;
 }
 
+static bool breaker_on(const Etcd *e);
+
 static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
         struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
         _cleanup_free_ char *gend = prefix_end(gprefix), *stop = strprintf("%s/stop", e->prefix),
@@ -629,7 +631,8 @@ static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
 
         json_object_array_add(succ, range_req(gprefix, gend));
         json_object_array_add(succ, range_req(stop, NULL));
-        json_object_array_add(succ, range_req(e->bprefix, bend)); /* the storm breaker's history */
+        if (breaker_on(e))
+                json_object_array_add(succ, range_req(e->bprefix, bend)); /* the storm breaker's history */
         json_object_object_add(body, "success", succ);
         etcd_call(e, "kv/txn", body, cb, ud);
 }

@@ -1146,6 +1146,10 @@ int config_load(const char *path, Config **ret, StrList *errors) {
                         perr(&p, p.coordinator_line, "group '%s' cannot be used with FleetLock "
                              "(group names must match ^[a-zA-Z0-9.-]+$)", c->group);
         }
+        if (!p.oom && (c->breaker_group.window_usec || c->breaker_cluster.window_usec) &&
+            (!c->coordinator || strcmp(c->coordinator, "etcd") != 0))
+                perr(&p, p.coordinator_line, "breaker_group and breaker_cluster need backend = etcd (the storm breaker "
+                     "counts from the etcd coordinator's history)");
         if (!p.oom && (!c->cert_file) != (!c->key_file))
                 perr(&p, p.lineno, "cert_file and key_file must be given together");
         if (p.oom)

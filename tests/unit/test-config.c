@@ -174,17 +174,9 @@ static void test_every_key(void **state) {
                 "history_size = 250\n"
                 "\n"
                 "[coordinator]\n"
-                "backend = local\n"
-                "breaker_group = 30%/10m\n"
-                "breaker_cluster = 20/1h\n");
+                "backend = local\n");
 
         assert_string_equal(c->node, "web-01");
-        assert_true(c->breaker_group.limit.percent);
-        assert_int_equal(c->breaker_group.limit.value, 30);
-        assert_int_equal(c->breaker_group.window_usec, 600 * USEC_PER_SEC);
-        assert_false(c->breaker_cluster.limit.percent);
-        assert_int_equal(c->breaker_cluster.limit.value, 20);
-        assert_int_equal(c->breaker_cluster.window_usec, 3600 * USEC_PER_SEC);
         assert_string_equal(c->group, "web");
         assert_int_equal(c->check_dirs.n, 2);
         assert_string_equal(c->check_dirs.v[0], "/opt/checks");
@@ -205,6 +197,25 @@ static void test_every_key(void **state) {
         assert_int_equal(c->history_size, 250);
         assert_string_equal(c->coordinator, "local");
         config_free(c);
+}
+
+static void test_breaker(void **state) {
+        Config *c = load_ok("[coordinator]\nbackend = etcd\nendpoints = http://127.0.0.1:2379\n"
+                            "breaker_group = 30%/10m\nbreaker_cluster = 20/1h\n");
+
+        assert_true(c->breaker_group.limit.percent);
+        assert_int_equal(c->breaker_group.limit.value, 30);
+        assert_int_equal(c->breaker_group.window_usec, 600 * USEC_PER_SEC);
+        assert_false(c->breaker_cluster.limit.percent);
+        assert_int_equal(c->breaker_cluster.limit.value, 20);
+        assert_int_equal(c->breaker_cluster.window_usec, 3600 * USEC_PER_SEC);
+        config_free(c);
+        load_err("[coordinator]\nbackend = etcd\nendpoints = http://127.0.0.1:2379\nbreaker_group = 30%\n", 4,
+                 "invalid breaker_group '30%' (expected N/DURATION", 0);
+        load_err("[coordinator]\nbackend = etcd\nendpoints = http://127.0.0.1:2379\nbreaker_cluster = 20%/1h\n", 4,
+                 "a node does not know the cluster's size", 0);
+        load_err("[coordinator]\nbackend = local\nbreaker_group = 3/1h\n", 2,
+                 "breaker_group and breaker_cluster need backend = etcd", 0);
 }
 
 static void test_value_forms(void **state) {
@@ -365,8 +376,6 @@ static void test_bad_values(void **state) {
         load_err("[medic]\ngroup = a_b\n[coordinator]\nbackend = fleetlock\nurl = http://127.0.0.1:1\n",
                  4, "group 'a_b' cannot be used with FleetLock", 0);
         load_err("[coordinator]\nbackend = zookeeper\n", 2, "unknown coordinator backend 'zookeeper'", 0);
-        load_err("[coordinator]\nbreaker_group = 30%\n", 2, "invalid breaker_group '30%' (expected N/DURATION", 0);
-        load_err("[coordinator]\nbreaker_cluster = 20%/1h\n", 2, "a node does not know the cluster's size", 0);
         load_err("[medic]\ncheck_timeout = 0\n", 2, "invalid duration '0'", 0);
         load_err("[medic]\nflapping = 0/10m\n", 2, "invalid rate", 0);
         load_err("[medic]\nlua_memory_limit = 1000\n", 2, "too small", 0);
@@ -498,6 +507,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_empty_file_is_defaults),
                 cmocka_unit_test(test_every_key),
+                cmocka_unit_test(test_breaker),
                 cmocka_unit_test(test_value_forms),
                 cmocka_unit_test(test_relative_paths),
                 cmocka_unit_test(test_many_errors),
