@@ -72,6 +72,23 @@ ok "every waiting node got an answer" wait_for 20 '[ "$(( $(count_answers grante
 is "$(count_answers granted "${REST[@]}")" 3 "after the reset: exactly 3 more granted"
 is "$(etcdget --print-value-only /medic/groups/g1/stop | jget 'd["breaker"]')" group "then it trips again"
 
+# ---- a larger group: 50 members registered straight in etcd, 5 real ones, breaker 10% ----
+# 10% of 55 = 5: 3 simulated members were granted a minute ago, so 2 of the burst pass.
+now=$(date +%s)
+for i in $(seq -w 1 50); do
+        etcdput "/medic/groups/g3/registered/sim$i" "{\"node\":\"sim$i\",\"since\":$now,\"labels\":{}}"
+done
+for i in 01 02 03; do
+        etcdput "/medic/breaker/events/g3/sim$i" "{\"node\":\"sim$i\",\"group\":\"g3\",\"time\":$((now - 60)),\"what\":\"granted\"}"
+done
+CLIENT_EXTRA=$'max_unavailable = 100%\nbreaker_group = 10%/10m'
+G3=()
+for i in 1 2 3 4 5; do client_start "b$i" g3 || bail_out "client b$i"; G3+=("b$i"); done
+for n in "${G3[@]}"; do client_send "$n" "acquire reboot"; done
+ok "every node of the second burst got an answer" wait_for 20 '[ "$(( $(count_answers granted "${G3[@]}") + $(count_answers stopped "${G3[@]}") ))" = 5 ]'
+is "$(count_answers granted "${G3[@]}")" 2 "55 members, 10%: 5 in the window, 3 of them earlier: 2 granted"
+is "$(etcdget --print-value-only /medic/groups/g3/stop | jget 'len(d["nodes"])')" 6 "the trip names 6 nodes (3 earlier, 2 granted, the 3rd asker)"
+
 # ---- a slow steady rollout never trips it: breaker_group 1/2s, one node every 3 s ----
 CLIENT_EXTRA=$'max_unavailable = 1\nbreaker_group = 1/2s'
 for i in 1 2 3 4; do client_start "s$i" g2 || bail_out "client s$i"; done
@@ -107,6 +124,17 @@ is "$(etcdget --print-value-only /c/stop | jget 'd["breaker"]')" cluster "the cl
 is "$(etcdget --print-value-only /c/stop | jget '",".join(sorted(d["nodes"]))')" "k1,k2,k3,sim1,sim2" "the nodes involved, across groups"
 client_send k4 "try reboot"
 like "$(client_wait k4 '^(denied|granted|unknown)' 5)" "^denied the cluster-wide stop switch is set by the storm breaker" "another group is refused too"
+
+# ---- a cluster-wide burst, prefix /d: 8 groups of one node each, breaker_cluster 3/1h ----
+# Different groups do not share holder keys: only the history compare in the grant keeps two
+# of them from passing the breaker's last place together.
+CLIENT_EXTRA=$'prefix = /d\nbreaker_cluster = 3/1h'
+CB=()
+for i in 1 2 3 4 5 6 7 8; do client_start "c$i" "cg$i" || bail_out "client c$i"; CB+=("c$i"); done
+for n in "${CB[@]}"; do client_send "$n" "acquire reboot"; done
+ok "every node of the cluster burst got an answer" wait_for 20 '[ "$(( $(count_answers granted "${CB[@]}") + $(count_answers stopped "${CB[@]}") ))" = 8 ]'
+is "$(count_answers granted "${CB[@]}")" 3 "exactly 3 of 8 groups' nodes granted"
+is "$(etcdget --prefix --keys-only /d/groups/ | grep -c /holders/)" 3 "3 holder keys across the groups"
 
 # ---- a real medicd in the cluster: medicctl and the metrics ----
 medicd_on_etcd
