@@ -553,7 +553,7 @@ static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, V
                 v->stop_cluster_value = unb64(json_object_get_string(jget(json_object_array_get_idx(skvs, 0), "value")) ?: "");
         struct json_object *bkvs = txn_kvs(reply, 2);
         if (json_object_array_length(resp) >= 3)
-                v->breaker = bkvs ? json_object_get(bkvs) : json_object_new_array();
+                v->breaker = json_object_is_type(bkvs, json_type_array) ? json_object_get(bkvs) : json_object_new_array();
         view_finish(v);
         return 0;
 }
@@ -1863,7 +1863,7 @@ static void on_admin_resume_read(Etcd *e, struct json_object *reply, const char 
                 a->cb(control_error("cannot read the stop switch from etcd: %s", error), a->ud);
                 return admin_free(a);
         }
-        kv = json_object_array_get_idx(jget(reply, "kvs"), 0);
+        kv = json_object_is_type(jget(reply, "kvs"), json_type_array) ? json_object_array_get_idx(jget(reply, "kvs"), 0) : NULL;
         _cleanup_free_ char *val = kv ? unb64(json_object_get_string(jget(kv, "value")) ?: "") : NULL;
         _cleanup_free_ char *trip = trip_of(val);
         if (trip && (!a->reason || !*a->reason)) {
