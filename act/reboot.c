@@ -55,6 +55,7 @@ struct Rebooter {
         /* CLOCK_BOOTTIME: immune to wall-clock steps. */
         uint64_t boot_seen, healthy_since;
         bool sick_escalated;
+        char *sick_why;                /* why it came back sick (while sick_escalated) */
 };
 
 static char *intent_path(Rebooter *r) {
@@ -445,6 +446,8 @@ static void on_post_tasks(bool ok, const char *detail, void *userdata) {
                           "%s; keeping the permission", why);
                 journal_escalate(r->h->journal, "came-back-sick", r->rule, why);
                 r->sick_escalated = true;
+                free(r->sick_why);
+                r->sick_why = strdup_or_null(why);
         }
         r->phase = PHASE_SETTLING;
         r->boot_seen = now_boottime();
@@ -491,6 +494,8 @@ void rebooter_tick(Rebooter *r) {
                         log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
                                   "The node came back sick (%s); keeping the permission, the group's rollout stops here", msg);
                         journal_escalate(r->h->journal, "came-back-sick", r->rule, msg);
+                        free(r->sick_why);
+                        r->sick_why = strdup_or_null(msg);
                 }
                 return;
         }
@@ -592,6 +597,7 @@ Rebooter *rebooter_free(Rebooter *r) {
         free(r->condition);
         free(r->boot_id);
         free(r->abort_why);
+        free(r->sick_why);
         strlist_clear(&r->methods);
         free(r);
         return NULL;
@@ -611,8 +617,18 @@ struct json_object *rebooter_status(Rebooter *r) {
                 if (r->phase == PHASE_SETTLING)
                         json_object_object_add(o, "healthy_since", r->healthy_since ?
                                                json_object_new_int64((int64_t) (r->healthy_since / USEC_PER_SEC)) : NULL);
+                if (rebooter_sick(r, NULL))
+                        json_object_object_add(o, "came_back_sick", json_object_new_string(r->sick_why ? r->sick_why : ""));
         }
         return o;
+}
+
+const char *rebooter_sick(const Rebooter *r, const char **ret_why) {
+        if (!r || r->phase != PHASE_SETTLING || !r->sick_escalated)
+                return NULL;
+        if (ret_why)
+                *ret_why = r->sick_why;
+        return r->rule;
 }
 
 void rebooter_clear(Rebooter *r) {

@@ -1,16 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* The scripted backend, used only by `medicd --test`: the test's timeline says what the
- * coordinator answers (granted, denied or unknown, from a step on; granted by default). Like
- * the local backend it has one slot; nothing is written. Its group is this node. */
+/* The scripted backend, used only by `medicd --test` and the invariants test: the test's
+ * timeline says what the coordinator answers (granted, denied or unknown, from a step on;
+ * granted by default). Like the local backend it has one slot; nothing is written. Its group
+ * is this node. Deferred (coord_script_defer()), requests wait until the test answers them one
+ * at a time, as a remote server's answers arrive: late, lost, or never. */
 #include <string.h>
 
 #include "coordinator.h"
+
+#define SCRIPT_MAX_PENDING 16
+
+typedef struct ScriptPending {
+        char *holder;
+        coord_answer_t cb;
+        void *userdata;
+} ScriptPending;
 
 typedef struct ScriptCoord {
         CoordAnswer answer;
         char *reason;
         char *holder;
         uint64_t since; /* realtime usec */
+        bool defer;
+        ScriptPending pend[SCRIPT_MAX_PENDING];
+        size_t n_pend;
 } ScriptCoord;
 
 static int script_init(Coordinator *c) {
@@ -33,28 +46,83 @@ void coord_script_set_answer(Coordinator *c, CoordAnswer a, const char *reason) 
         s->reason = strdup_or_null(reason);
 }
 
+/* The server side of an answer a (the slot changes hands on a grant); then cb is told it,
+ * or told "unknown" when the answer is lost (how), or nothing (dropped). */
+static void script_answer(ScriptCoord *s, CoordAnswer a, const char *reason, const char *holder,
+                          CoordScriptDelivery how, coord_answer_t cb, void *userdata) {
+        _cleanup_free_ char *why = NULL;
+
+        if (a == COORD_GRANTED && s->holder && strcmp(s->holder, holder) != 0) {
+                why = strprintf("the slot is held by %s", s->holder);
+                a = COORD_DENIED;
+                reason = why;
+        } else if (a == COORD_GRANTED && !s->holder) {
+                s->holder = strdup(holder);
+                if (!s->holder) {
+                        a = COORD_UNKNOWN;
+                        reason = "out of memory";
+                } else
+                        s->since = now_realtime();
+        } else if (a != COORD_GRANTED && !reason)
+                reason = a == COORD_DENIED ? "denied by the test" : "unknown (the test)";
+        if (how == COORD_SCRIPT_LOST)
+                cb(COORD_UNKNOWN, "the answer was lost (the test)", userdata);
+        else if (how == COORD_SCRIPT_DELIVER)
+                cb(a, a == COORD_GRANTED ? NULL : reason, userdata);
+}
+
 static int script_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata) {
         ScriptCoord *s = c->data;
 
-        if (s->answer != COORD_GRANTED) {
-                cb(s->answer, s->reason ? s->reason : s->answer == COORD_DENIED ? "denied by the test" : "unknown (the test)",
-                   userdata);
+        if (s->defer) {
+                if (s->n_pend >= SCRIPT_MAX_PENDING)
+                        return -EAGAIN;
+                s->pend[s->n_pend] = (ScriptPending) { .holder = strdup(holder), .cb = cb, .userdata = userdata };
+                if (!s->pend[s->n_pend].holder)
+                        return -ENOMEM;
+                s->n_pend++;
                 return 0;
         }
-        if (s->holder && strcmp(s->holder, holder) != 0) {
-                _cleanup_free_ char *why = strprintf("the slot is held by %s", s->holder);
-                cb(COORD_DENIED, why, userdata);
+        script_answer(s, s->answer, s->reason, holder, COORD_SCRIPT_DELIVER, cb, userdata);
+        return 0;
+}
+
+void coord_script_defer(Coordinator *c, bool on) {
+        if (c->ops == &coord_script_ops)
+                ((ScriptCoord *) c->data)->defer = on;
+}
+
+int coord_script_deliver(Coordinator *c, CoordAnswer a, const char *reason, CoordScriptDelivery how) {
+        ScriptCoord *s = c->data;
+        ScriptPending p;
+
+        if (c->ops != &coord_script_ops || s->n_pend == 0)
                 return 0;
-        }
-        if (!s->holder) {
-                s->holder = strdup(holder);
-                if (!s->holder) {
-                        cb(COORD_UNKNOWN, "out of memory", userdata);
-                        return 0;
-                }
-                s->since = now_realtime();
-        }
-        cb(COORD_GRANTED, NULL, userdata);
+        p = s->pend[0];
+        memmove(s->pend, s->pend + 1, --s->n_pend * sizeof(*s->pend));
+        script_answer(s, a, reason, p.holder, how, p.cb, p.userdata);
+        free(p.holder);
+        return 1;
+}
+
+size_t coord_script_pending(const Coordinator *c) {
+        return c->ops == &coord_script_ops ? ((const ScriptCoord *) c->data)->n_pend : 0;
+}
+
+const char *coord_script_holder(const Coordinator *c) {
+        return c->ops == &coord_script_ops ? ((const ScriptCoord *) c->data)->holder : NULL;
+}
+
+int coord_script_set_holder(Coordinator *c, const char *holder) {
+        ScriptCoord *s = c->data;
+
+        if (c->ops != &coord_script_ops)
+                return -EINVAL;
+        free(s->holder);
+        s->holder = strdup_or_null(holder);
+        if (holder && !s->holder)
+                return -ENOMEM;
+        s->since = holder ? now_realtime() : 0;
         return 0;
 }
 
@@ -90,6 +158,8 @@ static void script_done(Coordinator *c) {
                 return;
         free(s->reason);
         free(s->holder);
+        for (size_t i = 0; i < s->n_pend; i++)
+                free(s->pend[i].holder);
         free(s);
 }
 

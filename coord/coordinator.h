@@ -65,6 +65,21 @@ int coordinator_new_with(const CoordinatorOps *ops, const Config *c, sd_event *e
 /* The scripted backend answers every request from now on with a (reason: NULL or the denial's
  * text); granted, the default, gives the one slot to the first holder that asks. */
 void coord_script_set_answer(Coordinator *c, CoordAnswer a, const char *reason);
+/* Deferred: requests wait (up to 16) until coord_script_deliver() answers the oldest, as a
+ * remote server's answers arrive late; a request answered after its rule withdrew is a late
+ * answer. The holder survives only with the Coordinator: a test that restarts medicd carries
+ * it over with coord_script_holder() / coord_script_set_holder(). */
+typedef enum CoordScriptDelivery {
+        COORD_SCRIPT_DELIVER,   /* the server answers a and the node hears it */
+        COORD_SCRIPT_LOST,      /* the server answers a, the node hears "unknown" */
+        COORD_SCRIPT_DROP,      /* the server answers a, the node hears nothing (it is gone) */
+} CoordScriptDelivery;
+void coord_script_defer(Coordinator *c, bool on);
+/* 1 when a waiting request was answered, 0 when none waits. */
+int coord_script_deliver(Coordinator *c, CoordAnswer a, const char *reason, CoordScriptDelivery how);
+size_t coord_script_pending(const Coordinator *c);
+const char *coord_script_holder(const Coordinator *c);
+int coord_script_set_holder(Coordinator *c, const char *holder);
 Coordinator *coordinator_free(Coordinator *c);
 int coordinator_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata);
 int coordinator_release(Coordinator *c, const char *holder);

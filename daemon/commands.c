@@ -88,6 +88,18 @@ static struct json_object *strlist_json(const StrList *l) {
         return a;
 }
 
+/* The node's own stop file: {path, present}; null when none is configured. */
+static struct json_object *stop_file_json(Manager *m) {
+        struct json_object *o;
+
+        if (!m->config->stop_file)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "path", json_object_new_string(m->config->stop_file));
+        json_object_object_add(o, "present", json_object_new_boolean(coordinator_stopped_locally(m->coord)));
+        return o;
+}
+
 static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         struct json_object *o = ok_reply(), *c = json_object_new_object(), *lr = json_object_new_object();
         size_t n[_COND_STATE_MAX] = {}, flapping = 0;
@@ -111,9 +123,12 @@ static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json
         json_object_object_add(c, "flapping", json_object_new_int64((int64_t) flapping));
         json_object_object_add(o, MEDIC_REPLY_CONDITIONS, c);
         json_object_object_add(o, MEDIC_REPLY_COORDINATOR, permission_status(m->perm));
+        json_object_object_add(o, "stop_file", stop_file_json(m));
         json_object_object_add(o, "parked", json_object_new_boolean(m->journal.parked));
-        if (m->journal.parked)
+        if (m->journal.parked) {
                 json_object_object_add(o, "parked_reason", json_object_new_string(m->journal.parked_reason ? m->journal.parked_reason : ""));
+                json_object_object_add(o, "parked_rule", m->journal.parked_rule ? json_object_new_string(m->journal.parked_rule) : NULL);
+        }
         json_object_object_add(o, MEDIC_REPLY_REBOOT, m->rebooter ? rebooter_status(m->rebooter) : NULL);
         json_object_object_add(o, "disruptions", json_object_new_int64(
                 (int64_t) eventlog_count(&m->disruptions, now_realtime(), m->config->max_disruptions.window_usec)));
@@ -304,27 +319,27 @@ static struct json_object *cmd_reload(Manager *m, ControlConn *conn, struct json
         return o;
 }
 
-static void on_coordinator_reply(struct json_object *reply, void *ud) {
-        control_reply(ud, reply);
-}
-
-typedef struct ResumeCall {
+typedef struct CoordinatorAsk {
         Manager *m;
         ControlConn *conn;
-        char *what;
-} ResumeCall;
+        bool status;
+        char *resume;   /* resume: what the operator lifted and why, logged once the backend did it */
+} CoordinatorAsk;
 
-static void on_resumed(struct json_object *reply, void *ud) {
-        ResumeCall *rc = ud;
+static void on_coordinator_reply(struct json_object *reply, void *ud) {
+        CoordinatorAsk *a = ud;
+
         struct json_object *ok = NULL;
 
-        if (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
-                log_notice("Operator: %s", rc->what);
-                journal_note(&rc->m->journal, "operator", NULL, NULL, "coordinator-resume", rc->what);
+        if (a->status && json_object_is_type(reply, json_type_object))
+                json_object_object_add(reply, "stop_file", stop_file_json(a->m));
+        if (a->resume && json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
+                log_notice("Operator: %s", a->resume);
+                journal_note(&a->m->journal, "operator", NULL, NULL, "coordinator-resume", a->resume);
         }
-        control_reply(rc->conn, reply);
-        free(rc->what);
-        free(rc);
+        control_reply(a->conn, reply);
+        free(a->resume);
+        free(a);
 }
 
 static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
@@ -338,28 +353,24 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
                 struct json_object *o = ok_reply();
                 json_object_object_add(o, "backend", json_object_new_string(m->coord->ops->name));
                 json_object_object_add(o, "local", permission_status(m->perm));
+                json_object_object_add(o, "stop_file", stop_file_json(m));
                 return o;
         }
+        CoordinatorAsk *a = malloc(sizeof *a);
+        if (!a)
+                return control_error("out of memory");
+        *a = (CoordinatorAsk) { .m = m, .conn = conn, .status = strcmp(action, "status") == 0 };
         if (strcmp(action, "resume") == 0) {
-                /* Who lifted a stop switch (the storm breaker's among them), and why: once the
-                 * backend did it. */
+                /* Who lifted a stop switch (the storm breaker's among them), and why. */
                 const char *reason = req_string(req, MEDIC_FIELD_REASON), *group = req_string(req, "group");
-                ResumeCall *rc = calloc(1, sizeof(*rc));
-                if (!rc)
-                        return control_error("out of memory");
-                rc->m = m;
-                rc->conn = conn;
-                rc->what = strprintf("coordinator resume %s%s: %s", group ? "group " : "cluster-wide",
-                                     group ? group : "", reason ? reason : "no reason given");
-                if (coordinator_admin(m->coord, req, on_resumed, rc) < 0) {
-                        free(rc->what);
-                        free(rc);
-                        return control_error("cannot ask the coordinator");
-                }
-                return NULL;
+                a->resume = strprintf("coordinator resume %s%s: %s", group ? "group " : "cluster-wide",
+                                      group ? group : "", reason ? reason : "no reason given");
         }
-        if (coordinator_admin(m->coord, req, on_coordinator_reply, conn) < 0)
+        if (coordinator_admin(m->coord, req, on_coordinator_reply, a) < 0) {
+                free(a->resume);
+                free(a);
                 return control_error("cannot ask the coordinator");
+        }
         return NULL;
 }
 

@@ -50,6 +50,7 @@ typedef struct Manager {
         StrList last_reload_errors;
         int lock_fd;
         bool evaluating;
+        bool test_mode;           /* manager_start_test(): no check ever runs, also after a reload */
         SourceHost sources;       /* what the event sources are handed (detect/sources.h) */
         void **source_state;      /* one per entry of sources.c */
         struct Rebooter *rebooter;

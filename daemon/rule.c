@@ -622,7 +622,7 @@ void rules_run(Manager *m) {
                         ask(m, d, s); /* asks again unless a request is out */
                         break;
                 case VERDICT_NODE_LIMIT:
-                        journal_park(&m->journal, reason);
+                        journal_park(&m->journal, d->name, reason);
                         break;
                 case VERDICT_ESCALATE:
                         s->escalated = true;

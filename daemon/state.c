@@ -79,6 +79,7 @@ int state_save(Manager *m) {
         json_object_object_add(root, "disruptions", eventlog_to_json(&m->disruptions));
         json_object_object_add(root, "parked", json_object_new_boolean(m->journal.parked));
         json_object_object_add(root, "parked_reason", m->journal.parked_reason ? json_object_new_string(m->journal.parked_reason) : NULL);
+        json_object_object_add(root, "parked_rule", m->journal.parked_rule ? json_object_new_string(m->journal.parked_rule) : NULL);
 
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
         r = write_file_atomic(path, text, strlen(text), 0600);
@@ -199,6 +200,7 @@ int state_load(Manager *m) {
         if (json_object_object_get_ex(root, "parked", &hist) && json_object_get_boolean(hist)) {
                 m->journal.parked = true;
                 m->journal.parked_reason = strdup_or_null(get_str(root, "parked_reason"));
+                m->journal.parked_rule = strdup_or_null(get_str(root, "parked_rule"));
                 log_warning("This node is parked (%s): no automation until 'medicctl unpark'",
                             m->journal.parked_reason ? m->journal.parked_reason : "reboot-loop protection");
         }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -16,6 +17,14 @@
 
 #define REQUEST_MAX (64 * 1024)
 #define CONN_TIMEOUT (30 * USEC_PER_SEC)
+/* Open connections of users other than root: a user who floods the socket gets this many and
+ * the rest are closed at once, so root (and the rest of the daemon) keeps its descriptors. */
+#define CONN_MAX_PER_UID 8
+#define CONN_MAX_UNPRIVILEGED 64
+/* Out of descriptors, accept() fails while the backlog stays readable: stop listening this long
+ * instead of spinning on it. */
+#define ACCEPT_PAUSE (250 * USEC_PER_MSEC)
+#define FLOOD_LOG_INTERVAL (10 * USEC_PER_SEC)
 
 struct Control {
         sd_event *event;
@@ -25,6 +34,8 @@ struct Control {
         control_handler_t handler;
         void *userdata;
         ControlConn *conns;
+        sd_event_source *resume;      /* accepting again after running out of descriptors */
+        uint64_t logged_fds, logged_flood;
 };
 
 struct ControlConn {
@@ -178,6 +189,57 @@ static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static int on_resume(sd_event_source *s, uint64_t usec, void *userdata) {
+        Control *ctl = userdata;
+        ctl->resume = sd_event_source_disable_unref(ctl->resume);
+        (void) sd_event_source_set_enabled(ctl->source, SD_EVENT_ON);
+        return 0;
+}
+
+/* True (and logged, at most every FLOOD_LOG_INTERVAL) when *last is that long ago. */
+static bool log_due(uint64_t *last) {
+        uint64_t n = now_monotonic();
+        if (*last && n - *last < FLOOD_LOG_INTERVAL)
+                return false;
+        *last = n;
+        return true;
+}
+
+static void accept_pause(Control *ctl, int error) {
+        if (log_due(&ctl->logged_fds))
+                log_warning_errno(error, "Cannot accept a control connection: %m; not accepting for %llu ms",
+                                  (unsigned long long) (ACCEPT_PAUSE / USEC_PER_MSEC));
+        if (ctl->resume)
+                return;
+        if (sd_event_add_time_relative(ctl->event, &ctl->resume, CLOCK_MONOTONIC, ACCEPT_PAUSE, 10 * USEC_PER_MSEC,
+                                       on_resume, ctl) < 0)
+                return; /* keep listening: spinning beats going deaf */
+        (void) sd_event_source_set_enabled(ctl->source, SD_EVENT_OFF);
+}
+
+/* Refuses a connection of an unprivileged user who has too many open, or when unprivileged
+ * users together have; root is never refused here. */
+static bool conn_refused(Control *ctl, int cfd, uid_t uid) {
+        unsigned of_uid = 0, unprivileged = 0;
+
+        if (uid == 0)
+                return false;
+        for (ControlConn *c = ctl->conns; c; c = c->next)
+                if (c->uid != 0) {
+                        unprivileged++;
+                        of_uid += c->uid == uid;
+                }
+        if (of_uid < CONN_MAX_PER_UID && unprivileged < CONN_MAX_UNPRIVILEGED)
+                return false;
+        if (log_due(&ctl->logged_flood))
+                log_warning("Refused: too many control connections from uid %u (%u open, at most %u per user and "
+                            "%u for all users but root)", (unsigned) uid, of_uid, CONN_MAX_PER_UID, CONN_MAX_UNPRIVILEGED);
+        static const char msg[] = "{\"" MEDIC_REPLY_OK "\":false,\"" MEDIC_REPLY_ERROR
+                                  "\":\"too many connections from this user\"}\n";
+        (void) send(cfd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        return true;
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Control *ctl = userdata;
         struct ucred cred;
@@ -186,9 +248,12 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         int cfd;
 
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
+        if (cfd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                        accept_pause(ctl, errno);
                 return 0;
-        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        }
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || conn_refused(ctl, cfd, cred.uid)) {
                 close(cfd);
                 return 0;
         }
@@ -261,6 +326,7 @@ Control *control_free(Control *c) {
         while (c->conns)
                 conn_free(c->conns);
         sd_event_source_disable_unref(c->source);
+        sd_event_source_disable_unref(c->resume);
         if (c->fd >= 0) {
                 close(c->fd);
                 if (c->path)

@@ -30,8 +30,8 @@
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
-#ifndef RUNSTATEDIR
-#define RUNSTATEDIR "/run"
+#ifndef DEFAULT_SOCKET
+#define DEFAULT_SOCKET "/run/medic/medicd.sock"     /* configure --with-socket; medicctl's too */
 #endif
 
 #define NAME_MAX_LEN 253
@@ -145,7 +145,7 @@ int config_new_default(Config **ret) {
         c->node = default_node();
         c->group = strdup("default");
         c->state_dir = strdup(LOCALSTATEDIR "/lib/medic");
-        c->socket_path = strdup(RUNSTATEDIR "/medic/medicd.sock");
+        c->socket_path = strdup(DEFAULT_SOCKET);
         c->stop_file = strdup(SYSCONFDIR "/medic/stop");
         c->settings_dir = strdup(SYSCONFDIR "/medic");
         if (!c->settings_dir)

@@ -28,6 +28,7 @@ for f in "-rwxr-xr-x /usr/sbin/medicd" "-rwxr-xr-x /usr/bin/medicctl" "-rwxr-xr-
         "-rw-r--r-- /usr/lib/tmpfiles.d/medic.conf" "-rw-r--r-- /usr/lib/sysusers.d/medic.conf" \
         "-rw-r--r-- /usr/share/bash-completion/completions/medicctl" \
         "-rw-r--r-- /usr/share/medic/rules/50-reboot.lua" \
+        "-rwxr-xr-x /usr/share/medic/medic-etcd-roles" \
         "-rw-r--r-- /usr/share/man/man8/medicd.8.gz" "-rw-r--r-- /usr/share/man/man8/medicctl.8.gz" \
         "-rw-r--r-- /usr/share/man/man5/medic.conf.5.gz" "-rw-r--r-- /usr/share/man/man7/medic-lua.7.gz" \
         "-rw-r--r-- /usr/share/man/man7/medic-checks.7.gz"; do
@@ -48,8 +49,18 @@ for f in "-rw-r--r-- /usr/share/medic/examples/kured/kured.lua" "-rwxr-xr-x /usr
         "-rw-r--r-- /usr/share/medic/examples/kured/prometheus-alerts.conf" \
         "-rw-r--r-- /usr/share/medic/examples/kubernetes/auto-healing.lua" \
         "-rwxr-xr-x /usr/share/medic/examples/kubernetes/restart-runtime" \
-        "-rwxr-xr-x /usr/share/medic/examples/kubernetes/10-cordon-drain"; do
+        "-rwxr-xr-x /usr/share/medic/examples/kubernetes/10-cordon-drain" \
+        "-rw-r--r-- /usr/share/medic/examples/staged/staged.lua" \
+        "-rw-r--r-- /usr/share/medic/examples/staged/staged-checks.lua" \
+        "-rwxr-xr-x /usr/share/medic/examples/staged/apply-updates" \
+        "-rw-r--r-- /usr/share/medic/examples/openstack/openstack.lua" \
+        "-rw-r--r-- /usr/share/medic/examples/openstack/openstack-checks.lua" \
+        "-rwxr-xr-x /usr/share/medic/examples/openstack/20-evacuate"; do
         ok "in the .deb: pack file ${f#* }" has_file "${f%% *}" "${f#* }"
+done
+# Prometheus rules and the Grafana dashboard (packaging/monitoring/).
+for f in "-rw-r--r-- /usr/share/medic/monitoring/medic-alerts.yml" "-rw-r--r-- /usr/share/medic/monitoring/medic-dashboard.json"; do
+        ok "in the .deb: monitoring file ${f#* }" has_file "${f%% *}" "${f#* }"
 done
 unlike "$contents" ' /var/lib/medic' "the state directory is not in the payload (postinst creates it)"
 
@@ -116,6 +127,7 @@ normalize() { sed -e 's| /lib/| /usr/lib/|' -e 's|\.gz$||' | grep -v -e ' /usr/s
         -e ' /usr/share/licenses/' -e ' /usr/lib/\.build-id/' | sort; }
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print $1, $NF }' | sed 's| \./| /|' | normalize > "$T/payload.deb"
 rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" | grep -v '^d' | normalize > "$T/payload.rpm"
+ok "rpm: the monitoring files are in /usr/share/medic/monitoring" grep -qx -- "-rw-r--r-- /usr/share/medic/monitoring/medic-alerts.yml" "$T/payload.rpm"
 ok "the payload lists are not empty ($(wc -l < "$T/payload.deb") files)" test -s "$T/payload.deb"
 payload_diff=$(diff -u "$T/payload.deb" "$T/payload.rpm")
 is "$payload_diff" "" "rpm -qlp lists the same files with the same modes as the .deb"

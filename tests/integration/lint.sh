@@ -16,7 +16,8 @@ lint() {
 count() { printf '%s\n' "$out" | grep -Ec -- "$1"; }
 
 SHIPPED=("$top_srcdir/checks" "$top_srcdir/rules" "$top_srcdir/rules/examples" "$top_srcdir/rules/examples/kured"
-         "$top_srcdir/rules/examples/kubernetes")
+         "$top_srcdir/rules/examples/kubernetes" "$top_srcdir/rules/examples/staged"
+         "$top_srcdir/rules/examples/openstack")
 
 # ---- luacheck knows medic's globals ----
 if command -v luacheck >/dev/null; then

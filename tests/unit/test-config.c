@@ -123,7 +123,7 @@ static void test_defaults(void **state) {
         assert_string_equal(c->rule_dirs.v[0], PKGDATADIR "/rules");
         assert_string_equal(c->rule_dirs.v[1], SYSCONFDIR "/medic/rules.d");
         assert_string_equal(c->state_dir, LOCALSTATEDIR "/lib/medic");
-        assert_string_equal(c->socket_path, RUNSTATEDIR "/medic/medicd.sock");
+        assert_string_equal(c->socket_path, DEFAULT_SOCKET); /* the one medicctl uses */
         assert_string_equal(c->stop_file, SYSCONFDIR "/medic/stop");
         assert_int_equal(c->log_level, LOG_INFO);
         assert_true(c->dry_run);

@@ -43,6 +43,7 @@
 #include "ratelimit.h"
 #include "util.h"
 #include "window.h"
+#include "invariants-lib.h"
 
 #define SEC USEC_PER_SEC
 #define MIN (60 * SEC)
@@ -277,18 +278,6 @@ static void failf(World *w, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(w->failure, sizeof w->failure, fmt, ap);
         va_end(ap);
-}
-
-/* Failing writes, for real: with RLIMIT_FSIZE at 0 every write(2) to a regular file fails
- * (EFBIG, SIGXFSZ ignored), also for root; reading and unlinking still work, as on a full or
- * failing disk. */
-static void fsize_limit(bool on) {
-        struct rlimit rl;
-
-        if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
-                return;
-        rl.rlim_cur = on ? 0 : rl.rlim_max;
-        (void) setrlimit(RLIMIT_FSIZE, &rl);
 }
 
 /* ---- the scripted coordinator ---------------------------------------------------------- */
@@ -1067,18 +1056,6 @@ static ssize_t run_history(World *w, const History *h, const char *base, size_t 
 
 /* ---- random histories ---- */
 
-static uint64_t rng_next(uint64_t *s) {
-        /* splitmix64 */
-        uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        return z ^ (z >> 31);
-}
-
-static unsigned rng_below(uint64_t *s, unsigned n) {
-        return (unsigned) (rng_next(s) % n);
-}
-
 /* The generator's idea of each condition: checks mostly repeat what they said last (a
  * condition that changes at every run is flapping, and a flapping trigger never fires). */
 typedef struct Gen {
@@ -1233,7 +1210,7 @@ static void shrink(History *h, const char *base) {
 }
 
 static char *make_base(void) {
-        const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        const char *tmp = invariants_tmp();
         char *base = strprintf("%s/medic-invariants.XXXXXX", tmp);
         assert_non_null(base);
         assert_non_null(mkdtemp(base));
@@ -1251,20 +1228,10 @@ static void remove_base(char *base) {
         free(base);
 }
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-        const char *s = getenv(name);
-        return s && *s ? strtoull(s, NULL, 0) : def;
-}
-
-static double now_sec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static void test_random(void **state) {
         uint64_t seed = env_u64("MEDIC_SEED", (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 20));
         uint64_t want = env_u64("MEDIC_STEPS", 100000), steps = 0, histories = 0, disruptions = 0, refused = 0;
+        uint64_t master = seed;
         char *base = make_base();
         double t0 = now_sec();
 
@@ -1274,7 +1241,7 @@ static void test_random(void **state) {
                 History h;
                 World w;
                 size_t n;
-                uint64_t hseed = seed + histories * UINT64_C(0x9E3779B97F4A7C15);
+                uint64_t hseed = rng_next(&master); /* see invariants-lib.h */
 
                 random_history(hseed, &h);
                 ssize_t bad = run_history(&w, &h, base, &n);
