@@ -277,6 +277,10 @@ static void classify(const char *pfx, struct json_object *kv, struct json_object
         if (!key || !val || strncmp(key, pfx, plen) != 0)
                 return;
         const char *rest = key + plen;
+        /* The storm breaker's history (grants, nodes that became unhealthy, resets) is not a
+         * switch: a tripped breaker is the stop switch it set, shown as such. */
+        if (strncmp(rest, "breaker/events/", 15) == 0 || strncmp(rest, "breaker/reset/", 14) == 0)
+                return;
         if (strncmp(rest, "groups/", 7) != 0)
                 return add_switch(switches, key, NULL, rest, val); /* PREFIX/stop, a breaker, … */
         rest += 7;

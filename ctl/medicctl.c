@@ -622,6 +622,18 @@ static int print_status(json_object *reply, const char *arg) {
         table_add(&t, format_field(o, "stopped"));
         table_add(&t, xstrdup("stop file:"));
         table_add(&t, format_stop_file(get_object(reply, "stop_file")));
+        if (field(o, "breaker_tripped_group") || field(o, "breaker_tripped_cluster")) {
+                bool g = false, c = false;
+                (void) get_bool(o, "breaker_tripped_group", &g);
+                (void) get_bool(o, "breaker_tripped_cluster", &c);
+                table_add(&t, xstrdup("storm breaker:"));
+                if (g || c)
+                        str_printf(&b, "tripped (%s%s%s): %s", c ? "cluster" : "", c && g ? ", " : "", g ? "group" : "",
+                                   get_string(o, "breaker_reason") ?: "-");
+                else
+                        str_puts(&b, "not tripped");
+                table_add(&t, str_take(&b));
+        }
 
         table_add(&t, xstrdup("parked:"));
         table_add(&t, format_field(reply, "parked"));
@@ -1033,6 +1045,24 @@ static int print_coordinator(json_object *reply, const char *action) {
         }
         if (stop)
                 printf("stop switches: cluster %s, group %s\n", yesno(stop, "cluster"), yesno(stop, "group"));
+        json_object *breaker = stop ? get_object(stop, "breaker") : NULL;
+        for (int i = 0; breaker && i < 2; i++) {
+                json_object *x = get_object(breaker, i ? "cluster" : "group"), *trip = x ? get_object(x, "trip") : NULL;
+                bool tripped = false;
+                if (!x)
+                        continue;
+                (void) get_bool(x, "tripped", &tripped);
+                printf("storm breaker (%s): %s, %s%s\n", i ? "cluster" : "group",
+                       get_string(x, "limit") ? get_string(x, "limit") : "not configured on this node",
+                       tripped ? "tripped: " : "not tripped", tripped && trip ? get_string(trip, "reason") ?: "" : "");
+                if (tripped && trip && get_int(trip, "since", &(int64_t) { 0 })) {
+                        printf("  tripped ");
+                        put_time_both(&b, trip, "since", (int64_t) time(NULL));
+                        _cleanup_free_ char *when = str_take(&b);
+                        printf("%s; resume with: medicctl coordinator resume%s%s --reason TEXT\n", when, i ? "" : " --group ",
+                               i ? "" : get_string(reply, "group") ?: "");
+                }
+        }
         if (get_object(reply, "stop_file")) {
                 _cleanup_free_ char *sf = format_stop_file(get_object(reply, "stop_file"));
                 printf("stop file: %s\n", sf);
@@ -1314,7 +1344,8 @@ typedef struct Args {
         const char *group;      /* coordinator --group */
         const char *node;       /* coordinator release/forget NODE */
         const char *max_unavailable, *min_healthy; /* coordinator set-budget */
-        const char *reason;     /* request reboot REASON, coordinator request-reboot NODE REASON */
+        const char *reason;     /* request reboot REASON, coordinator request-reboot NODE REASON, resume --reason */
+        bool reason_opt;        /* given with --reason */
         const char *medicd_mode; /* lint [FILE|DIR...], test FILE...: runs medicd --lint, --test */
         const char *config;     /* lint, fleet --config */
         const char *label;      /* fleet --label KEY=VALUE */
@@ -1343,8 +1374,9 @@ static void help(void) {
                "                       the node (root)\n"
                "  coordinator status [--group G]\n"
                "                       Members, holders, queue, budget and stop switches\n"
-               "  coordinator stop|resume [--group G]\n"
-               "                       Set or clear the cluster-wide or group stop switch (root)\n"
+               "  coordinator stop [--group G], resume [--group G] [--reason TEXT]\n"
+               "                       Set or clear the cluster-wide or group stop switch; one\n"
+               "                       the storm breaker set needs --reason (root)\n"
                "  coordinator release NODE [--group G]\n"
                "                       Take NODE's permission away (root)\n"
                "  coordinator forget NODE [--group G]\n"
@@ -1431,6 +1463,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 { "timeout", required_argument, NULL, 't' },
                 { "limit",   required_argument, NULL, 'n' },
                 { "group",   required_argument, NULL, 'g' },
+                { "reason",  required_argument, NULL, 'r' },
                 { "config",  required_argument, NULL, 'c' },
                 { "label",   required_argument, NULL, 'l' },
                 { "help",    no_argument,       NULL, 'h' },
@@ -1446,7 +1479,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         };
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:jt:n:g:c:l:hV", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":s:jt:n:g:r:c:l:hV", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         if (!*optarg)
@@ -1470,6 +1503,12 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                         if (!*optarg)
                                 return usage_error("--group needs a name");
                         args->group = optarg;
+                        break;
+                case 'r':
+                        if (!*optarg)
+                                return usage_error("--reason needs a text");
+                        args->reason = optarg;
+                        args->reason_opt = true;
                         break;
                 case 'c':
                         if (!*optarg)
@@ -1499,6 +1538,8 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         if (optind >= argc)
                 return usage_error("missing command");
 
+        if (args->reason_opt && strcmp(argv[optind], MEDIC_CMD_COORDINATOR) != 0)
+                return usage_error("--reason only applies to coordinator resume");
         if (strcmp(argv[optind], "test") == 0) {
                 if (args->group || args->limit || args->config || args->json)
                         return usage_error("test: --%s does not apply", args->group ? "group" : args->limit ? "limit"
@@ -1544,6 +1585,9 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                         return usage_error("%s: %s must not be empty", args->command->name,
                                            args->command->arg_name);
         }
+        if (args->reason_opt && (strcmp(args->command->name, MEDIC_CMD_COORDINATOR) != 0 ||
+                                 strcmp(args->arg, "resume") != 0))
+                return usage_error("--reason only applies to coordinator resume");
         if (strcmp(args->command->name, MEDIC_CMD_COORDINATOR) == 0) {
                 static const char *const actions[] = { "status", "stop", "resume", "release", "forget", "set-budget",
                                                        "request-reboot", "cancel-reboot" };

@@ -337,14 +337,22 @@ typedef struct CoordinatorAsk {
         Manager *m;
         ControlConn *conn;
         bool status;
+        char *resume;   /* resume: what the operator lifted and why, logged once the backend did it */
 } CoordinatorAsk;
 
 static void on_coordinator_reply(struct json_object *reply, void *ud) {
         CoordinatorAsk *a = ud;
 
+        struct json_object *ok = NULL;
+
         if (a->status && json_object_is_type(reply, json_type_object))
                 json_object_object_add(reply, "stop_file", stop_file_json(a->m));
+        if (a->resume && json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
+                log_notice("Operator: %s", a->resume);
+                journal_note(&a->m->journal, "operator", NULL, NULL, "coordinator-resume", a->resume);
+        }
         control_reply(a->conn, reply);
+        free(a->resume);
         free(a);
 }
 
@@ -366,7 +374,14 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
         if (!a)
                 return control_error("out of memory");
         *a = (CoordinatorAsk) { .m = m, .conn = conn, .status = strcmp(action, "status") == 0 };
+        if (strcmp(action, "resume") == 0) {
+                /* Who lifted a stop switch (the storm breaker's among them), and why. */
+                const char *reason = req_string(req, MEDIC_FIELD_REASON), *group = req_string(req, "group");
+                a->resume = strprintf("coordinator resume %s%s: %s", group ? "group " : "cluster-wide",
+                                      group ? group : "", reason ? reason : "no reason given");
+        }
         if (coordinator_admin(m->coord, req, on_coordinator_reply, a) < 0) {
+                free(a->resume);
                 free(a);
                 return control_error("cannot ask the coordinator");
         }

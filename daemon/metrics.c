@@ -392,6 +392,18 @@ static void render_coordinator(FILE *f, Manager *m) {
                         continue;
                 sample(f, "medic_coordinator_stop", LABELS({ "scope", key + 8 }), json_object_get_boolean(val) ? "1" : "0");
         }
+        /* The storm breaker, as the backend last saw its stop switches (etcd only). */
+        bool breaker_family = false;
+        json_object_object_foreach(st, bkey, bval) {
+                if (strncmp(bkey, "breaker_tripped_", 16) != 0 || !json_object_is_type(bval, json_type_boolean))
+                        continue;
+                if (!breaker_family)
+                        family(f, "medic_breaker_tripped", "gauge",
+                               "1 while the storm breaker holds the stop switch of the scope (group, cluster) set; "
+                               "nothing is granted until an operator resumes.");
+                breaker_family = true;
+                sample(f, "medic_breaker_tripped", LABELS({ "scope", bkey + 16 }), json_object_get_boolean(bval) ? "1" : "0");
+        }
 
         static const struct { const char *key, *name, *help; } budget[] = {
                 { "budget_used", "medic_coordinator_budget_used", "Disruptions of the group's budget in use now." },
