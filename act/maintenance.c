@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The maintenance remedy: with permission, run the drain tasks, keep the node out while its
  * condition stays (an IPMI Critical sensor until the hardware is repaired), then run the
- * undrain tasks and give the permission back. The phase is persisted, so a restart or a
- * reboot in the middle carries on where it was. */
+ * undrain tasks, settle (with a settle time: keep the permission until the node has been
+ * healthy that long, the reboot's health gate) and give the permission back. The phase is
+ * persisted, so a restart or a reboot in the middle carries on where it was. */
 #include <string.h>
 
+#include "duration.h"
 #include "log.h"
 #include "maintenance.h"
 #include "permission.h"
 #include "reboot.h"
+#include "settle.h"
 
 #define UNDRAIN_RETRY (5 * 60 * USEC_PER_SEC)
 
@@ -30,6 +33,31 @@ static char **env_for(ActHost *h, RuleState *s, StrList *l) {
         if (s->maintenance_condition)
                 strlist_addf(l, "MEDIC_CONDITION=%s", s->maintenance_condition);
         return l->v;
+}
+
+/* The maintenance is over: the permission goes back. */
+static void finish(ActHost *h, RuleState *s, const char *detail, const char *why) {
+        journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "done", detail);
+        s->maintenance_retry = 0;
+        s->maintenance_since = 0;
+        settle_clear(&s->maintenance_settle);
+        free(s->maintenance_condition);
+        s->maintenance_condition = NULL;
+        set_phase(h, s, NULL);
+        (void) permission_release(h->perm, s->name, why);
+}
+
+static void begin_settle(ActHost *h, RuleState *s, const RuleDecl *d) {
+        char a[32], b[32];
+
+        log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "settling" }),
+                  "Maintenance for rule %s: undrained; keeping the permission until the node has been healthy for %s "
+                  "(came back sick after %s)", s->name, duration_format(d->remedy.settle, a, sizeof a),
+                  duration_format(d->remedy.settle_timeout, b, sizeof b));
+        journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "settling", "undrained");
+        s->maintenance_since = now_realtime();
+        settle_begin(&s->maintenance_settle);
+        set_phase(h, s, "settling");
 }
 
 static void on_tasks(bool ok, const char *detail, void *userdata) {
@@ -83,15 +111,17 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                         s->maintenance_retry = now_monotonic() + UNDRAIN_RETRY;
                         return;
                 }
+                const RuleDecl *d = luaset_find_rule(h->set, s->name);
+                s->maintenance_retry = 0;
+                if (d && d->remedy.kind == REMEDY_MAINTENANCE && d->remedy.settle > 0) {
+                        begin_settle(h, s, d);
+                        maintenance_tick(h);
+                        return;
+                }
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
                           "Maintenance for rule %s done: undrained (%s); giving the permission back", s->name,
                           detail ? detail : "");
-                journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "done", detail);
-                s->maintenance_retry = 0;
-                free(s->maintenance_condition);
-                s->maintenance_condition = NULL;
-                set_phase(h, s, NULL);
-                (void) permission_release(h->perm, s->name, "the maintenance is over");
+                finish(h, s, detail, "the maintenance is over");
         }
 }
 
@@ -131,9 +161,28 @@ int maintenance_start(ActHost *h, const RuleDecl *d, RuleState *s, const char *c
         return r;
 }
 
-/* Drives every rule in maintenance: after a restart a drain cut short is undone and a hold
- * or undrain carries on; undrains once the condition is ok again (unknown keeps the node
- * out: it is not a healthy signal). */
+/* The settle after the undrain: the permission is kept until the node has been healthy for
+ * the rule's settle, as the reboot's health gate does after a boot. */
+static void settling(ActHost *h, RuleState *s, const RuleDecl *d) {
+        char buf[32];
+
+        if (s->maintenance_settle.start_bt == 0)
+                /* Restored from the state file: medicd restarted during the settle. */
+                log_notice("Maintenance for rule %s: medicd restarted during the settle; settling again on fresh "
+                           "observations, keeping the permission", s->name);
+        if (!settle_tick(h, &s->maintenance_settle, s->name, "the maintenance", d->remedy.settle,
+                         d->remedy.settle_timeout))
+                return;
+        log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
+                  "Maintenance for rule %s done: healthy for %s; giving the permission back", s->name,
+                  duration_format(d->remedy.settle, buf, sizeof buf));
+        finish(h, s, "healthy after the maintenance; permission released", "healthy after the maintenance");
+}
+
+/* Drives every rule in maintenance: after a restart a drain cut short is undone and a hold,
+ * undrain or settle carries on (a settle on fresh observations); undrains once the condition
+ * is ok again (unknown keeps the node out: it is not a healthy signal); releases once
+ * settled. */
 void maintenance_tick(ActHost *h) {
         for (size_t i = 0; i < h->rstates->n; i++) {
                 RuleState *s = h->rstates->v[i];
@@ -166,6 +215,8 @@ void maintenance_tick(ActHost *h) {
                         }
                 } else if (streq_ptr(s->maintenance, "undraining") && now_monotonic() >= s->maintenance_retry)
                         (void) run_tasks(h, s, d->remedy.undrain);
+                else if (streq_ptr(s->maintenance, "settling"))
+                        settling(h, s, d);
         }
 }
 
@@ -174,4 +225,54 @@ void maintenance_cancel_all(ActHost *h) {
                 tasks_cancel(h->rstates->v[i]->maintenance_tasks);
                 h->rstates->v[i]->maintenance_tasks = NULL;
         }
+}
+
+char *maintenance_describe(ActHost *h, const RuleState *s) {
+        const RuleDecl *d = luaset_find_rule(h->set, s->name);
+        _cleanup_free_ char *wait = NULL;
+        char buf[32];
+
+        if (!streq_ptr(s->maintenance, "settling") || !d || d->remedy.kind != REMEDY_MAINTENANCE)
+                return strprintf("in maintenance (%s)", s->maintenance ? s->maintenance : "?");
+        wait = settle_describe(h, &s->maintenance_settle, d->remedy.settle);
+        return strprintf("in maintenance (settling for %s: %s)",
+                         duration_format(usec_sub_sat(now_realtime(), s->maintenance_since), buf, sizeof buf),
+                         wait ? wait : "?");
+}
+
+struct json_object *maintenance_status(ActHost *h, const RuleState *s) {
+        const RuleDecl *d = luaset_find_rule(h->set, s->name);
+        struct json_object *o;
+
+        if (!s->maintenance)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "rule", json_object_new_string(s->name));
+        json_object_object_add(o, "phase", json_object_new_string(s->maintenance));
+        json_object_object_add(o, "condition", s->maintenance_condition ? json_object_new_string(s->maintenance_condition) : NULL);
+        if (streq_ptr(s->maintenance, "settling") && d && d->remedy.kind == REMEDY_MAINTENANCE) {
+                _cleanup_free_ char *wait = settle_describe(h, &s->maintenance_settle, d->remedy.settle);
+                json_object_object_add(o, "since", json_object_new_int64((int64_t) (s->maintenance_since / USEC_PER_SEC)));
+                json_object_object_add(o, "settle", json_object_new_int64((int64_t) (d->remedy.settle / USEC_PER_SEC)));
+                json_object_object_add(o, "settle_timeout",
+                                       json_object_new_int64((int64_t) (d->remedy.settle_timeout / USEC_PER_SEC)));
+                json_object_object_add(o, "waiting_for", json_object_new_string(wait ? wait : ""));
+                json_object_object_add(o, "healthy_since", s->maintenance_settle.healthy_bt ?
+                                       json_object_new_int64(settle_wall(s->maintenance_settle.healthy_bt)) : NULL);
+                json_object_object_add(o, "came_back_sick", s->maintenance_settle.sick_escalated ?
+                                       json_object_new_string(s->maintenance_settle.sick_why ? s->maintenance_settle.sick_why : "") : NULL);
+        }
+        return o;
+}
+
+const char *maintenance_sick(ActHost *h, const char **ret_why) {
+        for (size_t i = 0; i < h->rstates->n; i++) {
+                const RuleState *s = h->rstates->v[i];
+                if (streq_ptr(s->maintenance, "settling") && s->maintenance_settle.sick_escalated) {
+                        if (ret_why)
+                                *ret_why = s->maintenance_settle.sick_why;
+                        return s->name;
+                }
+        }
+        return NULL;
 }

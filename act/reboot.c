@@ -15,6 +15,7 @@
 #include "log.h"
 #include "permission.h"
 #include "reboot.h"
+#include "settle.h"
 
 #define SYSRQ_PAUSE (2 * USEC_PER_SEC)
 #define SYSRQ_NEEDED (16 | 32 | 128) /* sync, remount read-only, reboot */
@@ -52,9 +53,7 @@ struct Rebooter {
         reboot_recheck_t recheck;
         void *userdata;
         char *abort_why;
-        /* CLOCK_BOOTTIME: immune to wall-clock steps. */
-        uint64_t boot_seen, healthy_since;
-        bool sick_escalated;
+        SettleState settle;            /* the health gate after the boot */
 };
 
 static char *intent_path(Rebooter *r) {
@@ -451,62 +450,22 @@ static void on_post_tasks(bool ok, const char *detail, void *userdata) {
                 log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", why }),
                           "%s; keeping the permission", why);
                 journal_escalate(r->h->journal, "came-back-sick", r->rule, why);
-                r->sick_escalated = true;
+                r->phase = PHASE_SETTLING;
+                settle_begin(&r->settle);
+                settle_sick(&r->settle, why);
+        } else {
+                r->phase = PHASE_SETTLING;
+                settle_begin(&r->settle);
         }
-        r->phase = PHASE_SETTLING;
-        r->boot_seen = now_boottime();
-        r->healthy_since = 0;
         (void) intent_save(r);
 }
 
-/* Every health condition is ok, as reported by a run of its check in this process since the
- * settling began (a state restored from the file never counts as healthy). */
-static bool healthy_now(Rebooter *r, char **ret_why) {
-        ActHost *h = r->h;
-
-        for (size_t i = 0; h->set && i < h->set->n_checks; i++) {
-                CheckDecl *d = h->set->checks[i];
-                Condition *c;
-                if (!d->health)
-                        continue;
-                c = condtable_find(h->conds, d->name);
-                if (!c || c->observed_bt == 0 || c->observed_bt < r->boot_seen) {
-                        *ret_why = strprintf("%s has not been checked since the boot", d->name);
-                        return false;
-                }
-                if (c->state != COND_OK) {
-                        *ret_why = strprintf("%s is %s: %s", d->name, cond_state_to_string(c->state), c->message ? c->message : "");
-                        return false;
-                }
-        }
-        return true;
-}
-
 void rebooter_tick(Rebooter *r) {
-        _cleanup_free_ char *why = NULL;
-        uint64_t now = now_boottime();
+        const Config *c = r->h->config;
         char buf[32];
 
-        if (r->phase != PHASE_SETTLING)
-                return;
-        if (!healthy_now(r, &why)) {
-                r->healthy_since = 0;
-                if (!r->sick_escalated && usec_sub_sat(now, r->boot_seen) >= r->h->config->settle_timeout) {
-                        r->sick_escalated = true;
-                        _cleanup_free_ char *msg = strprintf("not healthy %s after the reboot: %s",
-                                                             duration_format(r->h->config->settle_timeout, buf, sizeof buf), why);
-                        log_event(LOG_ERR, MEDIC_MSG_CAME_BACK_SICK, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
-                                  "The node came back sick (%s); keeping the permission, the group's rollout stops here", msg);
-                        journal_escalate(r->h->journal, "came-back-sick", r->rule, msg);
-                }
-                return;
-        }
-        if (r->healthy_since == 0) {
-                r->healthy_since = now;
-                log_info("Healthy after the reboot; releasing the permission after %s of health",
-                         duration_format(r->h->config->settle, buf, sizeof buf));
-        }
-        if (usec_sub_sat(now, r->healthy_since) < r->h->config->settle)
+        if (r->phase != PHASE_SETTLING ||
+            !settle_tick(r->h, &r->settle, r->rule, "the reboot", c->settle, c->settle_timeout))
                 return;
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_DONE, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_DECISION", "release" }),
                   "Reboot for rule %s done: healthy for %s; giving the permission back", r->rule,
@@ -541,7 +500,7 @@ int rebooter_new(ActHost *h, Rebooter **ret) {
                 if (streq_ptr(phase, "settling")) {
                         /* medicd restarted while settling: settle again from now. */
                         r->phase = PHASE_SETTLING;
-                        r->boot_seen = now_boottime();
+                        settle_begin(&r->settle);
                 } else {
                         log_event(LOG_NOTICE, MEDIC_MSG_REBOOTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REMEDY", jstr(intent, "method") }),
                                   "The node came back from the reboot for rule %s (last method tried: %s); "
@@ -599,6 +558,7 @@ Rebooter *rebooter_free(Rebooter *r) {
         free(r->condition);
         free(r->boot_id);
         free(r->abort_why);
+        settle_clear(&r->settle);
         strlist_clear(&r->methods);
         free(r);
         return NULL;
@@ -616,10 +576,20 @@ struct json_object *rebooter_status(Rebooter *r) {
                 if (r->method < r->methods.n && r->phase == PHASE_LADDER)
                         json_object_object_add(o, "method", json_object_new_string(r->methods.v[r->method]));
                 if (r->phase == PHASE_SETTLING)
-                        json_object_object_add(o, "healthy_since", r->healthy_since ?
-                                               json_object_new_int64((int64_t) (r->healthy_since / USEC_PER_SEC)) : NULL);
+                        json_object_object_add(o, "healthy_since", r->settle.healthy_bt ?
+                                               json_object_new_int64(settle_wall(r->settle.healthy_bt)) : NULL);
+                if (rebooter_sick(r, NULL))
+                        json_object_object_add(o, "came_back_sick", json_object_new_string(r->settle.sick_why ? r->settle.sick_why : ""));
         }
         return o;
+}
+
+const char *rebooter_sick(const Rebooter *r, const char **ret_why) {
+        if (!r || r->phase != PHASE_SETTLING || !r->settle.sick_escalated)
+                return NULL;
+        if (ret_why)
+                *ret_why = r->settle.sick_why;
+        return r->rule;
 }
 
 void rebooter_clear(Rebooter *r) {

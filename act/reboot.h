@@ -31,6 +31,9 @@ void rebooter_cancel(Rebooter *r);
 void rebooter_tick(Rebooter *r);
 struct json_object *rebooter_status(Rebooter *r);
 bool rebooter_busy(const Rebooter *r);
+/* The rule whose reboot the node came back sick from (settling, escalated), else NULL;
+ * ret_why (may be NULL) gets why. */
+const char *rebooter_sick(const Rebooter *r, const char **ret_why);
 /* An operator fixed a stuck node (medicctl unpark): forget the failed reboot. */
 void rebooter_clear(Rebooter *r);
 

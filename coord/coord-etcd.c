@@ -12,6 +12,16 @@
  *   PREFIX/groups/G/holders/NODE             {"rule":…,"since":…} (no lease: survives the reboot)
  *   PREFIX/groups/G/reboot_required/NODE     an operator's reboot request (the reason): served by one
  *                                            reboot, then deleted by NODE (see "reboot requests")
+ *   PREFIX/breaker/events/G/NODE             {"node","group","time","what":"granted"|"unhealthy","rule"}:
+ *                                            the storm breaker's history (the newest entry of NODE)
+ *   PREFIX/breaker/reset/cluster             {"time","reason","by","tripped"}: the last `resume` of the
+ *   PREFIX/breaker/reset/groups/G            cluster-wide or group stop switch (entries before it do not count)
+ *
+ * The storm breaker (breaker_group, breaker_cluster): a grant that would make more nodes than
+ * the breaker allows have an entry inside its window (since the last reset) sets the stop switch
+ * instead, its value {"breaker":"group"|"cluster", "reason", "nodes", "since", ...}; the
+ * transaction compares the whole PREFIX/breaker/ range unchanged since the read it was decided
+ * on, as the grant's does, so that two nodes cannot both pass it.
  *
  * A grant is a transaction that compares what decides the budget (no holder, registration,
  * budget or stop key created or modified after the revision the decision was made at, and
@@ -27,6 +37,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "duration.h"
 #include "coordinator.h"
 #include "grant.h"
 #include "http.h"
@@ -86,6 +97,11 @@ struct Etcd {
         char *token;                  /* "Authorization:" header, NULL until authenticated */
         uint64_t ttl, timeout;
         BudgetValue max_unavailable, min_healthy;
+        BreakerSpec breaker_group, breaker_cluster;
+        char *bprefix;                /* PREFIX/breaker/ */
+        /* The stop switch's value when the storm breaker set it (as the last view or the watch
+         * showed), else NULL. */
+        char *trip_group, *trip_cluster;
 
         int64_t lease;                /* 0: none */
         bool registering;
@@ -94,6 +110,7 @@ struct Etcd {
         Watch group_watch, stop_watch;
 
         bool healthy;
+        bool healthy_published;       /* the health last sent was healthy */
         char *summary;
         bool health_sent, health_in_flight;
 
@@ -405,6 +422,8 @@ typedef struct View {
         BudgetValue max_unavailable, min_healthy;
         bool budget_set;
         bool stop_cluster, stop_group;
+        char *stop_cluster_value, *stop_group_value;
+        struct json_object *breaker;  /* the kvs under PREFIX/breaker/ (NULL: not read) */
 } View;
 
 static void view_free(View *v) {
@@ -422,6 +441,9 @@ static void view_free(View *v) {
         free(v->m);
         free(v->member_mod);
         free(v->holder_json);
+        free(v->stop_cluster_value);
+        free(v->stop_group_value);
+        json_object_put(v->breaker);
         *v = (View) {};
 }
 
@@ -462,8 +484,11 @@ static void view_add(View *v, const char *gprefix, struct json_object *kv) {
                 return;
         const char *rest = key + glen, *slash = strchr(rest, '/');
         if (!slash) {
-                if (strcmp(rest, "stop") == 0)
+                if (strcmp(rest, "stop") == 0) {
                         v->stop_group = true;
+                        free(v->stop_group_value);
+                        v->stop_group_value = strdup(val);
+                }
                 else if (strcmp(rest, "budget") == 0) {
                         struct json_object *b = json_tokener_parse(val);
                         const char *mu = json_object_get_string(jget(b, "max_unavailable"));
@@ -525,6 +550,11 @@ static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, V
                 view_add(v, gprefix, json_object_array_get_idx(kvs, i));
         struct json_object *skvs = txn_kvs(reply, 1);
         v->stop_cluster = skvs && json_object_array_length(skvs) > 0;
+        if (v->stop_cluster)
+                v->stop_cluster_value = unb64(json_object_get_string(jget(json_object_array_get_idx(skvs, 0), "value")) ?: "");
+        struct json_object *bkvs = txn_kvs(reply, 2);
+        if (json_object_array_length(resp) >= 3)
+                v->breaker = json_object_is_type(bkvs, json_type_array) ? json_object_get(bkvs) : json_object_new_array();
         view_finish(v);
         return 0;
 }
@@ -538,6 +568,7 @@ static void view_from_cache(Etcd *e, View *v) {
                 view_add(v, e->gprefix, kv);
         }
         v->stop_cluster = e->stop_cluster;
+        v->stop_cluster_value = strdup_or_null(e->trip_cluster);
         view_finish(v);
 }
 
@@ -592,12 +623,17 @@ static void cache_apply(Etcd *e, struct json_object *ev) {
                 e->cache_rev = rev;
 }
 
+static bool breaker_on(const Etcd *e);
+
 static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
         struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
-        _cleanup_free_ char *gend = prefix_end(gprefix), *stop = strprintf("%s/stop", e->prefix);
+        _cleanup_free_ char *gend = prefix_end(gprefix), *stop = strprintf("%s/stop", e->prefix),
+                            *bend = prefix_end(e->bprefix);
 
         json_object_array_add(succ, range_req(gprefix, gend));
         json_object_array_add(succ, range_req(stop, NULL));
+        if (breaker_on(e))
+                json_object_array_add(succ, range_req(e->bprefix, bend)); /* the storm breaker's history */
         json_object_object_add(body, "success", succ);
         etcd_call(e, "kv/txn", body, cb, ud);
 }
@@ -705,6 +741,185 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
         attempt(e);
 }
 
+/* ---- the storm breaker ------------------------------------------------------------------ */
+
+static bool breaker_on(const Etcd *e) {
+        return e->breaker_group.window_usec > 0 || e->breaker_cluster.window_usec > 0;
+}
+
+/* A stop switch's value when the storm breaker wrote it (a JSON object with "breaker"), as a
+ * malloc'ed copy; NULL for an operator's stop switch or none. */
+static char *trip_of(const char *value) {
+        struct json_object *o = value ? json_tokener_parse(value) : NULL;
+        char *r = json_object_is_type(o, json_type_object) && jget(o, "breaker") ? strdup(value) : NULL;
+        json_object_put(o);
+        return r;
+}
+
+/* The "reason" of a trip value (or the value itself). */
+static char *trip_reason(const char *trip) {
+        struct json_object *o = json_tokener_parse(trip);
+        const char *r = json_object_get_string(jget(o, "reason"));
+        char *s = strdup(r ? r : trip);
+        json_object_put(o);
+        return s;
+}
+
+/* The history under PREFIX/breaker/: its events (pointing into hist, which the caller keeps
+ * until it is done with them) and the times of the last resets. */
+typedef struct BreakerHistory {
+        BreakerEvent *ev;
+        size_t n;
+        int64_t reset_cluster, reset_group;
+        struct json_object *values;   /* the parsed values the events point into */
+} BreakerHistory;
+
+static void history_free(BreakerHistory *h) {
+        free(h->ev);
+        json_object_put(h->values);
+        *h = (BreakerHistory) {};
+}
+
+static void history_parse(Etcd *e, struct json_object *kvs, BreakerHistory *h) {
+        size_t blen = strlen(e->bprefix);
+        _cleanup_free_ char *greset = strprintf("reset/groups/%s", e->group);
+
+        *h = (BreakerHistory) { .values = json_object_new_array() };
+        h->ev = calloc(json_object_array_length(kvs) + 1, sizeof(*h->ev));
+        if (!h->ev || !h->values || !greset)
+                return;
+        for (size_t i = 0; i < json_object_array_length(kvs); i++) {
+                struct json_object *kv = json_object_array_get_idx(kvs, i);
+                _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
+                _cleanup_free_ char *val = unb64(json_object_get_string(jget(kv, "value")) ?: "");
+                struct json_object *o;
+                if (!key || !val || strncmp(key, e->bprefix, blen) != 0)
+                        continue;
+                o = json_tokener_parse(val);
+                if (!json_object_is_type(o, json_type_object)) {
+                        json_object_put(o); /* not ours: ignored */
+                        continue;
+                }
+                json_object_array_add(h->values, o);
+                const char *rest = key + blen;
+                if (strcmp(rest, "reset/cluster") == 0)
+                        h->reset_cluster = jint(o, "time");
+                else if (strcmp(rest, greset) == 0)
+                        h->reset_group = jint(o, "time");
+                else if (strncmp(rest, "events/", 7) == 0)
+                        h->ev[h->n++] = (BreakerEvent) { .node = json_object_get_string(jget(o, "node")),
+                                                         .group = json_object_get_string(jget(o, "group")),
+                                                         .time = jint(o, "time") };
+        }
+}
+
+/* Whether granting this node now trips a breaker; then *ret_key is the stop switch to set and
+ * *ret_value its value (both malloc'ed). Decided on the history the view read. */
+static bool breaker_check(Etcd *e, const View *v, const GroupView *gv, char **ret_key, char **ret_value) {
+        BreakerHistory h;
+        GroupCounts cnt;
+        int64_t now = (int64_t) (now_realtime() / USEC_PER_SEC);
+        bool tripped = false;
+
+        grant_counts(gv, &cnt);
+        history_parse(e, v->breaker, &h);
+        for (int cluster = 0; cluster < 2 && !tripped; cluster++) {
+                const BreakerSpec *spec = cluster ? &e->breaker_cluster : &e->breaker_group;
+                StrList nodes = {};
+                unsigned allowed;
+                char b[48], w[32];
+
+                if (!breaker_trips(spec, h.ev, h.n, cluster ? NULL : e->group, cluster ? h.reset_cluster : h.reset_group,
+                                   now, e->node, cnt.members, &nodes, &allowed)) {
+                        strlist_clear(&nodes);
+                        continue;
+                }
+                tripped = true;
+                struct json_object *o = json_object_new_object(), *list = json_object_new_array();
+                size_t len = 0;
+                char names[512] = "";
+                for (size_t i = 0; i < nodes.n; i++) {
+                        json_object_array_add(list, json_object_new_string(nodes.v[i]));
+                        if (len < sizeof names) {
+                                int k = snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", nodes.v[i]);
+                                len += k > 0 ? (size_t) k : 0;
+                        }
+                }
+                _cleanup_free_ char *reason = strprintf(
+                        "storm breaker: %zu nodes %s%s started a disruptive remedy or became unhealthy within %s "
+                        "(breaker_%s %s allows %u): %s", nodes.n, cluster ? "of the cluster" : "of group ",
+                        cluster ? "" : e->group, duration_format(spec->window_usec, w, sizeof w),
+                        cluster ? "cluster" : "group", breaker_format(spec, b, sizeof b), allowed, names);
+                json_object_object_add(o, "breaker", json_object_new_string(cluster ? "cluster" : "group"));
+                if (!cluster)
+                        json_object_object_add(o, "group", json_object_new_string(e->group));
+                json_object_object_add(o, "reason", json_object_new_string(reason));
+                json_object_object_add(o, "nodes", list);
+                json_object_object_add(o, "limit", json_object_new_string(b));
+                json_object_object_add(o, "allowed", json_object_new_int((int) allowed));
+                json_object_object_add(o, "since", json_object_new_int64(now));
+                json_object_object_add(o, "by", json_object_new_string(e->node));
+                *ret_key = cluster ? strprintf("%s/stop", e->prefix) : gkey(e, "stop", NULL);
+                *ret_value = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                json_object_put(o);
+                strlist_clear(&nodes);
+        }
+        history_free(&h);
+        return tripped;
+}
+
+static void on_trip_txn(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        _cleanup_free_ char *value = ud;
+
+        e->cache_ok = false;
+        if (error) {
+                _cleanup_free_ char *why = strprintf("the storm breaker would trip, but etcd did not confirm the stop "
+                                                     "switch (%s); will re-read", error);
+                e->view_gen++;
+                return answer(e, COORD_UNKNOWN, why);
+        }
+        if (!json_object_get_boolean(jget(reply, "succeeded")))
+                return attempt(e); /* the history or the switch changed meanwhile: decide again */
+        _cleanup_free_ char *reason = trip_reason(value);
+        log_warning("etcd: %s; the stop switch is set until an operator resumes (medicctl coordinator resume --reason)",
+                    reason);
+        e->view_gen++;
+        _cleanup_free_ char *why = strprintf("the storm breaker tripped and set the stop switch: %s", reason);
+        answer(e, COORD_DENIED, why);
+}
+
+/* Sets the stop switch instead of granting: only if no stop switch is there and the history is
+ * the one the decision read. This node leaves the queue (a stopped coordinator refuses). */
+static void breaker_trip(Etcd *e, const View *v, const char *key, char *value) {
+        struct json_object *body = json_object_new_object(), *cmp = json_object_new_array(),
+                           *succ = json_object_new_array();
+        _cleanup_free_ char *bend = prefix_end(e->bprefix), *queue = gkey(e, "queue", e->node);
+
+        json_object_array_add(cmp, compare("MOD", e->bprefix, bend, "LESS", "mod_revision", v->revision + 1));
+        json_object_array_add(cmp, compare("CREATE", key, NULL, "EQUAL", "create_revision", 0));
+        json_object_array_add(succ, put_req(key, value, 0));
+        json_object_array_add(succ, delete_req(queue, NULL));
+        json_object_object_add(body, "compare", cmp);
+        json_object_object_add(body, "success", succ);
+        etcd_call(e, "kv/txn", body, on_trip_txn, value);
+}
+
+/* This node's entry in the breaker's history (what: "granted" or "unhealthy"). */
+static struct json_object *history_put(Etcd *e, const char *what, const char *rule) {
+        struct json_object *o = json_object_new_object(), *r;
+        _cleanup_free_ char *k = strprintf("%sevents/%s/%s", e->bprefix, e->group, e->node);
+
+        json_object_object_add(o, "node", json_object_new_string(e->node));
+        json_object_object_add(o, "group", json_object_new_string(e->group));
+        json_object_object_add(o, "time", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        json_object_object_add(o, "what", json_object_new_string(what));
+        if (rule)
+                json_object_object_add(o, "rule", json_object_new_string(rule));
+        r = put_req(k, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), 0);
+        json_object_put(o);
+        return r;
+}
+
 static void grant(Etcd *e, View *v) {
         struct json_object *body = json_object_new_object(), *cmp = json_object_new_array(),
                            *succ = json_object_new_array(), *h = json_object_new_object();
@@ -756,6 +971,13 @@ static void grant(Etcd *e, View *v) {
                 _cleanup_free_ char *gend = prefix_end(e->gprefix);
                 json_object_array_add(succ, range_req(e->gprefix, gend));
         }
+        /* The breaker's history: unchanged since the read it was decided on (no other grant or
+         * reset in between), and this grant in it (after the read-back: its index stays 2). */
+        if (breaker_on(e)) {
+                _cleanup_free_ char *bend = prefix_end(e->bprefix);
+                json_object_array_add(cmp, compare("MOD", e->bprefix, bend, "LESS", "mod_revision", v->revision + 1));
+        }
+        json_object_array_add(succ, history_put(e, "granted", e->pending.holder));
         json_object_put(h);
         json_object_object_add(body, "compare", cmp);
         json_object_object_add(body, "success", succ);
@@ -800,6 +1022,10 @@ static void remember_view(Etcd *e, const View *v, const GroupView *gv) {
         e->seen_view = true;
         e->stop_cluster = v->stop_cluster;
         e->stop_group = v->stop_group;
+        free(e->trip_cluster);
+        free(e->trip_group);
+        e->trip_cluster = trip_of(v->stop_cluster ? v->stop_cluster_value : NULL);
+        e->trip_group = trip_of(v->stop_group ? v->stop_group_value : NULL);
         e->budget_used = cnt.unavailable;
         e->budget_allowed = cnt.allowed;
         e->holding = false;
@@ -845,15 +1071,30 @@ static void decide(Etcd *e, View *v) {
                 view_free(v);
                 return answer(e, COORD_GRANTED, "already holds permission");
         case GRANT_STOPPED: {
-                _cleanup_free_ char *why = strprintf("%s stop switch is set", v->stop_cluster ? "the cluster-wide" : "the group's");
+                _cleanup_free_ char *trip = trip_of(v->stop_cluster ? v->stop_cluster_value : v->stop_group_value),
+                                    *tr = trip ? trip_reason(trip) : NULL;
+                _cleanup_free_ char *why = strprintf("%s stop switch is set%s%s", v->stop_cluster ? "the cluster-wide" : "the group's",
+                                                     tr ? " by the " : "", tr ? tr : "");
                 view_free(v);
                 leave_queue(e); /* pending requests are refused */
                 return answer(e, COORD_DENIED, why);
         }
-        case GRANT_YES:
+        case GRANT_YES: {
+                char *key = NULL, *value = NULL;
+                if (breaker_on(e) && !v->breaker) {
+                        view_free(v);
+                        return answer(e, COORD_UNKNOWN, "the storm breaker's history was not read");
+                }
+                if (breaker_on(e) && breaker_check(e, v, &gv, &key, &value)) {
+                        breaker_trip(e, v, key, value); /* takes value */
+                        free(key);
+                        view_free(v);
+                        return;
+                }
                 grant(e, v);
                 view_free(v);
                 return;
+        }
         case GRANT_WAIT:
         default:
                 if (!v->m[me].queued) {
@@ -886,7 +1127,8 @@ static void attempt(Etcd *e) {
                 return;
         }
         e->attempting = true;
-        if (e->cache_ok) {
+        /* The storm breaker decides on its history, which only a read brings. */
+        if (e->cache_ok && !breaker_on(e)) {
                 View v;
                 view_from_cache(e, &v);
                 e->cached_decisions++;
@@ -1104,6 +1346,10 @@ static void etcd_publish_health(Coordinator *c, bool healthy, const char *summar
         _cleanup_free_ char *mk = gkey(e, "members", e->node), *hv = health_value(e);
         struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
         json_object_array_add(succ, put_req(mk, hv, e->lease));
+        /* Becoming unhealthy is in the storm breaker's history, with the health itself. */
+        if (!healthy && e->healthy_published)
+                json_object_array_add(succ, history_put(e, "unhealthy", NULL));
+        e->healthy_published = healthy;
         json_object_object_add(body, "success", succ);
         e->health_in_flight = true;
         e->health_sent = true;
@@ -1339,10 +1585,14 @@ static int watch_event(Watch *w, struct json_object *line) {
                 if (w == &e->group_watch)
                         cache_apply(e, ev);
                 _cleanup_free_ char *gstop = strprintf("%sstop", e->gprefix), *cstop = strprintf("%s/stop", e->prefix);
-                if (streq_ptr(key, gstop))
-                        e->stop_group = !deleted;
-                else if (streq_ptr(key, cstop))
-                        e->stop_cluster = !deleted;
+                if (streq_ptr(key, gstop) || streq_ptr(key, cstop)) {
+                        _cleanup_free_ char *val = deleted ? NULL : unb64(json_object_get_string(jget(kv, "value")) ?: "");
+                        bool group = streq_ptr(key, gstop);
+                        *(group ? &e->stop_group : &e->stop_cluster) = !deleted;
+                        char **trip = group ? &e->trip_group : &e->trip_cluster;
+                        free(*trip);
+                        *trip = trip_of(val);
+                }
                 if (strcmp(key, e->request_key) == 0)
                         request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"), true);
         }
@@ -1449,6 +1699,8 @@ static void watch_done(Watch *w) {
 
 typedef struct Admin {
         char *group, *gprefix;
+        char *key, *reason;           /* resume: the stop switch, the operator's reason */
+        bool cluster;
         void (*cb)(struct json_object *reply, void *ud);
         void *ud;
 } Admin;
@@ -1456,6 +1708,8 @@ typedef struct Admin {
 static void admin_free(Admin *a) {
         free(a->group);
         free(a->gprefix);
+        free(a->key);
+        free(a->reason);
         free(a);
 }
 
@@ -1464,7 +1718,7 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
         struct json_object *o, *members, *holders, *queue, *budget, *stop;
         GroupCounts cnt;
         View v;
-        char b1[16], b2[16];
+        char b1[16], b2[16], bb[48];
 
         if (error || view_parse(e, a->gprefix, reply, &v) < 0) {
                 a->cb(control_error("cannot read the group from etcd: %s", error ? error : "malformed answer"), a->ud);
@@ -1544,6 +1798,20 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
         stop = json_object_new_object();
         json_object_object_add(stop, "cluster", json_object_new_boolean(v.stop_cluster));
         json_object_object_add(stop, "group", json_object_new_boolean(v.stop_group));
+        /* Which of them the storm breaker set, with its reason, nodes and time; the breakers
+         * this node is configured with. */
+        struct json_object *breaker = json_object_new_object();
+        for (int cluster = 0; cluster < 2; cluster++) {
+                _cleanup_free_ char *trip = trip_of(cluster ? v.stop_cluster_value : v.stop_group_value);
+                const BreakerSpec *spec = cluster ? &e->breaker_cluster : &e->breaker_group;
+                struct json_object *x = json_object_new_object();
+                json_object_object_add(x, "limit", spec->window_usec ? json_object_new_string(breaker_format(spec, bb, sizeof bb)) : NULL);
+                json_object_object_add(x, "tripped", json_object_new_boolean(trip != NULL));
+                if (trip)
+                        json_object_object_add(x, "trip", json_tokener_parse(trip));
+                json_object_object_add(breaker, cluster ? "cluster" : "group", x);
+        }
+        json_object_object_add(stop, "breaker", breaker);
         json_object_object_add(o, "members", members);
         json_object_object_add(o, "holders", holders);
         json_object_object_add(o, "queue", queue);
@@ -1566,6 +1834,62 @@ static void on_admin_write(Etcd *e, struct json_object *reply, const char *error
         }
         a->cb(o, a->ud);
         admin_free(a);
+}
+
+static void on_admin_resumed(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        Admin *a = ud;
+        struct json_object *o;
+
+        if (error)
+                o = control_error("etcd refused or did not answer: %s", error);
+        else if (!json_object_get_boolean(jget(reply, "succeeded")))
+                o = control_error("the stop switch %s changed while it was resumed: look at it again", a->key);
+        else {
+                log_notice("etcd: the %s stop switch %s is resumed by an operator (%s)", a->cluster ? "cluster-wide" : "group",
+                           a->key, a->reason ? a->reason : "no reason given");
+                o = json_object_new_object();
+                json_object_object_add(o, "ok", json_object_new_boolean(1));
+        }
+        a->cb(o, a->ud);
+        admin_free(a);
+}
+
+/* resume, after reading the stop switch: a switch the storm breaker set needs a reason; the
+ * switch goes and the reset is recorded (PREFIX/breaker/reset/...: the breaker counts only
+ * what comes after it), in one transaction that compares the switch unchanged. */
+static void on_admin_resume_read(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        Admin *a = ud;
+        struct json_object *kv, *body, *cmp, *succ, *rec;
+
+        if (error) {
+                a->cb(control_error("cannot read the stop switch from etcd: %s", error), a->ud);
+                return admin_free(a);
+        }
+        kv = json_object_is_type(jget(reply, "kvs"), json_type_array) ? json_object_array_get_idx(jget(reply, "kvs"), 0) : NULL;
+        _cleanup_free_ char *val = kv ? unb64(json_object_get_string(jget(kv, "value")) ?: "") : NULL;
+        _cleanup_free_ char *trip = trip_of(val);
+        if (trip && (!a->reason || !*a->reason)) {
+                _cleanup_free_ char *why = trip_reason(trip);
+                a->cb(control_error("the storm breaker set this stop switch (%s): resume it with --reason TEXT", why), a->ud);
+                return admin_free(a);
+        }
+        _cleanup_free_ char *rk = a->cluster ? strprintf("%sreset/cluster", e->bprefix)
+                                             : strprintf("%sreset/groups/%s", e->bprefix, a->group);
+        body = json_object_new_object();
+        cmp = json_object_new_array();
+        succ = json_object_new_array();
+        rec = json_object_new_object();
+        json_object_object_add(rec, "time", json_object_new_int64((int64_t) (now_realtime() / USEC_PER_SEC)));
+        json_object_object_add(rec, "reason", a->reason ? json_object_new_string(a->reason) : NULL);
+        json_object_object_add(rec, "by", json_object_new_string(e->node));
+        json_object_object_add(rec, "tripped", trip ? json_tokener_parse(trip) : NULL);
+        json_object_array_add(cmp, compare("MOD", a->key, NULL, "EQUAL", "mod_revision", jint(kv, "mod_revision")));
+        json_object_array_add(succ, delete_req(a->key, NULL));
+        json_object_array_add(succ, put_req(rk, json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN), 0));
+        json_object_put(rec);
+        json_object_object_add(body, "compare", cmp);
+        json_object_object_add(body, "success", succ);
+        etcd_call(e, "kv/txn", body, on_admin_resumed, a);
 }
 
 static bool valid_name(const char *s) {
@@ -1606,15 +1930,21 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 read_view(e, a->gprefix, on_admin_view, a);
                 return 0;
         }
+        if (streq_ptr(action, "resume")) {
+                struct json_object *r = json_object_new_object();
+                a->cluster = !group;
+                a->key = group ? strprintf("%sstop", a->gprefix) : strprintf("%s/stop", e->prefix);
+                a->reason = strdup_or_null(json_object_get_string(jget(req, "reason")));
+                jadd_b64(r, "key", a->key);
+                etcd_call(e, "kv/range", r, on_admin_resume_read, a);
+                return 0;
+        }
         body = json_object_new_object();
         succ = json_object_new_array();
-        if (streq_ptr(action, "stop") || streq_ptr(action, "resume")) {
+        if (streq_ptr(action, "stop")) {
                 _cleanup_free_ char *k = group ? strprintf("%sstop", a->gprefix) : strprintf("%s/stop", e->prefix);
-                if (streq_ptr(action, "stop")) {
-                        _cleanup_free_ char *v = strprintf("{\"since\":%llu}", (unsigned long long) (now_realtime() / USEC_PER_SEC));
-                        json_object_array_add(succ, put_req(k, v, 0));
-                } else
-                        json_object_array_add(succ, delete_req(k, NULL));
+                _cleanup_free_ char *v = strprintf("{\"since\":%llu}", (unsigned long long) (now_realtime() / USEC_PER_SEC));
+                json_object_array_add(succ, put_req(k, v, 0));
         } else if (streq_ptr(action, "release") || streq_ptr(action, "forget")) {
                 static const char *const all[] = { "holders", "queue", "members", "registered" };
                 size_t n = streq_ptr(action, "release") ? 1 : ELEMENTSOF(all);
@@ -1685,6 +2015,13 @@ static struct json_object *etcd_status(Coordinator *c) {
                 json_object_object_add(o, "budget_allowed", json_object_new_int(e->budget_allowed));
                 json_object_object_add(o, "stopped_cluster", json_object_new_boolean(e->stop_cluster));
                 json_object_object_add(o, "stopped_group", json_object_new_boolean(e->stop_group));
+                /* The storm breaker (metrics: medic_breaker_tripped): which stop switch it set. */
+                json_object_object_add(o, "breaker_tripped_cluster", json_object_new_boolean(e->trip_cluster != NULL));
+                json_object_object_add(o, "breaker_tripped_group", json_object_new_boolean(e->trip_group != NULL));
+                if (e->trip_cluster || e->trip_group) {
+                        _cleanup_free_ char *r = trip_reason(e->trip_cluster ? e->trip_cluster : e->trip_group);
+                        json_object_object_add(o, "breaker_reason", json_object_new_string(r));
+                }
                 if (e->holding) {
                         json_object_object_add(o, "holder", json_object_new_string(e->node));
                         json_object_object_add(o, "since", json_object_new_int64(e->holding_since));
@@ -1836,7 +2173,11 @@ static int etcd_init(Coordinator *c) {
         e->timeout = cfg->request_timeout;
         e->max_unavailable = cfg->max_unavailable;
         e->min_healthy = cfg->min_healthy;
+        e->breaker_group = cfg->breaker_group;
+        e->breaker_cluster = cfg->breaker_cluster;
+        e->bprefix = strprintf("%s/breaker/", cfg->prefix);
         e->healthy = true;
+        e->healthy_published = true;
         e->view_gen = 1;
         e->gone = json_object_new_object();
         if (cfg->user) {
@@ -1900,6 +2241,9 @@ static void etcd_done(Coordinator *c) {
         strlist_clear(&e->endpoints);
         free(e->prefix);
         free(e->gprefix);
+        free(e->bprefix);
+        free(e->trip_group);
+        free(e->trip_cluster);
         free(e->request_key);
         free(e->request_flag);
         free(e->request_record);

@@ -116,3 +116,31 @@ GrantVerdict grant_decide(const GroupView *v, const char *node, unsigned *ret_po
                 free(reason);
         return verdict;
 }
+
+bool breaker_trips(const BreakerSpec *spec, const BreakerEvent *ev, size_t n, const char *group, int64_t since,
+                   int64_t now, const char *node, unsigned members, StrList *ret_nodes, unsigned *ret_allowed) {
+        StrList nodes = {};
+        int64_t from = now - (int64_t) (spec->window_usec / USEC_PER_SEC);
+        unsigned allowed = breaker_allowed(spec, members);
+        bool trips;
+
+        if (ret_allowed)
+                *ret_allowed = allowed;
+        if (spec->window_usec == 0)
+                return false;
+        strlist_add(&nodes, node);
+        for (size_t i = 0; i < n; i++) {
+                if (group && !streq_ptr(ev[i].group, group))
+                        continue;
+                if (ev[i].time <= from || ev[i].time <= since || !ev[i].node)
+                        continue;
+                if (!strlist_contains(&nodes, ev[i].node))
+                        strlist_add(&nodes, ev[i].node);
+        }
+        trips = nodes.n > allowed;
+        if (ret_nodes)
+                *ret_nodes = nodes;
+        else
+                strlist_clear(&nodes);
+        return trips;
+}

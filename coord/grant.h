@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "budget.h"
+#include "util.h"
 
 /* Who may be disrupted next in a group: the pure part of the cluster coordinator, so that
  * it can be tested without a cluster.
@@ -56,3 +57,18 @@ bool grant_within_budget(const GroupView *v);
 /* Decides for node. ret_position (may be NULL) gets its 1-based place among the waiters
  * (0 when not queued); ret_reason (may be NULL) a malloc'ed one-line reason. */
 GrantVerdict grant_decide(const GroupView *v, const char *node, unsigned *ret_position, char **ret_reason);
+
+/* The storm breaker (the etcd backend's breaker_group / breaker_cluster): one entry of the
+ * coordinator's history, a node that was granted a disruptive remedy or became unhealthy. */
+typedef struct BreakerEvent {
+        const char *node, *group;
+        int64_t time;       /* epoch s */
+} BreakerEvent;
+
+/* Whether granting node now trips the breaker spec: the distinct nodes (node included) with an
+ * entry inside the window ending at now (epoch s), after since (the last reset, epoch s; 0:
+ * none), and of group (NULL: any), are more than the spec allows for a group of members.
+ * Entries in the future (a clock behind) count as inside. ret_nodes (may be NULL) gets the
+ * nodes counted; ret_allowed (may be NULL) the limit. A spec without a window never trips. */
+bool breaker_trips(const BreakerSpec *spec, const BreakerEvent *ev, size_t n, const char *group, int64_t since,
+                   int64_t now, const char *node, unsigned members, StrList *ret_nodes, unsigned *ret_allowed);

@@ -9,7 +9,7 @@
  * (at most 16 MiB), print it as a table or as JSON. Everything that comes from the socket
  * is checked for type before use; a missing or odd field prints as "-". */
 
-/* The build's medic-build.h (PACKAGE_VERSION, RUNSTATEDIR) comes in through -include. */
+/* The build's medic-build.h (PACKAGE_VERSION, DEFAULT_SOCKET: medicd's default too) comes in through -include. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "fleet.h"
 #include "protocol.h"
 #include "util.h"
 
@@ -42,9 +44,7 @@
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
-#ifdef RUNSTATEDIR
-#define DEFAULT_SOCKET RUNSTATEDIR "/medic/medicd.sock"
-#else
+#ifndef DEFAULT_SOCKET
 #define DEFAULT_SOCKET "/run/medic/medicd.sock"
 #endif
 
@@ -427,6 +427,24 @@ static void put_time_both(Str *b, json_object *o, const char *key, int64_t now) 
         str_puts(b, ")");
 }
 
+/* A maintenance in progress (status, explain): "PHASE for rule R", and for a settle since
+ * when and what it waits for. */
+static void put_maintenance(Str *b, json_object *o, int64_t now) {
+        const char *phase = get_string(o, "phase"), *rule = get_string(o, "rule"), *wait = get_string(o, "waiting_for");
+        _cleanup_free_ char *p = sanitized(phase ? phase : "-"), *r = sanitized(rule ? rule : "-");
+        int64_t since;
+
+        str_printf(b, "%s for rule %s", p, r);
+        if (get_int(o, "since", &since) && since > 0) {
+                str_puts(b, " since ");
+                put_time_both(b, o, "since", now);
+        }
+        if (wait && *wait) {
+                _cleanup_free_ char *w = sanitized(wait);
+                str_printf(b, ": waiting for %s", w);
+        }
+}
+
 /* ---- tables ------------------------------------------------------------------------------- */
 
 typedef struct Table {
@@ -491,6 +509,19 @@ static void table_done(Table *t) {
 /* ---- the commands' output ----------------------------------------------------------------- */
 
 /* A labels object {KEY: VALUE} as "KEY=VALUE, KEY=VALUE", "-" when there are none. */
+/* The node's stop file {path, present}: "PATH (present: no permission is granted)" or "PATH (absent)". */
+static char *format_stop_file(json_object *o) {
+        const char *path = get_string(o, "path");
+        json_object *p = field(o, "present");
+        Str b = {};
+
+        if (!path)
+                return xstrdup("-");
+        str_put_sanitized(&b, path);
+        str_puts(&b, p && json_object_get_boolean(p) ? " (present: this node is stopped)" : " (absent)");
+        return str_take(&b);
+}
+
 static char *format_labels(json_object *labels) {
         Str b = {};
 
@@ -594,6 +625,20 @@ static int print_status(json_object *reply, const char *arg) {
         }
         table_add(&t, xstrdup("coordinator stopped:"));
         table_add(&t, format_field(o, "stopped"));
+        table_add(&t, xstrdup("stop file:"));
+        table_add(&t, format_stop_file(get_object(reply, "stop_file")));
+        if (field(o, "breaker_tripped_group") || field(o, "breaker_tripped_cluster")) {
+                bool g = false, c = false;
+                (void) get_bool(o, "breaker_tripped_group", &g);
+                (void) get_bool(o, "breaker_tripped_cluster", &c);
+                table_add(&t, xstrdup("storm breaker:"));
+                if (g || c)
+                        str_printf(&b, "tripped (%s%s%s): %s", c ? "cluster" : "", c && g ? ", " : "", g ? "group" : "",
+                                   get_string(o, "breaker_reason") ?: "-");
+                else
+                        str_puts(&b, "not tripped");
+                table_add(&t, str_take(&b));
+        }
 
         table_add(&t, xstrdup("parked:"));
         table_add(&t, format_field(reply, "parked"));
@@ -601,11 +646,22 @@ static int print_status(json_object *reply, const char *arg) {
                 table_add(&t, xstrdup("parked because:"));
                 table_add(&t, format_field(reply, "parked_reason"));
         }
+        if (get_string(reply, "parked_rule")) {
+                table_add(&t, xstrdup("parked by rule:"));
+                table_add(&t, format_field(reply, "parked_rule"));
+        }
         o = get_object(reply, MEDIC_REPLY_REBOOT);
         if (o) {
                 table_add(&t, xstrdup("reboot:"));
                 str_printf(&b, "%s%s%s", get_string(o, "phase") ?: "-", get_string(o, "rule") ? " for rule " : "",
                            get_string(o, "rule") ?: "");
+                table_add(&t, str_take(&b));
+        }
+
+        json_object *maint = get_array(reply, "maintenance");
+        for (size_t i = 0; maint && i < json_object_array_length(maint); i++) {
+                table_add(&t, xstrdup("maintenance:"));
+                put_maintenance(&b, json_object_array_get_idx(maint, i), now);
                 table_add(&t, str_take(&b));
         }
 
@@ -889,6 +945,15 @@ static int print_explain(json_object *reply, const char *arg) {
                 text = str_take(&b);
                 puts(text ? text : "");
         }
+        json_object *maint = get_object(reply, "maintenance");
+        if (maint) {
+                _cleanup_free_ char *text = NULL;
+                Str b = {};
+                str_puts(&b, "  maintenance: ");
+                put_maintenance(&b, maint, (int64_t) time(NULL));
+                text = str_take(&b);
+                puts(text ? text : "");
+        }
         return EXIT_OK;
 }
 
@@ -960,6 +1025,8 @@ static int print_coordinator(json_object *reply, const char *action) {
                 printf("backend: %s\n", get_string(reply, "backend") ?: "-");
                 printf("holder: %s\n", h && json_object_is_type(h, json_type_string) ? json_object_get_string(h) : "none");
                 printf("stopped (stop file): %s\n", yesno(local, "stopped"));
+                _cleanup_free_ char *sf = format_stop_file(get_object(reply, "stop_file"));
+                printf("stop file: %s\n", sf);
                 return EXIT_OK;
         }
         budget = get_object(reply, "budget");
@@ -983,6 +1050,28 @@ static int print_coordinator(json_object *reply, const char *action) {
         }
         if (stop)
                 printf("stop switches: cluster %s, group %s\n", yesno(stop, "cluster"), yesno(stop, "group"));
+        json_object *breaker = stop ? get_object(stop, "breaker") : NULL;
+        for (int i = 0; breaker && i < 2; i++) {
+                json_object *x = get_object(breaker, i ? "cluster" : "group"), *trip = x ? get_object(x, "trip") : NULL;
+                bool tripped = false;
+                if (!x)
+                        continue;
+                (void) get_bool(x, "tripped", &tripped);
+                printf("storm breaker (%s): %s, %s%s\n", i ? "cluster" : "group",
+                       get_string(x, "limit") ? get_string(x, "limit") : "not configured on this node",
+                       tripped ? "tripped: " : "not tripped", tripped && trip ? get_string(trip, "reason") ?: "" : "");
+                if (tripped && trip && get_int(trip, "since", &(int64_t) { 0 })) {
+                        printf("  tripped ");
+                        put_time_both(&b, trip, "since", (int64_t) time(NULL));
+                        _cleanup_free_ char *when = str_take(&b);
+                        printf("%s; resume with: medicctl coordinator resume%s%s --reason TEXT\n", when, i ? "" : " --group ",
+                               i ? "" : get_string(reply, "group") ?: "");
+                }
+        }
+        if (get_object(reply, "stop_file")) {
+                _cleanup_free_ char *sf = format_stop_file(get_object(reply, "stop_file"));
+                printf("stop file: %s\n", sf);
+        }
         queue = get_array(reply, "queue");
         if (queue && json_object_array_length(queue) > 0) {
                 fputs("queue:", stdout);
@@ -1260,9 +1349,12 @@ typedef struct Args {
         const char *group;      /* coordinator --group */
         const char *node;       /* coordinator release/forget NODE */
         const char *max_unavailable, *min_healthy; /* coordinator set-budget */
-        const char *reason;     /* request reboot REASON, coordinator request-reboot NODE REASON */
+        const char *reason;     /* request reboot REASON, coordinator request-reboot NODE REASON, resume --reason */
+        bool reason_opt;        /* given with --reason */
         const char *medicd_mode; /* lint [FILE|DIR...], test FILE...: runs medicd --lint, --test */
-        const char *config;     /* lint --config */
+        const char *config;     /* lint, fleet --config */
+        const char *label;      /* fleet --label KEY=VALUE */
+        bool fleet;             /* fleet: reads the coordinator itself, no medicd */
         char **paths;
         size_t n_paths;
 } Args;
@@ -1287,8 +1379,9 @@ static void help(void) {
                "                       the node (root)\n"
                "  coordinator status [--group G]\n"
                "                       Members, holders, queue, budget and stop switches\n"
-               "  coordinator stop|resume [--group G]\n"
-               "                       Set or clear the cluster-wide or group stop switch (root)\n"
+               "  coordinator stop [--group G], resume [--group G] [--reason TEXT]\n"
+               "                       Set or clear the cluster-wide or group stop switch; one\n"
+               "                       the storm breaker set needs --reason (root)\n"
                "  coordinator release NODE [--group G]\n"
                "                       Take NODE's permission away (root)\n"
                "  coordinator forget NODE [--group G]\n"
@@ -1297,6 +1390,9 @@ static void help(void) {
                "                       Set a group's budget (root)\n"
                "  coordinator request-reboot NODE [REASON] [--group G], cancel-reboot NODE\n"
                "                       Ask another node to reboot through the coordinator (root)\n"
+               "  fleet [--group G] [--label KEY=VALUE] [--config PATH]\n"
+               "                       The whole fleet as the etcd coordinator holds it, read\n"
+               "                       directly with medic.conf's [coordinator] settings (no medicd)\n"
                "  lint [--config PATH] [FILE|DIR...]\n"
                "                       Load the check and rule files (the configuration's, or\n"
                "                       these) as medicd would and report mistakes as file:line;\n"
@@ -1310,8 +1406,10 @@ static void help(void) {
                "  -j, --json           Print medicd's reply as pretty-printed JSON\n"
                "  -t, --timeout SECS   Give up after SECS seconds (default %4$g; 0: never)\n"
                "  -n, --limit N        Number of history entries\n"
-               "  -g, --group G        The group for coordinator commands (default: medicd's)\n"
-               "  -c, --config PATH    lint: medicd's configuration (default: medicd's default)\n"
+               "  -g, --group G        The group for coordinator commands (default: medicd's);\n"
+               "                       fleet: only that group\n"
+               "  -c, --config PATH    lint, fleet: medicd's configuration (default: medicd's default)\n"
+               "  -l, --label K=V      fleet: only nodes registered with that label\n"
                "  -h, --help           Show this help\n"
                "  -V, --version        Show the version\n"
                "\n"
@@ -1370,7 +1468,9 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 { "timeout", required_argument, NULL, 't' },
                 { "limit",   required_argument, NULL, 'n' },
                 { "group",   required_argument, NULL, 'g' },
+                { "reason",  required_argument, NULL, 'r' },
                 { "config",  required_argument, NULL, 'c' },
+                { "label",   required_argument, NULL, 'l' },
                 { "help",    no_argument,       NULL, 'h' },
                 { "version", no_argument,       NULL, 'V' },
                 {}
@@ -1384,7 +1484,7 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         };
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":s:jt:n:g:c:hV", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":s:jt:n:g:r:c:l:hV", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         if (!*optarg)
@@ -1409,10 +1509,21 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                                 return usage_error("--group needs a name");
                         args->group = optarg;
                         break;
+                case 'r':
+                        if (!*optarg)
+                                return usage_error("--reason needs a text");
+                        args->reason = optarg;
+                        args->reason_opt = true;
+                        break;
                 case 'c':
                         if (!*optarg)
                                 return usage_error("--config needs a path");
                         args->config = optarg;
+                        break;
+                case 'l':
+                        if (!*optarg || *optarg == '=')
+                                return usage_error("--label needs KEY=VALUE (or KEY)");
+                        args->label = optarg;
                         break;
                 case 'h':
                         help();
@@ -1432,6 +1543,8 @@ static int parse_argv(int argc, char *argv[], Args *args) {
         if (optind >= argc)
                 return usage_error("missing command");
 
+        if (args->reason_opt && strcmp(argv[optind], MEDIC_CMD_COORDINATOR) != 0)
+                return usage_error("--reason only applies to coordinator resume");
         if (strcmp(argv[optind], "test") == 0) {
                 if (args->group || args->limit || args->config || args->json)
                         return usage_error("test: --%s does not apply", args->group ? "group" : args->limit ? "limit"
@@ -1451,8 +1564,18 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                 args->n_paths = (size_t) (argc - optind - 1);
                 return 1;
         }
+        if (strcmp(argv[optind], "fleet") == 0) {
+                if (args->limit)
+                        return usage_error("fleet: --limit does not apply");
+                if (optind + 1 < argc)
+                        return usage_error("fleet: unexpected '%s'", argv[optind + 1]);
+                args->fleet = true;
+                return 1;
+        }
         if (args->config)
-                return usage_error("--config only applies to lint");
+                return usage_error("--config only applies to lint and fleet");
+        if (args->label)
+                return usage_error("--label only applies to fleet");
 
         args->command = command_find(argv[optind]);
         if (!args->command)
@@ -1467,6 +1590,9 @@ static int parse_argv(int argc, char *argv[], Args *args) {
                         return usage_error("%s: %s must not be empty", args->command->name,
                                            args->command->arg_name);
         }
+        if (args->reason_opt && (strcmp(args->command->name, MEDIC_CMD_COORDINATOR) != 0 ||
+                                 strcmp(args->arg, "resume") != 0))
+                return usage_error("--reason only applies to coordinator resume");
         if (strcmp(args->command->name, MEDIC_CMD_COORDINATOR) == 0) {
                 static const char *const actions[] = { "status", "stop", "resume", "release", "forget", "set-budget",
                                                        "request-reboot", "cancel-reboot" };
@@ -1600,6 +1726,188 @@ static int run_medicd(const Args *args) {
         return EXIT_NOCONN;
 }
 
+/* ---- fleet: the coordinator read directly ---------------------------------------------------- */
+
+static void put_list_names(Str *b, json_object *list, const char *key) {
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                json_object *x = json_object_array_get_idx(list, i);
+                if (i > 0)
+                        str_puts(b, ", ");
+                str_put_sanitized(b, key ? get_string(x, key) ?: "-" : json_object_get_string(x));
+        }
+}
+
+static void put_checks(Str *b, json_object *checks) {
+        for (size_t i = 0; checks && i < json_object_array_length(checks); i++) {
+                str_puts(b, i > 0 ? ", " : "");
+                str_put_sanitized(b, json_object_get_string(json_object_array_get_idx(checks, i)));
+        }
+}
+
+static void print_fleet(json_object *o) {
+        int64_t now = (int64_t) time(NULL), v = 0;
+        json_object *switches = get_array(o, "switches"), *groups = get_array(o, "groups");
+        size_t ng = groups ? json_object_array_length(groups) : 0;
+        Str b = {};
+
+        get_int(o, "revision", &v);
+        printf("etcd %s, prefix %s, revision %" PRId64 ": ", get_string(o, "endpoint") ?: "-", get_string(o, "prefix") ?: "-", v);
+        get_int(o, "nodes", &v);
+        printf("%" PRId64 " nodes in %zu group%s", v, ng, ng == 1 ? "" : "s");
+        get_int(o, "read_ms", &v);
+        printf(" (read in %" PRId64 " ms)\n", v);
+        if (!switches || json_object_array_length(switches) == 0)
+                puts("switches: none set");
+        for (size_t i = 0; switches && i < json_object_array_length(switches); i++) {
+                json_object *s = json_object_array_get_idx(switches, i);
+                _cleanup_free_ char *val = format_field(s, "value");
+                str_puts(&b, "switch: ");
+                str_put_sanitized(&b, get_string(s, "name") ?: "-");
+                if (get_string(s, "group")) {
+                        str_puts(&b, " of group ");
+                        str_put_sanitized(&b, get_string(s, "group"));
+                } else
+                        str_puts(&b, " (cluster-wide)");
+                str_printf(&b, " is set: %s", val);
+                _cleanup_free_ char *line = str_take(&b);
+                puts(line);
+        }
+        for (size_t i = 0; i < ng; i++) {
+                json_object *g = json_object_array_get_idx(groups, i), *budget = get_object(g, "budget"), *l;
+                int64_t used = 0, allowed = 0, members = 0, healthy = 0;
+                get_int(budget, "used", &used);
+                get_int(budget, "allowed", &allowed);
+                get_int(g, "members", &members);
+                get_int(budget, "healthy", &healthy);
+                str_puts(&b, "\ngroup ");
+                str_put_sanitized(&b, get_string(g, "name") ?: "-");
+                str_printf(&b, ": %" PRId64 " members, %" PRId64 " healthy; budget %" PRId64 " of %" PRId64
+                           " unavailable (max_unavailable %s, min_healthy %s, %s)%s",
+                           members, healthy, used, allowed, get_string(budget, "max_unavailable") ?: "-",
+                           get_string(budget, "min_healthy") ?: "-",
+                           json_object_get_boolean(field(budget, "set_in_etcd")) ? "set in etcd" : "this node's default",
+                           json_object_get_boolean(field(g, "stop")) ? "; STOPPED" : "");
+                _cleanup_free_ char *head = str_take(&b);
+                puts(head);
+                l = get_array(g, "holders");
+                for (size_t k = 0; l && k < json_object_array_length(l); k++) {
+                        json_object *h = json_object_array_get_idx(l, k);
+                        str_puts(&b, "  holder: ");
+                        str_put_sanitized(&b, get_string(h, "node") ?: "-");
+                        str_puts(&b, " rule ");
+                        str_put_sanitized(&b, get_string(h, "rule") ?: "-");
+                        str_puts(&b, " since ");
+                        put_time_both(&b, h, "since", now);
+                        if (!json_object_get_boolean(field(h, "alive")))
+                                str_puts(&b, " [not alive]");
+                        else if (!json_object_get_boolean(field(h, "healthy")))
+                                str_puts(&b, " [unhealthy]");
+                        _cleanup_free_ char *line = str_take(&b);
+                        puts(line);
+                }
+                l = get_array(g, "queue");
+                for (size_t k = 0; l && k < json_object_array_length(l); k++) {
+                        json_object *q = json_object_array_get_idx(l, k);
+                        int64_t pos = 0;
+                        get_int(q, "position", &pos);
+                        str_printf(&b, "  queue #%" PRId64 ": ", pos);
+                        str_put_sanitized(&b, get_string(q, "node") ?: "-");
+                        str_puts(&b, " rule ");
+                        str_put_sanitized(&b, get_string(q, "rule") ?: "-");
+                        str_puts(&b, ", waiting since ");
+                        put_time_both(&b, q, "since", now);
+                        if (get_string(q, "reason")) {
+                                str_puts(&b, ": ");
+                                str_put_sanitized(&b, get_string(q, "reason"));
+                        }
+                        _cleanup_free_ char *line = str_take(&b);
+                        puts(line);
+                }
+                l = get_array(g, "unhealthy");
+                if (l && json_object_array_length(l) > 0) {
+                        str_puts(&b, "  unhealthy: ");
+                        for (size_t k = 0; k < json_object_array_length(l); k++) {
+                                json_object *u = json_object_array_get_idx(l, k);
+                                str_puts(&b, k > 0 ? "; " : "");
+                                str_put_sanitized(&b, get_string(u, "node") ?: "-");
+                                str_puts(&b, " (");
+                                put_checks(&b, get_array(u, "checks"));
+                                str_puts(&b, ")");
+                        }
+                        _cleanup_free_ char *line = str_take(&b);
+                        puts(line);
+                }
+                l = get_array(g, "dead");
+                if (l && json_object_array_length(l) > 0) {
+                        str_puts(&b, "  dead (registered, lease gone): ");
+                        put_list_names(&b, l, NULL);
+                        _cleanup_free_ char *line = str_take(&b);
+                        puts(line);
+                }
+                static const struct { const char *key, *what; } rr[] = {
+                        { "parked", "parked" }, { "sick", "came back sick" }, { "reboot_requests", "reboot requested" },
+                };
+                for (size_t r = 0; r < ELEMENTSOF(rr); r++) {
+                        l = get_array(g, rr[r].key);
+                        for (size_t k = 0; l && k < json_object_array_length(l); k++) {
+                                json_object *x = json_object_array_get_idx(l, k);
+                                str_printf(&b, "  %s: ", rr[r].what);
+                                str_put_sanitized(&b, get_string(x, "node") ?: "-");
+                                if (get_string(x, "rule")) {
+                                        str_puts(&b, " (rule ");
+                                        str_put_sanitized(&b, get_string(x, "rule"));
+                                        str_puts(&b, ")");
+                                }
+                                if (get_string(x, "reason")) {
+                                        str_puts(&b, ": ");
+                                        str_put_sanitized(&b, get_string(x, "reason"));
+                                }
+                                _cleanup_free_ char *line = str_take(&b);
+                                puts(line);
+                        }
+                }
+        }
+}
+
+/* fleet: loads medic.conf for the [coordinator] settings and credentials, reads etcd itself. */
+static int run_fleet(const Args *args) {
+        const char *path = args->config ?: MEDIC_DEFAULT_CONFIG;
+        _cleanup_(ctl_json_putp) json_object *out = NULL;
+        _cleanup_free_ char *error = NULL;
+        StrList errors = {};
+        FleetFilter f = { .group = args->group, .label = args->label };
+        Config *cfg = NULL;
+        int r;
+
+        r = config_load(path, &cfg, &errors);
+        if (r < 0 || errors.n > 0) {
+                fprintf(stderr, "%s: cannot load %s%s\n", program, path, errors.n > 0 ? ":" : "");
+                for (size_t i = 0; i < errors.n; i++)
+                        fprintf(stderr, "  %s\n", errors.v[i]);
+                strlist_clear(&errors);
+                config_free(cfg);
+                return EXIT_FAILED;
+        }
+        r = fleet_read(cfg, &f, &out, &error);
+        config_free(cfg);
+        if (r == -ENOMEM)
+                die_oom();
+        if (r < 0) {
+                _cleanup_free_ char *msg = sanitized(error ? error : strerror(-r));
+                fprintf(stderr, "%s: fleet: %s\n", program, msg);
+                return r == -EOPNOTSUPP ? EXIT_FAILED : EXIT_NOCONN;
+        }
+        if (args->json) {
+                const char *s = json_object_to_json_string_ext(
+                                out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+                if (!s)
+                        die_oom();
+                puts(s);
+        } else
+                print_fleet(out);
+        return EXIT_OK;
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(ctl_closep) int fd = -EBADF;
         _cleanup_(ctl_json_putp) json_object *reply = NULL;
@@ -1616,6 +1924,8 @@ static int run(int argc, char *argv[]) {
                 return r < 0 ? EXIT_USAGE : EXIT_OK;
         if (args.medicd_mode)
                 return run_medicd(&args);
+        if (args.fleet)
+                return run_fleet(&args);
 
         request = build_request(&args, &request_len);
         if (request_len > MAX_REQUEST) {

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "log.h"
+#include "maintenance.h"
 #include "protocol.h"
 #include "reboot.h"
 #include "remedy.h"
@@ -88,6 +89,18 @@ static struct json_object *strlist_json(const StrList *l) {
         return a;
 }
 
+/* The node's own stop file: {path, present}; null when none is configured. */
+static struct json_object *stop_file_json(Manager *m) {
+        struct json_object *o;
+
+        if (!m->config->stop_file)
+                return NULL;
+        o = json_object_new_object();
+        json_object_object_add(o, "path", json_object_new_string(m->config->stop_file));
+        json_object_object_add(o, "present", json_object_new_boolean(coordinator_stopped_locally(m->coord)));
+        return o;
+}
+
 static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
         struct json_object *o = ok_reply(), *c = json_object_new_object(), *lr = json_object_new_object();
         size_t n[_COND_STATE_MAX] = {}, flapping = 0;
@@ -111,10 +124,18 @@ static struct json_object *cmd_status(Manager *m, ControlConn *conn, struct json
         json_object_object_add(c, "flapping", json_object_new_int64((int64_t) flapping));
         json_object_object_add(o, MEDIC_REPLY_CONDITIONS, c);
         json_object_object_add(o, MEDIC_REPLY_COORDINATOR, permission_status(m->perm));
+        json_object_object_add(o, "stop_file", stop_file_json(m));
         json_object_object_add(o, "parked", json_object_new_boolean(m->journal.parked));
-        if (m->journal.parked)
+        if (m->journal.parked) {
                 json_object_object_add(o, "parked_reason", json_object_new_string(m->journal.parked_reason ? m->journal.parked_reason : ""));
+                json_object_object_add(o, "parked_rule", m->journal.parked_rule ? json_object_new_string(m->journal.parked_rule) : NULL);
+        }
         json_object_object_add(o, MEDIC_REPLY_REBOOT, m->rebooter ? rebooter_status(m->rebooter) : NULL);
+        struct json_object *maint = json_object_new_array();
+        for (size_t i = 0; i < m->rstates.n; i++)
+                if (m->rstates.v[i]->maintenance)
+                        json_object_array_add(maint, maintenance_status(&m->act, m->rstates.v[i]));
+        json_object_object_add(o, "maintenance", maint);
         json_object_object_add(o, "disruptions", json_object_new_int64(
                 (int64_t) eventlog_count(&m->disruptions, now_realtime(), m->config->max_disruptions.window_usec)));
         json_object_object_add(lr, "time", json_object_new_int64((int64_t) (m->last_reload / USEC_PER_SEC)));
@@ -215,6 +236,12 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
                 return control_error("out of memory");
         steps = json_object_new_array();
         v = rule_decide(m, d, s, now_realtime(), false, steps, &reason);
+        if (s->maintenance && v != VERDICT_FIRE && !(reason && strncmp(reason, "in maintenance", 14) == 0)) {
+                /* Its trigger is over but its maintenance is not (undraining, settling): that
+                 * is what the rule waits for. */
+                free(reason);
+                reason = maintenance_describe(&m->act, s);
+        }
         o = ok_reply();
         json_object_object_add(o, "rule", json_object_new_string(name));
         json_object_object_add(o, MEDIC_REPLY_WOULD_FIRE, json_object_new_boolean(v == VERDICT_FIRE));
@@ -240,6 +267,8 @@ static struct json_object *cmd_explain(Manager *m, ControlConn *conn, struct jso
                         json_object_object_add(perm, "place", json_object_new_int64(place));
         }
         json_object_object_add(o, MEDIC_REPLY_PERMISSION, perm);
+        /* A maintenance in progress: its phase, and what a settle waits for since when. */
+        json_object_object_add(o, "maintenance", maintenance_status(&m->act, s));
         /* Held back (blocked, window, stop, coordinator) since, and whether that was escalated. */
         json_object_object_add(o, "waiting_since", s->waiting_since ?
                                json_object_new_int64((int64_t) (s->waiting_since / USEC_PER_SEC)) : NULL);
@@ -304,8 +333,27 @@ static struct json_object *cmd_reload(Manager *m, ControlConn *conn, struct json
         return o;
 }
 
+typedef struct CoordinatorAsk {
+        Manager *m;
+        ControlConn *conn;
+        bool status;
+        char *resume;   /* resume: what the operator lifted and why, logged once the backend did it */
+} CoordinatorAsk;
+
 static void on_coordinator_reply(struct json_object *reply, void *ud) {
-        control_reply(ud, reply);
+        CoordinatorAsk *a = ud;
+
+        struct json_object *ok = NULL;
+
+        if (a->status && json_object_is_type(reply, json_type_object))
+                json_object_object_add(reply, "stop_file", stop_file_json(a->m));
+        if (a->resume && json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
+                log_notice("Operator: %s", a->resume);
+                journal_note(&a->m->journal, "operator", NULL, NULL, "coordinator-resume", a->resume);
+        }
+        control_reply(a->conn, reply);
+        free(a->resume);
+        free(a);
 }
 
 static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct json_object *req, uid_t uid) {
@@ -319,10 +367,24 @@ static struct json_object *cmd_coordinator(Manager *m, ControlConn *conn, struct
                 struct json_object *o = ok_reply();
                 json_object_object_add(o, "backend", json_object_new_string(m->coord->ops->name));
                 json_object_object_add(o, "local", permission_status(m->perm));
+                json_object_object_add(o, "stop_file", stop_file_json(m));
                 return o;
         }
-        if (coordinator_admin(m->coord, req, on_coordinator_reply, conn) < 0)
+        CoordinatorAsk *a = malloc(sizeof *a);
+        if (!a)
+                return control_error("out of memory");
+        *a = (CoordinatorAsk) { .m = m, .conn = conn, .status = strcmp(action, "status") == 0 };
+        if (strcmp(action, "resume") == 0) {
+                /* Who lifted a stop switch (the storm breaker's among them), and why. */
+                const char *reason = req_string(req, MEDIC_FIELD_REASON), *group = req_string(req, "group");
+                a->resume = strprintf("coordinator resume %s%s: %s", group ? "group " : "cluster-wide",
+                                      group ? group : "", reason ? reason : "no reason given");
+        }
+        if (coordinator_admin(m->coord, req, on_coordinator_reply, a) < 0) {
+                free(a->resume);
+                free(a);
                 return control_error("cannot ask the coordinator");
+        }
         return NULL;
 }
 

@@ -153,11 +153,16 @@ void manager_trigger(Manager *m, const char *event) {
                         (void) checkrunner_run_now(m->runners[i]);
 }
 
-/* The node is healthy when every health condition is ok (unknown is not healthy). */
+/* The node is healthy when every health condition is ok (unknown is not healthy). The summary
+ * the coordinator publishes with it (medicctl fleet reads it): {"unhealthy": [CHECK...],
+ * "parked": {rule, reason} while parked, "sick": {rule, reason} while it came back sick}. */
 static void publish_health(Manager *m) {
-        struct json_object *bad = json_object_new_array();
+        struct json_object *summary = json_object_new_object(), *bad = json_object_new_array();
+        const char *sick_why = NULL, *sick = m->rebooter ? rebooter_sick(m->rebooter, &sick_why) : NULL;
         bool healthy = true;
 
+        if (!sick)
+                sick = maintenance_sick(&m->act, &sick_why);
         for (size_t i = 0; m->set && i < m->set->n_checks; i++) {
                 CheckDecl *d = m->set->checks[i];
                 Condition *c;
@@ -169,8 +174,21 @@ static void publish_health(Manager *m) {
                         json_object_array_add(bad, json_object_new_string(d->name));
                 }
         }
-        coordinator_publish_health(m->coord, healthy, json_object_to_json_string_ext(bad, JSON_C_TO_STRING_PLAIN));
-        json_object_put(bad);
+        json_object_object_add(summary, "unhealthy", bad);
+        if (m->journal.parked) {
+                struct json_object *p = json_object_new_object();
+                json_object_object_add(p, "rule", m->journal.parked_rule ? json_object_new_string(m->journal.parked_rule) : NULL);
+                json_object_object_add(p, "reason", json_object_new_string(m->journal.parked_reason ? m->journal.parked_reason : ""));
+                json_object_object_add(summary, "parked", p);
+        }
+        if (sick) {
+                struct json_object *p = json_object_new_object();
+                json_object_object_add(p, "rule", json_object_new_string(sick));
+                json_object_object_add(p, "reason", json_object_new_string(sick_why ? sick_why : ""));
+                json_object_object_add(summary, "sick", p);
+        }
+        coordinator_publish_health(m->coord, healthy, json_object_to_json_string_ext(summary, JSON_C_TO_STRING_PLAIN));
+        json_object_put(summary);
 }
 
 void manager_evaluate(Manager *m) {

@@ -15,9 +15,11 @@
 
 #include "check.h"
 #include "log.h"
+#include "maintenance.h"
 #include "manager.h"
 #include "metrics.h"
 #include "permission.h"
+#include "reboot.h"
 
 #define REWRITE_USEC (60 * USEC_PER_SEC)        /* unchanged content is rewritten this often */
 #define LISTEN_RETRY_USEC (30 * USEC_PER_SEC)
@@ -235,6 +237,16 @@ static void render_daemon(FILE *f, Manager *m) {
         sample_time(f, "medic_last_reload_timestamp_seconds", NO_LABELS, m->last_reload);
         family(f, "medic_parked", "gauge", "1 while the node is parked (reboot-loop protection: no automation until medicctl unpark).");
         sample(f, "medic_parked", NO_LABELS, m->journal.parked ? "1" : "0");
+        const char *sick = m->rebooter ? rebooter_sick(m->rebooter, NULL) : NULL;
+        if (!sick)
+                sick = maintenance_sick(&m->act, NULL);
+        family(f, "medic_came_back_sick", "gauge",
+               "1 while the node came back from a reboot or a maintenance and is not healthy by settle_timeout "
+               "(it keeps the slot; the rule is a label).");
+        if (sick)
+                sample(f, "medic_came_back_sick", LABELS({ "rule", sick }), "1");
+        else
+                sample(f, "medic_came_back_sick", LABELS({ "rule", "" }), "0");
 }
 
 static void render_conditions(FILE *f, Metrics *x) {
@@ -342,6 +354,15 @@ static void render_rules(FILE *f, Metrics *x) {
                 RuleState *s = ruletable_get(&m->rstates, set->rules[i]->name, false);
                 sample(f, "medic_rule_stuck", LABELS({ "rule", set->rules[i]->name }), s && s->stuck_escalated ? "1" : "0");
         }
+        family(f, "medic_rule_limit_exhausted", "gauge",
+               "1 while the rule has fired as often as its limit allows within the limit's window (it escalates instead).");
+        uint64_t now = now_realtime();
+        for (size_t i = 0; i < n; i++) {
+                const RuleDecl *d = set->rules[i];
+                RuleState *s = ruletable_get(&m->rstates, d->name, false);
+                bool exhausted = d->limit.count > 0 && s && eventlog_count(&s->fired, now, d->limit.window_usec) >= d->limit.count;
+                sample(f, "medic_rule_limit_exhausted", LABELS({ "rule", d->name }), exhausted ? "1" : "0");
+        }
 }
 
 static void render_coordinator(FILE *f, Manager *m) {
@@ -370,6 +391,18 @@ static void render_coordinator(FILE *f, Manager *m) {
                     !json_object_is_type(val, json_type_boolean))
                         continue;
                 sample(f, "medic_coordinator_stop", LABELS({ "scope", key + 8 }), json_object_get_boolean(val) ? "1" : "0");
+        }
+        /* The storm breaker, as the backend last saw its stop switches (etcd only). */
+        bool breaker_family = false;
+        json_object_object_foreach(st, bkey, bval) {
+                if (strncmp(bkey, "breaker_tripped_", 16) != 0 || !json_object_is_type(bval, json_type_boolean))
+                        continue;
+                if (!breaker_family)
+                        family(f, "medic_breaker_tripped", "gauge",
+                               "1 while the storm breaker holds the stop switch of the scope (group, cluster) set; "
+                               "nothing is granted until an operator resumes.");
+                breaker_family = true;
+                sample(f, "medic_breaker_tripped", LABELS({ "scope", bkey + 16 }), json_object_get_boolean(bval) ? "1" : "0");
         }
 
         static const struct { const char *key, *name, *help; } budget[] = {

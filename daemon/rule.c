@@ -123,7 +123,7 @@ static char *busy_reason(Manager *m, const RuleDecl *d, const RuleState *s, bool
         if (s->running)
                 return strdup("remedy is running");
         if (s->maintenance && !acting)
-                return strprintf("in maintenance (%s)", s->maintenance);
+                return maintenance_describe(&m->act, s);
         if (!disruptive)
                 return NULL;
         if (!acting && rebooter_busy(m->rebooter))
@@ -135,6 +135,33 @@ static char *busy_reason(Manager *m, const RuleDecl *d, const RuleState *s, bool
         if (owner && strcmp(owner, d->name) != 0)
                 return strprintf("rule %s %s the node's permission", owner,
                                  permission_held(m->perm) ? "holds" : "asks for");
+        return NULL;
+}
+
+/* The disruption pending or running on this node that makes this lesser remedy moot: a reboot
+ * or maintenance whose rule works on the same condition (its trigger condition is what the
+ * disruption clears), while it asks for or holds the node's permission, runs its tasks or
+ * holds the node. NULL: none (or this rule is disruptive itself, or has no condition). */
+static char *superseded_by(Manager *m, const RuleDecl *d) {
+        Condition *mine;
+        const char *owner = permission_rule(m->perm);
+
+        if (remedy_is_disruptive(&d->remedy) || !(mine = trigger_condition(m, d)))
+                return NULL;
+        for (size_t i = 0; i <= m->rstates.n; i++) {
+                /* The rule of the node's permission first, then every rule in maintenance. */
+                const char *name = i == 0 ? owner : m->rstates.v[i - 1]->maintenance ? m->rstates.v[i - 1]->name : NULL;
+                const RuleDecl *x = name ? luaset_find_rule(m->set, name) : NULL;
+                if (!x || x == d || !remedy_is_disruptive(&x->remedy) || trigger_condition(m, x) != mine)
+                        continue;
+                const RuleState *xs = ruletable_get(&m->rstates, x->name, false);
+                const char *phase = xs && xs->maintenance ? xs->maintenance
+                                  : x->remedy.kind == REMEDY_REBOOT && rebooter_busy(m->rebooter) ? "in progress"
+                                  : permission_held(m->perm) && streq_ptr(owner, x->name) ? "permission held"
+                                  : "asking for permission";
+                return strprintf("%s of rule %s (%s)", x->remedy.kind == REMEDY_REBOOT ? "reboot" : "maintenance",
+                                 x->name, phase);
+        }
         return NULL;
 }
 
@@ -155,7 +182,7 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
         /* Whether the coordinator still shows the node as holder, from what the backend keeps. */
         if (perm == PERM_HELD)
                 (void) permission_verify(m->perm);
-        _cleanup_free_ char *busy = busy_reason(m, d, s, acting);
+        _cleanup_free_ char *busy = busy_reason(m, d, s, acting), *superseded = superseded_by(m, d);
         Armed a;
         Verdict v;
 
@@ -181,7 +208,7 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
                 .blockers = blockers, .n_blockers = d->unless.n,
                 .same_episode = a.armed && s->episode == a.since, .attempts = s->attempts,
                 .since_fired = since_fired(s, now, now_boottime()), .escalated = s->escalated, .fired = &s->fired,
-                .busy = busy, .parked = m->journal.parked, .parked_reason = m->journal.parked_reason,
+                .busy = busy, .superseded_by = superseded, .parked = m->journal.parked, .parked_reason = m->journal.parked_reason,
                 .stop_file = coordinator_stopped_locally(m->coord) ? m->config->stop_file : NULL,
                 .max_disruptions = m->config->max_disruptions, .disruptions = &m->disruptions,
                 .dry_run = manager_dry_run(m),
@@ -480,7 +507,8 @@ static void decision_changed(Manager *m, const RuleDecl *d, RuleState *s, Verdic
                 return;
         free(s->last_decision);
         s->last_decision = strdup(verdict_to_string(v));
-        if (v == VERDICT_BLOCKED || v == VERDICT_WINDOW || v == VERDICT_FLAPPING || v == VERDICT_STOPPED) {
+        if (v == VERDICT_BLOCKED || v == VERDICT_WINDOW || v == VERDICT_FLAPPING || v == VERDICT_STOPPED ||
+            v == VERDICT_SUPERSEDED) {
                 log_event(LOG_INFO, MEDIC_MSG_RULE_BLOCKED,
                           LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", verdict_to_string(v) },
                                      { "MEDIC_REASON", reason }),
@@ -598,7 +626,7 @@ void rules_run(Manager *m) {
                         ask(m, d, s); /* asks again unless a request is out */
                         break;
                 case VERDICT_NODE_LIMIT:
-                        journal_park(&m->journal, reason);
+                        journal_park(&m->journal, d->name, reason);
                         break;
                 case VERDICT_ESCALATE:
                         s->escalated = true;

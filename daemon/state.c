@@ -71,6 +71,8 @@ int state_save(Manager *m) {
                 json_object_object_add(o, "maintenance", s->maintenance ? json_object_new_string(s->maintenance) : NULL);
                 json_object_object_add(o, "maintenance_condition",
                                        s->maintenance_condition ? json_object_new_string(s->maintenance_condition) : NULL);
+                if (s->maintenance_since)
+                        json_object_object_add(o, "maintenance_since", json_object_new_int64((int64_t) s->maintenance_since));
                 json_object_object_add(rules, s->name, o);
         }
         json_object_object_add(root, "conditions", conds);
@@ -79,6 +81,7 @@ int state_save(Manager *m) {
         json_object_object_add(root, "disruptions", eventlog_to_json(&m->disruptions));
         json_object_object_add(root, "parked", json_object_new_boolean(m->journal.parked));
         json_object_object_add(root, "parked_reason", m->journal.parked_reason ? json_object_new_string(m->journal.parked_reason) : NULL);
+        json_object_object_add(root, "parked_rule", m->journal.parked_rule ? json_object_new_string(m->journal.parked_rule) : NULL);
 
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
         r = write_file_atomic(path, text, strlen(text), 0600);
@@ -189,6 +192,8 @@ int state_load(Manager *m) {
                 s->exhausted_logged = json_object_object_get_ex(ro, "exhausted_logged", &v) && json_object_get_boolean(v);
                 s->maintenance = strdup_or_null(get_str(ro, "maintenance"));
                 s->maintenance_condition = strdup_or_null(get_str(ro, "maintenance_condition"));
+                /* A settle restored starts again (maintenance_settle is zero): only shown. */
+                s->maintenance_since = get_u64(ro, "maintenance_since");
         }
         if (json_object_object_get_ex(root, "history", &hist) && json_object_is_type(hist, json_type_array)) {
                 json_object_put(m->journal.history);
@@ -199,6 +204,7 @@ int state_load(Manager *m) {
         if (json_object_object_get_ex(root, "parked", &hist) && json_object_get_boolean(hist)) {
                 m->journal.parked = true;
                 m->journal.parked_reason = strdup_or_null(get_str(root, "parked_reason"));
+                m->journal.parked_rule = strdup_or_null(get_str(root, "parked_rule"));
                 log_warning("This node is parked (%s): no automation until 'medicctl unpark'",
                             m->journal.parked_reason ? m->journal.parked_reason : "reboot-loop protection");
         }

@@ -14,6 +14,7 @@ int journal_init(Journal *j, sd_event *e, const Config *c, bool *dirty) {
 void journal_done(Journal *j) {
         json_object_put(j->history);
         free(j->parked_reason);
+        free(j->parked_rule);
         *j = (Journal) {};
 }
 
@@ -102,16 +103,20 @@ void journal_escalate_as(Journal *j, int level, const char *message_id, const ch
         strlist_clear(&env);
 }
 
-void journal_park(Journal *j, const char *reason) {
+void journal_park(Journal *j, const char *rule, const char *reason) {
         if (j->parked)
                 return;
         j->parked = true;
         free(j->parked_reason);
         j->parked_reason = strdup_or_null(reason);
+        free(j->parked_rule);
+        j->parked_rule = strdup_or_null(rule);
         *j->dirty = true;
-        log_event(LOG_CRIT, MEDIC_MSG_NODE_PARKED, LOG_FIELDS({ "MEDIC_DECISION", "parked" }, { "MEDIC_REASON", reason }),
-                  "Node parked: %s. No more automation on this node until an operator runs 'medicctl unpark'", reason);
-        journal_escalate(j, "parked", NULL, reason);
+        log_event(LOG_CRIT, MEDIC_MSG_NODE_PARKED,
+                  LOG_FIELDS({ "MEDIC_DECISION", "parked" }, { "MEDIC_RULE", rule }, { "MEDIC_REASON", reason }),
+                  "Node parked: %s (rule %s). No more automation on this node until an operator runs 'medicctl unpark'",
+                  reason, rule ? rule : "-");
+        journal_escalate(j, "parked", rule, reason);
 }
 
 void journal_unpark(Journal *j) {
@@ -119,6 +124,7 @@ void journal_unpark(Journal *j) {
 
         j->parked = false;
         j->parked_reason = mfree(j->parked_reason);
+        j->parked_rule = mfree(j->parked_rule);
         *j->dirty = true;
         journal_note(j, "operator", NULL, NULL, "unparked", was ? "automation resumed" : "was not parked");
         log_notice("Unparked by an operator: automation resumes");

@@ -17,6 +17,7 @@ typedef struct Journal {
         struct json_object *history;  /* array, oldest first */
         bool parked;
         char *parked_reason;
+        char *parked_rule;          /* the rule whose firing parked the node (may be NULL) */
 } Journal;
 
 int journal_init(Journal *j, sd_event *e, const Config *c, bool *dirty);
@@ -39,5 +40,5 @@ void journal_escalate(Journal *j, const char *event, const char *rule, const cha
 void journal_escalate_as(Journal *j, int level, const char *message_id, const char *event, const char *rule,
                          const char *reason);
 /* Reboot-loop protection: no automation until an operator unparks. */
-void journal_park(Journal *j, const char *reason);
+void journal_park(Journal *j, const char *rule, const char *reason);
 void journal_unpark(Journal *j);

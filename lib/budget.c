@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "budget.h"
+#include "duration.h"
 
 int budget_parse(const char *s, BudgetValue *ret) {
         char *end;
@@ -45,4 +47,31 @@ unsigned budget_min_healthy(const BudgetValue *b, unsigned members) {
         if (!b->percent)
                 return b->value;
         return (unsigned) (((unsigned long long) members * b->value + 99) / 100);
+}
+
+int breaker_parse(const char *s, BreakerSpec *ret) {
+        char buf[32];
+        const char *slash = s ? strchr(s, '/') : NULL;
+        BudgetValue b;
+        uint64_t w;
+
+        if (!slash || (size_t) (slash - s) >= sizeof buf)
+                return -EINVAL;
+        memcpy(buf, s, (size_t) (slash - s));
+        buf[slash - s] = 0;
+        if (budget_parse(buf, &b) < 0 || duration_parse(slash + 1, &w) < 0 || w == 0)
+                return -EINVAL;
+        *ret = (BreakerSpec) { .limit = b, .window_usec = w };
+        return 0;
+}
+
+char *breaker_format(const BreakerSpec *b, char *buf, unsigned long n) {
+        char l[16], w[32];
+
+        snprintf(buf, n, "%s/%s", budget_format(&b->limit, l, sizeof l), duration_format(b->window_usec, w, sizeof w));
+        return buf;
+}
+
+unsigned breaker_allowed(const BreakerSpec *b, unsigned members) {
+        return budget_max_unavailable(&b->limit, members);
 }

@@ -30,8 +30,8 @@
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
-#ifndef RUNSTATEDIR
-#define RUNSTATEDIR "/run"
+#ifndef DEFAULT_SOCKET
+#define DEFAULT_SOCKET "/run/medic/medicd.sock"     /* configure --with-socket; medicctl's too */
 #endif
 
 #define NAME_MAX_LEN 253
@@ -145,7 +145,7 @@ int config_new_default(Config **ret) {
         c->node = default_node();
         c->group = strdup("default");
         c->state_dir = strdup(LOCALSTATEDIR "/lib/medic");
-        c->socket_path = strdup(RUNSTATEDIR "/medic/medicd.sock");
+        c->socket_path = strdup(DEFAULT_SOCKET);
         c->stop_file = strdup(SYSCONFDIR "/medic/stop");
         c->settings_dir = strdup(SYSCONFDIR "/medic");
         if (!c->settings_dir)
@@ -512,6 +512,23 @@ static void set_budget(Parser *p, const char *key, const char *value) {
                 p->c->min_healthy = b;
 }
 
+static void set_breaker(Parser *p, const char *key, const char *value) {
+        BreakerSpec b;
+        bool cluster = strcmp(key, "breaker_cluster") == 0;
+
+        if (breaker_parse(value, &b) < 0) {
+                perr(p, p->lineno, "invalid %s '%s' (expected N/DURATION or N%%/DURATION, such as 20/1h or 30%%/10m)",
+                     key, value);
+                return;
+        }
+        if (cluster && b.limit.percent) {
+                perr(p, p->lineno, "invalid %s '%s': a node does not know the cluster's size; give a number of nodes "
+                     "(such as 20/1h)", key, value);
+                return;
+        }
+        *(cluster ? &p->c->breaker_cluster : &p->c->breaker_group) = b;
+}
+
 /* ---- [ipmi] ---------------------------------------------------------------------------- */
 
 static void set_ipmi_string(Parser *p, const char *key, const char *value) {
@@ -869,6 +886,8 @@ static const Key keys[] = {
         { "coordinator", "request_timeout",  set_duration_field, false },
         { "coordinator", "max_unavailable",  set_budget,       false },
         { "coordinator", "min_healthy",      set_budget,       false },
+        { "coordinator", "breaker_group",    set_breaker,      false },
+        { "coordinator", "breaker_cluster",  set_breaker,      false },
         { "reboot",      "methods",          set_methods,      true  },
         { "reboot",      "systemd_deadline", set_duration_field, false },
         { "reboot",      "sysrq_deadline",   set_duration_field, false },
@@ -1127,6 +1146,10 @@ int config_load(const char *path, Config **ret, StrList *errors) {
                         perr(&p, p.coordinator_line, "group '%s' cannot be used with FleetLock "
                              "(group names must match ^[a-zA-Z0-9.-]+$)", c->group);
         }
+        if (!p.oom && (c->breaker_group.window_usec || c->breaker_cluster.window_usec) &&
+            (!c->coordinator || strcmp(c->coordinator, "etcd") != 0))
+                perr(&p, p.coordinator_line, "breaker_group and breaker_cluster need backend = etcd (the storm breaker "
+                     "counts from the etcd coordinator's history)");
         if (!p.oom && (!c->cert_file) != (!c->key_file))
                 perr(&p, p.lineno, "cert_file and key_file must be given together");
         if (p.oom)

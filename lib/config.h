@@ -59,6 +59,8 @@ typedef struct Config {
         uint64_t request_timeout;   /* request_timeout = DURATION ; default 10s */
         BudgetValue max_unavailable;/* max_unavailable = N|N% ; the group's budget until set-budget, default 1 */
         BudgetValue min_healthy;    /* min_healthy = N|N% ; default 0 */
+        BreakerSpec breaker_group;  /* breaker_group = N|N%/DURATION ; storm breaker of the group, default none */
+        BreakerSpec breaker_cluster;/* breaker_cluster = N/DURATION ; storm breaker of the cluster, default none */
 
         IpmiConfig ipmi;
 

@@ -21,6 +21,7 @@ static const char *const verdict_names[_VERDICT_MAX] = {
         [VERDICT_WINDOW] = "outside-window", [VERDICT_LIMITED] = "rate-limited", [VERDICT_ESCALATE] = "escalate",
         [VERDICT_NODE_LIMIT] = "node-limit", [VERDICT_STOPPED] = "stopped",
         [VERDICT_ASKING] = "asking-permission", [VERDICT_FIRE] = "fire", [VERDICT_PARKED] = "parked",
+        [VERDICT_SUPERSEDED] = "superseded",
         [VERDICT_REVOKED] = "permission-revoked",
 };
 
@@ -135,6 +136,13 @@ static bool step_progress(Run *run, const DecideInput *in) {
                         return true;
         } else
                 step(run, "running", true, "nothing in progress");
+        /* Shown only when it applies: a lesser remedy that a disruption will make moot. */
+        if (in->superseded_by && !in->disruptive) {
+                step(run, "superseded", false, "superseded by the %s, which clears %s", in->superseded_by,
+                     in->trigger_condition ? in->trigger_condition : "the trigger");
+                if (verdict(run, VERDICT_SUPERSEDED, "superseded by the %s", in->superseded_by))
+                        return true;
+        }
         if (!in->acting && in->armed && in->same_episode && in->attempts > 0 && in->since_fired < in->retry) {
                 step(run, "retry", false, "fired %s ago; waiting %s for the condition to clear",
                      dur(in->since_fired, b1, sizeof b1), duration_format(in->retry, b2, sizeof b2));

@@ -30,6 +30,8 @@ typedef enum Verdict {
         VERDICT_ASKING,      /* waiting for the coordinator */
         VERDICT_FIRE,
         VERDICT_PARKED,      /* reboot-loop protection: no automation until an operator unparks */
+        VERDICT_SUPERSEDED,  /* a lesser remedy while a reboot or maintenance that clears its condition is
+                              * pending or running on the node */
         VERDICT_REVOKED,     /* the permission held was taken back by the coordinator */
         _VERDICT_MAX,
 } Verdict;
@@ -84,6 +86,10 @@ typedef struct DecideInput {
 
         /* The node. */
         const char *busy;               /* why a remedy in progress excludes this one, or NULL */
+        const char *superseded_by;      /* a disruptive remedy pending (asking for or holding the
+                                         * permission, its tasks) or running that clears this rule's
+                                         * condition ("reboot of rule R (asking for permission)"), or
+                                         * NULL; applies to a lesser (not disruptive) remedy only */
         bool parked;
         const char *parked_reason;
         const char *stop_file;          /* the local stop file when it is present, else NULL */

@@ -72,6 +72,7 @@ void ruletable_clear(RuleTable *t) {
                 RuleState *s = t->v[i];
                 free(s->maintenance);
                 free(s->maintenance_condition);
+                free(s->maintenance_settle.sick_why);
                 eventlog_free(&s->fired);
                 free(s->last_decision);
                 free(s->name);

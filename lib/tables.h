@@ -23,6 +23,15 @@ Condition *condtable_get(CondTable *t, const char *name);
 bool condtable_remove(CondTable *t, const char *name);
 void condtable_clear(CondTable *t);
 
+/* A settle after a disruption (act/settle.c drives it), on CLOCK_BOOTTIME. Not persisted: a
+ * medicd that restarts during a settle settles again, on fresh observations. */
+typedef struct SettleState {
+        uint64_t start_bt;       /* the settle began (0: not in this process): only runs begun since count */
+        uint64_t healthy_bt;     /* healthy continuously since, 0 = not healthy */
+        bool sick_escalated;     /* came-back-sick was escalated in this settle */
+        char *sick_why;          /* why (malloc'ed), while sick_escalated */
+} SettleState;
+
 /* What the daemon remembers about a rule across reloads, restarts and reboots. */
 typedef struct RuleState {
         char *name;
@@ -40,8 +49,10 @@ typedef struct RuleState {
         uint64_t waiting_since_bt; /* the same on CLOCK_BOOTTIME, in this boot (persisted with the boot id) */
         bool stuck_escalated;    /* this wait was escalated (stuck_after) already (persisted) */
         struct Remedy *running;  /* not persisted; cancelled by its owner before the state is freed */
-        char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining" or NULL (persisted) */
+        char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining", "settling" or NULL (persisted) */
         char *maintenance_condition;
+        uint64_t maintenance_since; /* realtime usec: the settle began (persisted; shown, never counted) */
+        SettleState maintenance_settle;
         struct TaskRun *maintenance_tasks; /* as running */
         uint64_t maintenance_retry; /* monotonic usec: when to try undrain again after a failure */
 } RuleState;

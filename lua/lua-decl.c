@@ -269,7 +269,7 @@ static int l_reboot(lua_State *L) {
         return new_remedy(L, REMEDY_REBOOT);
 }
 static int l_maintenance(lua_State *L) {
-        static const char *const fields[] = { "drain", "undrain", NULL };
+        static const char *const fields[] = { "drain", "undrain", "settle", "settle_timeout", NULL };
         if (lua_isnoneornil(L, 1)) {
                 lua_settop(L, 0);
                 lua_newtable(L);
@@ -360,6 +360,18 @@ static void parse_remedy(lua_State *L, int idx, const char *rule, RemedyDecl *r)
                 else
                         r->undrain = strdup(SYSCONFDIR "/medic/undrain.d");
                 lua_pop(L, 2);
+                opt_duration(L, spec, "settle", "rule", rule, &r->settle);
+                if (opt_duration(L, spec, "settle_timeout", "rule", rule, &r->settle_timeout)) {
+                        if (r->settle == 0)
+                                luaL_error(L, "rule '%s': maintenance: settle_timeout without settle", rule);
+                        if (r->settle_timeout < r->settle)
+                                luaL_error(L, "rule '%s': maintenance: settle_timeout is shorter than settle", rule);
+                } else if (r->settle > 0) {
+                        /* Ten settle times, at least half an hour. */
+                        r->settle_timeout = r->settle > UINT64_MAX / 10 ? UINT64_MAX : 10 * r->settle;
+                        if (r->settle_timeout < 30 * 60 * USEC_PER_SEC)
+                                r->settle_timeout = 30 * 60 * USEC_PER_SEC;
+                }
                 r->text = strdup("maintenance");
                 break;
         default:

@@ -24,6 +24,8 @@ typedef struct RemedyDecl {
         uint64_t timeout;
         StrList methods;         /* reboot: the rule's own ladder; empty = the node's */
         char *drain, *undrain;   /* maintenance */
+        uint64_t settle;         /* maintenance: healthy this long after the undrain before the release, 0 = none */
+        uint64_t settle_timeout; /* maintenance: came back sick when not settled by then */
         char *text;              /* one-line description: "command /bin/true", "restart foo.service" */
 } RemedyDecl;
 

@@ -54,11 +54,11 @@ sock="--socket $T/medicd.sock"
 for mode in $modes; do
         m=""; [ "$mode" = lib ] && m=lib
         is "$(complete_line $m 'medicctl ')" \
-                "$(words conditions coordinator explain history lint reload rules run-check status test)" "$mode: all commands"
+                "$(words conditions coordinator explain fleet history lint reload rules run-check status test)" "$mode: all commands"
         is "$(complete_line $m 'medicctl r')" "$(words reload rules run-check)" "$mode: commands starting with r"
         is "$(complete_line $m 'medicctl --json st')" "status" "$mode: a command after an option"
         is "$(complete_line $m 'medicctl --')" \
-                "$(words --config --help --json --limit --socket --timeout --version)" "$mode: long options"
+                "$(words --config --help --json --label --limit --socket --timeout --version)" "$mode: long options"
         is "$(complete_line $m 'medicctl history --li')" "--limit" "$mode: an option after the command"
         is "$(complete_line $m 'medicctl --timeout ')" "" "$mode: nothing for --timeout's value"
         is "$(complete_line $m 'medicctl status ')" "" "$mode: status takes no argument"

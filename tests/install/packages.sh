@@ -58,6 +58,10 @@ for f in "-rw-r--r-- /usr/share/medic/examples/kured/kured.lua" "-rwxr-xr-x /usr
         "-rwxr-xr-x /usr/share/medic/examples/openstack/20-evacuate"; do
         ok "in the .deb: pack file ${f#* }" has_file "${f%% *}" "${f#* }"
 done
+# Prometheus rules and the Grafana dashboard (packaging/monitoring/).
+for f in "-rw-r--r-- /usr/share/medic/monitoring/medic-alerts.yml" "-rw-r--r-- /usr/share/medic/monitoring/medic-dashboard.json"; do
+        ok "in the .deb: monitoring file ${f#* }" has_file "${f%% *}" "${f#* }"
+done
 unlike "$contents" ' /var/lib/medic' "the state directory is not in the payload (postinst creates it)"
 
 mkdir -p "$T/deb"
@@ -123,6 +127,7 @@ normalize() { sed -e 's| /lib/| /usr/lib/|' -e 's|\.gz$||' | grep -v -e ' /usr/s
         -e ' /usr/share/licenses/' -e ' /usr/lib/\.build-id/' | sort; }
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print $1, $NF }' | sed 's| \./| /|' | normalize > "$T/payload.deb"
 rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" | grep -v '^d' | normalize > "$T/payload.rpm"
+ok "rpm: the monitoring files are in /usr/share/medic/monitoring" grep -qx -- "-rw-r--r-- /usr/share/medic/monitoring/medic-alerts.yml" "$T/payload.rpm"
 ok "the payload lists are not empty ($(wc -l < "$T/payload.deb") files)" test -s "$T/payload.deb"
 payload_diff=$(diff -u "$T/payload.deb" "$T/payload.rpm")
 is "$payload_diff" "" "rpm -qlp lists the same files with the same modes as the .deb"

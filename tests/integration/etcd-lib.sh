@@ -34,7 +34,7 @@ medicd_on_etcd() {
 
 etcdget() { ETCDCTL_API=3 etcdctl --endpoints="${ETCD_ENDPOINTS:-$ETCD_URL}" get "$@" 2>/dev/null; }
 
-# client_conf NAME GROUP: a medic.conf for a simulated node.
+# client_conf NAME GROUP: a medic.conf for a simulated node ($CLIENT_EXTRA: more [coordinator] lines).
 client_conf() {
         client_conf_for "$1" "$2" <<CONF
 [coordinator]
@@ -42,6 +42,7 @@ backend = etcd
 endpoints = ${ETCD_ENDPOINTS:-$ETCD_URL}
 lease_ttl = ${LEASE_TTL:-3s}
 request_timeout = ${REQUEST_TIMEOUT:-3s}
+${CLIENT_EXTRA:-}
 CONF
 }
 

@@ -5,6 +5,14 @@
 . "$top_srcdir/tests/integration/lib.sh"
 setup 60
 
+# ---- the default socket: medicctl's is medicd's (one define, configure --with-socket) ----
+want=$(sed -n 's/^#define DEFAULT_SOCKET "\(.*\)"$/\1/p' "$top_builddir/medic-build.h")
+ok "medic-build.h defines DEFAULT_SOCKET" test -n "$want"
+like "$("$MEDICCTL" --help 2>&1)" "  $want)" "medicctl's default socket is DEFAULT_SOCKET ($want)"
+conf_socket=$(sed -n 's/^#* *socket *= *//p' "$top_srcdir/packaging/medic.conf" | head -1)
+[ -z "$conf_socket" ] || is "$conf_socket" "$want" "the shipped medic.conf names the same socket"
+case "$want" in */var/run/*) fail "the default socket is not under PREFIX/var/run: $want" ;; *) pass "the default socket is not under PREFIX/var/run ($want)" ;; esac
+
 # ---- no daemon ----
 out=$(ctl status 2>&1); rc=$?
 is "$rc" 3 "no socket: medicctl status exits 3"
@@ -77,6 +85,16 @@ is "$(printf '%s' "$js" | jget 'd["rules"]')" 1 "status --json: rules = 1"
 is "$(printf '%s' "$js" | jget '[d["conditions"][k] for k in ("ok", "problem", "unknown", "flapping")]')" \
         "[1, 2, 0, 0]" "status --json: conditions ok=1 problem=2 unknown=0 flapping=0"
 is "$(printf '%s' "$js" | jget 'd["coordinator"]["backend"]')" local "status --json: coordinator.backend = local"
+# The node's own stop file, in status and coordinator status.
+is "$(ctl_json status | jget 'd["stop_file"]["path"]')" "$T/stop" "status --json: stop_file.path"
+is "$(ctl_json status | jget 'd["stop_file"]["present"]')" false "status --json: stop_file absent"
+touch "$T/stop"
+is "$(ctl_json status | jget 'd["stop_file"]["present"]')" true "status --json: stop_file present"
+like "$(ctl status)" "stop file: *$T/stop \(present" "status (human): stop file present"
+like "$(ctl coordinator status)" "stop file: $T/stop \(present" "coordinator status (human): stop file present"
+is "$(ctl_json coordinator status | jget 'd["stop_file"]["present"]')" true "coordinator status --json: stop_file present"
+rm -f "$T/stop"
+like "$(ctl coordinator status)" "stop file: $T/stop \(absent\)" "coordinator status: stop file absent"
 is "$(printf '%s' "$js" | jget 'sorted(k for k in ("version", "started", "parked", "last_reload") if k in d)')" \
         '["last_reload", "parked", "started", "version"]' "status --json: version, started, parked, last_reload present"
 is "$(printf '%s' "$js" | jget 'abs(d["started"] - __import__("time").time()) < 60')" true "status --json: started is a recent epoch time"

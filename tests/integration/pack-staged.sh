@@ -6,9 +6,10 @@
 # 10% of each set (one of three; etcd polled: never two holders of a set), while the other set
 # has its own node out at the same time; a node blocked by an uninterruptible job, or by its
 # machine type's automation being off, does not ask (control: unblocked, it goes ahead) and is
-# escalated once it waited longer than stuck_after; after its maintenance a node settles
-# (node-health a problem for the settle time) and the next node of its set waits for it
-# (set-unavailable, the group view); a sick node holds its set back the same way.
+# escalated once it waited longer than stuck_after; after its maintenance a node settles (the
+# rule's settle: it keeps the permission until node-health has been ok for the settle time)
+# and the next node of its set waits for it; a sick node holds its set back (set-unavailable,
+# the group view).
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/etcd-lib.sh"
 setup 150
@@ -60,11 +61,11 @@ add() {        # add NODE SET TYPE
         cp "$S/staged-checks.lua" "$top_srcdir/checks/logins.lua" "$N/checks/"
         copy_sed "$top_srcdir/checks/newer-kernel.lua" "$N/checks/newer-kernel.lua" "s|\"/boot/vmlinuz-\*\"|\"$N/boot/vmlinuz-*\"|"
         copy_sed "$S/staged.lua" "$N/rules/60-staged.lua" 's/holds  = "10m"/holds  = "1s"/g' \
-                "s|/etc/medic/staged/|$N/|g"
+                "s|/etc/medic/staged/|$N/|g" 's/settle = "30m"/settle = "8s"/' 's/settle_timeout = "2h"/settle_timeout = "1m"/'
         mkdir -p "$N/drain.d" "$N/undrain.d" "$N/jobs" "$N/disabled"
         copy_sed "$S/apply-updates" "$N/drain.d/50-apply-updates" "/^#/!s|apt-get |$T/bin/apt-get |"
-        copy_sed "$S/settle-stamp" "$N/undrain.d/90-settle-stamp" "s|/var/lib/medic/staged-maintained|$N/maintained|" \
-                "s|mkdir -p /var/lib/medic|mkdir -p $N|" "s|^medicctl |$MEDICCTL --socket $N/medicd.sock |"
+        printf '#!/bin/sh\ntouch %s/maintained\n' "$N" > "$N/undrain.d/90-undrained"
+        chmod 0755 "$N/undrain.d/90-undrained"
         printf '#!/bin/sh\n[ ! -e %s/updates ] && exit 1\ncat %s/updates\n' "$N" "$N" > "$N/updates-pending"
         printf '#!/bin/sh\n[ ! -e %s/sick ]\n' "$N" > "$N/health"
         chmod 0755 "$N/updates-pending" "$N/health"
@@ -79,8 +80,6 @@ updates = { "$N/updates-pending" }
 disabled_dir = "$N/disabled"
 jobs_dir = "$N/jobs"
 health = { "$N/health" }
-stamp = "$N/maintained"
-settle = "6s"
 EOF
 }
 printf '#!/bin/sh\necho "$1 $MEDIC_NODE $MEDIC_RULE" >> %s/notified\n' "$T" > "$T/notify"
@@ -113,16 +112,18 @@ ok "A stays out while the updates are not installed" node_holds sa
 rm -f "$B/jobs/backup"
 ok "B, unblocked, still waits while A holds (10% of 3 is 1)" never_within 3 "node_holds sb || drained sb"
 rm -f "$A/hold" "$A/updates"
-ok "A: the updates installed, undrained, the permission given back" wait_for 15 "! node_holds sa && [ -e $A/maintained ]"
-ok "A settles: node-health is a problem" wait_for 5 '[ "$(node_cond sa node-health)" = problem ]'
-like "$(on sa cond_get node-health message)" "settling after a maintenance" "node-health says why"
+ok "A: the updates installed, undrained; it settles, keeping the permission" \
+        wait_for 15 "[ -e $A/maintained ] && [ \"\$(on sa rule_get $RULE maintenance)\" = settling ] && node_holds sa"
+like "$(on sa ctl_json explain $RULE | jget 'd["reason"]')" "settling for .*every health condition ok for 8s" \
+        "A: explain says what the settle waits for"
+like "$(on sa ctl status)" "maintenance: +settling for rule $RULE since " "A: medicctl status shows the settle and since when"
 ok "B waits for A to settle" never_within 3 "node_holds sb || drained sb"
-like "$(on sb cond_get set-unavailable message)" 'sa \(not healthy\)' "B: set-unavailable names A (the group view)"
 ok "A settled: B gets the slot and is drained" wait_for 20 "node_holds sb && drained sb"
-ok "B, done, gives the slot back" wait_for 15 "! node_holds sb && [ -e $B/maintained ]"
+ok "A gave the slot back after its settle" test "$(on sa rule_get $RULE maintenance)" = null
+ok "B, done and settled, gives the slot back" wait_for 25 "! node_holds sb && [ -e $B/maintained ]"
 
 # ---- a sick node holds its set back ------------------------------------------------------------
-ok "B settles, then is healthy again" wait_for 20 '[ "$(node_cond sb node-health)" = ok ]'
+is "$(node_cond sb node-health)" ok "B is healthy"
 touch "$B/sick"
 ok "B is sick: node-health is a problem" wait_for 10 '[ "$(node_cond sb node-health)" = problem ]'
 rm -f "$C/disabled/gpu"

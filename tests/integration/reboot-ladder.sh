@@ -82,11 +82,15 @@ ok "the abort is escalated" wait_for 5 "grep -q '^reboot-aborted rule=reboot-for
 ok "the third disruption parks the node" wait_for 10 "log_has_since $mark 'Node parked: 2 disruptive remedies within 1h'"
 is "$(ctl_json status | jget 'd["parked"]')" true "medicctl status: parked"
 ok "parked is escalated" wait_for 5 "grep -q '^parked ' $T/notified"
+ok "the parked notification names the rule that caused it" grep -q '^parked rule=reboot-for-updates ' "$T/notified"
+is "$(ctl_json status | jget 'd["parked_rule"]')" reboot-for-updates "medicctl status: parked_rule"
+like "$(ctl status)" 'parked by rule: *reboot-for-updates' "medicctl status (human): parked by rule"
 is "$(ctl_json explain reboot-for-updates | jget 'd["decision"]')" parked "explain: parked"
 stop_medicd
 mark=$(log_mark)
 start_medicd
 is "$(ctl_json status | jget 'd["parked"]')" true "parked survives a restart"
+is "$(ctl_json status | jget 'd["parked_rule"]')" reboot-for-updates "the rule that parked it survives a restart"
 rm -f "$T/trigger" "$T/pre-reboot.d/10-drain"
 ctl unpark >/dev/null
 is "$(ctl_json status | jget 'd["parked"]')" false "medicctl unpark clears it"

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <cmocka.h>
 
 #include "budget.h"
@@ -24,6 +25,29 @@ static void test_parse(void **state) {
         assert_int_equal(budget_parse("5 %", &b), -EINVAL);
         assert_int_equal(budget_parse("10%%", &b), -EINVAL);
         assert_int_equal(budget_parse("x", &b), -EINVAL);
+}
+
+static void test_breaker_parse(void **state) {
+        BreakerSpec b;
+        char buf[48];
+
+        assert_int_equal(breaker_parse("30%/10m", &b), 0);
+        assert_true(b.limit.percent);
+        assert_int_equal(b.limit.value, 30);
+        assert_true(b.window_usec == 600 * UINT64_C(1000000));
+        assert_string_equal(breaker_format(&b, buf, sizeof buf), "30%/10m");
+        assert_int_equal(breaker_allowed(&b, 10), 3);
+        assert_int_equal(breaker_allowed(&b, 2), 1);   /* a share of a non-empty group: at least 1 */
+        assert_int_equal(breaker_parse("20/1h", &b), 0);
+        assert_false(b.limit.percent);
+        assert_int_equal(breaker_allowed(&b, 5), 20);
+        assert_string_equal(breaker_format(&b, buf, sizeof buf), "20/1h");
+        assert_int_equal(breaker_parse("20", &b), -EINVAL);
+        assert_int_equal(breaker_parse("20/0s", &b), -EINVAL);
+        assert_int_equal(breaker_parse("20/x", &b), -EINVAL);
+        assert_int_equal(breaker_parse("/1h", &b), -EINVAL);
+        assert_int_equal(breaker_parse("101%/1h", &b), -EINVAL);
+        assert_int_equal(breaker_parse(NULL, &b), -EINVAL);
 }
 
 static void test_max_unavailable(void **state) {
@@ -50,6 +74,7 @@ static void test_min_healthy(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_breaker_parse),
                 cmocka_unit_test(test_max_unavailable),
                 cmocka_unit_test(test_min_healthy),
         };

@@ -123,7 +123,7 @@ static void test_defaults(void **state) {
         assert_string_equal(c->rule_dirs.v[0], PKGDATADIR "/rules");
         assert_string_equal(c->rule_dirs.v[1], SYSCONFDIR "/medic/rules.d");
         assert_string_equal(c->state_dir, LOCALSTATEDIR "/lib/medic");
-        assert_string_equal(c->socket_path, RUNSTATEDIR "/medic/medicd.sock");
+        assert_string_equal(c->socket_path, DEFAULT_SOCKET); /* the one medicctl uses */
         assert_string_equal(c->stop_file, SYSCONFDIR "/medic/stop");
         assert_int_equal(c->log_level, LOG_INFO);
         assert_true(c->dry_run);
@@ -135,6 +135,8 @@ static void test_defaults(void **state) {
         assert_int_equal(c->history_size, 1000);
         assert_string_equal(c->coordinator, "local");
         assert_null(c->path);
+        assert_int_equal(c->breaker_group.window_usec, 0);   /* no storm breaker by default */
+        assert_int_equal(c->breaker_cluster.window_usec, 0);
         assert_null(config_free(c));
         assert_null(config_free(NULL));
 }
@@ -195,6 +197,25 @@ static void test_every_key(void **state) {
         assert_int_equal(c->history_size, 250);
         assert_string_equal(c->coordinator, "local");
         config_free(c);
+}
+
+static void test_breaker(void **state) {
+        Config *c = load_ok("[coordinator]\nbackend = etcd\nendpoints = http://127.0.0.1:2379\n"
+                            "breaker_group = 30%/10m\nbreaker_cluster = 20/1h\n");
+
+        assert_true(c->breaker_group.limit.percent);
+        assert_int_equal(c->breaker_group.limit.value, 30);
+        assert_int_equal(c->breaker_group.window_usec, 600 * USEC_PER_SEC);
+        assert_false(c->breaker_cluster.limit.percent);
+        assert_int_equal(c->breaker_cluster.limit.value, 20);
+        assert_int_equal(c->breaker_cluster.window_usec, 3600 * USEC_PER_SEC);
+        config_free(c);
+        load_err("[coordinator]\nbackend = etcd\nendpoints = http://127.0.0.1:2379\nbreaker_group = 30%\n", 4,
+                 "invalid breaker_group '30%' (expected N/DURATION", 0);
+        load_err("[coordinator]\nbackend = etcd\nendpoints = http://127.0.0.1:2379\nbreaker_cluster = 20%/1h\n", 4,
+                 "a node does not know the cluster's size", 0);
+        load_err("[coordinator]\nbackend = local\nbreaker_group = 3/1h\n", 2,
+                 "breaker_group and breaker_cluster need backend = etcd", 0);
 }
 
 static void test_value_forms(void **state) {
@@ -486,6 +507,7 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_empty_file_is_defaults),
                 cmocka_unit_test(test_every_key),
+                cmocka_unit_test(test_breaker),
                 cmocka_unit_test(test_value_forms),
                 cmocka_unit_test(test_relative_paths),
                 cmocka_unit_test(test_many_errors),

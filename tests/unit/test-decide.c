@@ -97,6 +97,15 @@ static void c_stale(Fixture *f) { f->in.fresh = false; }
 static void c_stale_nondisruptive(Fixture *f) { f->in.fresh = false; f->in.disruptive = false; }
 static void c_running(Fixture *f) { f->in.busy = "remedy is running"; }
 static void c_busy_other(Fixture *f) { f->in.busy = "rule other holds the node's permission"; }
+/* A lesser remedy while a reboot of the same condition is pending: superseded. */
+static void c_superseded(Fixture *f) {
+        f->in.disruptive = false;
+        f->in.superseded_by = "reboot of rule reboot-on-kernel (asking for permission)";
+}
+/* A disruptive rule is never superseded (one disruption at a time is the busy step's). */
+static void c_superseded_disruptive(Fixture *f) { f->in.superseded_by = "maintenance of rule m (holding)"; }
+/* Running comes first: what runs is not superseded, it finishes. */
+static void c_superseded_running(Fixture *f) { c_superseded(f); f->in.busy = "remedy is running"; }
 static void c_retry_wait(Fixture *f) {
         f->in.same_episode = true;
         f->in.attempts = 1;
@@ -238,6 +247,10 @@ static const Case cases[] = {
         { "stale-nondisruptive", c_stale_nondisruptive, VERDICT_FIRE, NULL },
         { "running", c_running, VERDICT_RUNNING, "remedy is running" },
         { "busy-other", c_busy_other, VERDICT_RUNNING, "rule other holds" },
+        { "superseded", c_superseded, VERDICT_SUPERSEDED,
+          "superseded by the reboot of rule reboot-on-kernel (asking for permission)" },
+        { "superseded-disruptive", c_superseded_disruptive, VERDICT_FIRE, NULL },
+        { "superseded-running", c_superseded_running, VERDICT_RUNNING, "remedy is running" },
         { "retry-wait", c_retry_wait, VERDICT_RETRY_WAIT, "fired 5m ago" },
         { "retry-acting", c_retry_acting, VERDICT_FIRE, "firing" },
         { "retry-over", c_retry_over, VERDICT_FIRE, NULL },
@@ -377,7 +390,15 @@ static void test_steps_match(void **state) {
                 c->setup(&f);
                 bool want_parked = f.in.parked;
                 bool want_node = f.in.disruptive && f.in.max_disruptions.count > 0;
+                bool want_superseded = f.in.superseded_by && !f.in.disruptive;
                 fixture_done(&f);
+                if (count_step(steps, "superseded", &ok) != (want_superseded ? 1u : 0u))
+                        fail_msg("case %s: step superseded shown wrongly", c->name);
+                if (want_superseded) {
+                        assert_false(ok);
+                        expected_n++;
+                        any_failed = true;
+                }
                 if (count_step(steps, "parked", &ok) != (want_parked ? 1u : 0u))
                         fail_msg("case %s: step parked shown wrongly", c->name);
                 if (want_parked) {
@@ -408,7 +429,7 @@ static void test_failing_step(void **state) {
                 const char *step;
         } t[] = {
                 { c_idle, "condition" }, { c_debounce, "debounce" }, { c_flapping, "flapping" }, { c_stale, "fresh" },
-                { c_running, "running" }, { c_retry_wait, "retry" }, { c_blocker_unknown, "blockers" },
+                { c_running, "running" }, { c_superseded, "superseded" }, { c_retry_wait, "retry" }, { c_blocker_unknown, "blockers" },
                 { c_window_closed, "window" }, { c_limit_full, "limit" }, { c_node_limit, "node-limit" },
                 { c_stop_file, "coordinator" }, { c_asking_denied, "coordinator" }, { c_dry_run, "dry_run" },
         };

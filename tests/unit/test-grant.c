@@ -141,6 +141,48 @@ static void test_counts(void **state) {
         assert_int_equal(c.waiting, 1);
 }
 
+/* The storm breaker counts distinct nodes inside its window, after the last reset, of the group
+ * (or of every group), this node included; one more than it allows trips it. */
+static void test_breaker(void **state) {
+        const int64_t now = 100000;
+        BreakerSpec g30 = { .limit = { 30, true }, .window_usec = 600 * USEC_PER_SEC };
+        BreakerSpec c3 = { .limit = { 3, false }, .window_usec = 3600 * USEC_PER_SEC };
+        BreakerSpec off = { .limit = { 0, false } };
+        const BreakerEvent ev[] = {
+                { "a", "g1", now - 60 }, { "b", "g1", now - 30 }, { "a", "g1", now - 10 }, /* a twice: once */
+                { "c", "g2", now - 5 },
+                { "old", "g1", now - 601 },                                                 /* outside 10m */
+                { "future", "g1", now + 30 },                                               /* a clock ahead: counts */
+        };
+        StrList nodes = {};
+        unsigned allowed;
+
+        /* g1: a, b, future and d = 4 > 3 (30% of 10). */
+        assert_true(breaker_trips(&g30, ev, ELEMENTSOF(ev), "g1", 0, now, "d", 10, &nodes, &allowed));
+        assert_int_equal(allowed, 3);
+        assert_int_equal(nodes.n, 4);
+        assert_true(strlist_contains(&nodes, "d"));
+        assert_false(strlist_contains(&nodes, "old"));
+        assert_false(strlist_contains(&nodes, "c"));
+        strlist_clear(&nodes);
+        /* a asking again is counted once: a, b, future = 3, within. */
+        assert_false(breaker_trips(&g30, ev, ELEMENTSOF(ev), "g1", 0, now, "a", 10, NULL, NULL));
+        /* A reset after b's entry: only a's latest and future count, with d: 3. */
+        assert_false(breaker_trips(&g30, ev, ELEMENTSOF(ev), "g1", now - 20, now, "d", 10, NULL, NULL));
+        /* A larger group allows more: 30% of 20 = 6. */
+        assert_false(breaker_trips(&g30, ev, ELEMENTSOF(ev), "g1", 0, now, "d", 20, NULL, NULL));
+        /* Cluster-wide, in the hour: a, b, c, old, future, d = 6 > 3, every group. */
+        assert_true(breaker_trips(&c3, ev, ELEMENTSOF(ev), NULL, 0, now, "d", 0, &nodes, NULL));
+        assert_int_equal(nodes.n, 6);
+        strlist_clear(&nodes);
+        /* Exactly at the threshold does not trip: a asking makes 5 of 5; d makes 6. */
+        c3.limit.value = 5;
+        assert_false(breaker_trips(&c3, ev, ELEMENTSOF(ev), NULL, 0, now, "a", 0, NULL, NULL));
+        assert_true(breaker_trips(&c3, ev, ELEMENTSOF(ev), NULL, 0, now, "d", 0, NULL, NULL));
+        /* No window: no breaker. */
+        assert_false(breaker_trips(&off, ev, ELEMENTSOF(ev), NULL, 0, now, "d", 0, NULL, NULL));
+}
+
 static void test_within_budget(void **state) {
         /* After b's grant: b holds, a is fine: 1 of 1 unavailable. */
         GroupMember m[] = { M("a"), M("b", .holder = true), M("c") };
@@ -169,6 +211,7 @@ int main(void) {
                 cmocka_unit_test(test_stopped),
                 cmocka_unit_test(test_counts),
                 cmocka_unit_test(test_within_budget),
+                cmocka_unit_test(test_breaker),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

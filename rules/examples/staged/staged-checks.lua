@@ -6,9 +6,9 @@
 --                                    "type", listed in disabled_types, or a flag file)
 --   uninterruptible-job   (blocker)  a job that must not be interrupted runs (a file in jobs_dir)
 --   set-unavailable       (blocker)  another member of the set is unavailable (the group view)
---   node-health           (health)   the node works (the health command), and it is not settling
---                                    after a maintenance (the undrain task's stamp is older
---                                    than settle): while it is not ok the node is unavailable
+--   node-health           (health)   the node works (the health command): while it is not ok
+--                                    the node is unavailable (and, after a maintenance, keeps
+--                                    the permission: the rule's settle)
 --
 -- A new kernel is the shipped newer-kernel check; an interactive login the shipped logins.lua
 -- (interactive-login).
@@ -18,7 +18,6 @@
 --   updates = { "/usr/share/medic/examples/staged/updates-pending" }  -- exit 0: updates pending
 --   disabled_types = { "gpu", "storage" }
 --   health = { "/usr/lib/nagios/plugins/check_load", "-w", "20", "-c", "40" }
---   settle = "30m"
 -- every is read when the file loads (medicctl reload), the rest on every run.
 local DEFAULTS = {
   every = "5m",
@@ -27,8 +26,6 @@ local DEFAULTS = {
   disabled_dir = "/etc/medic/staged-disabled",   -- a file named TYPE (or "all") turns it off too
   jobs_dir = "/run/medic/jobs",                  -- a job creates a file here while it runs
   health = { "systemctl", "is-system-running" }, -- exit 0: the node works
-  stamp = "/var/lib/medic/staged-maintained",    -- touched by the undrain task
-  settle = "30m",                                -- unavailable that long after a maintenance
 }
 
 local function settings()
@@ -136,12 +133,6 @@ check "node-health" {
   run = function()
     local s, err = settings()
     if not s then return unknown(err) end
-    local st = medic.stat(s.stamp)
-    local settle = medic.duration(s.settle)
-    if st and medic.now() - st.mtime < settle then
-      return problem(string.format("settling after a maintenance (%s ago, settle %s)",
-                                   math.floor(medic.now() - st.mtime) .. "s", s.settle))
-    end
     local r, why = run(s.health)
     if not r then return unknown(why) end
     if r.status ~= 0 then

@@ -12,9 +12,11 @@
 --     coordinator, it counts against the set's budget) — and, through the group view, any
 --     other member of the set that is unavailable holds the rest of the set back
 --     (set-unavailable);
---   * after a maintenance the node stays unavailable for a settle time: the undrain task
---     stamps a file and node-health is a problem until the stamp is older than settle, so the
---     next node of the set waits (a reboot settles by itself: [reboot] settle);
+--   * after a maintenance the node stays unavailable for a settle time: the maintenance's
+--     settle keeps the permission after the undrain tasks until node-health, checked afresh,
+--     has been ok for 30 minutes, so the next node of the set waits; not healthy within
+--     settle_timeout, the node came back sick (escalated, the permission still kept). A
+--     reboot settles the same way: [reboot] settle;
 --   * a node that waits too long is escalated: [reboot] stuck_after (the notify command hears
 --     waiting-too-long).
 --
@@ -22,8 +24,7 @@
 --   install -m 0644 /usr/share/medic/examples/staged/staged-checks.lua /etc/medic/checks.d/
 --   install -m 0644 /usr/share/medic/examples/staged/staged.lua /etc/medic/rules.d/60-staged.lua
 --   install -m 0755 /usr/share/medic/examples/staged/apply-updates /etc/medic/staged/drain.d/50-apply-updates
---   install -m 0755 /usr/share/medic/examples/staged/settle-stamp /etc/medic/staged/undrain.d/90-settle-stamp
---   (your own drain tasks go before 50-apply-updates, the undrain ones before 90-settle-stamp)
+--   (your own drain tasks go before 50-apply-updates, your undrain tasks in /etc/medic/staged/undrain.d)
 --   medicctl lint /usr/share/medic/checks /etc/medic/checks.d /etc/medic/rules.d
 --   medicctl reload; medicctl explain staged-updates
 --
@@ -46,7 +47,8 @@ local BLOCKERS = { "automation-disabled", "interactive-login", "uninterruptible-
 rule "staged-updates" {
   when   = "maintenance-required",
   holds  = "10m",
-  remedy = maintenance { drain = "/etc/medic/staged/drain.d", undrain = "/etc/medic/staged/undrain.d" },
+  remedy = maintenance { drain = "/etc/medic/staged/drain.d", undrain = "/etc/medic/staged/undrain.d",
+                         settle = "30m", settle_timeout = "2h" },
   unless = BLOCKERS,
   limit  = "2/24h",
 }
