@@ -6,8 +6,9 @@
 # ra` on node rb deletes its holder key; the task finishes: ra does not reboot (the sysrq test
 # file stays empty), its abort tasks run, explain, the log and the history say why, and it
 # does not think it holds (the freed slot went to another member meanwhile). Asked again, it
-# is granted again normally and reboots. The same
-# with the local backend, whose coordinator.json holder an operator clears.
+# is granted again normally and reboots. The same with the local backend, whose
+# coordinator.json holder an operator clears; and a maintenance (local) whose drain is cut
+# short: the drain task after the taking back does not start, the undrain tasks run.
 # Devices are test files (tests/integration/lib.sh); nothing can reboot this machine.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/etcd-lib.sh"
@@ -108,4 +109,50 @@ ok "local: ... runs its pre-reboot task again" pre_started rl 2
 touch "$(node_dir rl)/release"
 ok "local: ... and reboots" wait_for 15 "node_rebooted rl"
 node_stop rl
+
+# ---- local, a maintenance: the drain stops, the undrain tasks run ---------------------------------
+node_add rm $G
+sed -i 's/^backend = etcd$/backend = local/' "$(node_dir rm)/medic.conf"
+N=$(node_dir rm)
+mkdir -p "$N/drain.d" "$N/undrain.d"
+write_file "$N/drain.d/10-cordon" <<EOF
+#!/bin/sh
+echo start >> $N/pre
+i=0
+while [ ! -e $N/release ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
+echo cordon >> $N/tasks
+EOF
+write_file "$N/drain.d/20-evict" <<EOF
+#!/bin/sh
+echo evict >> $N/tasks
+EOF
+write_file "$N/undrain.d/90-uncordon" <<EOF
+#!/bin/sh
+echo uncordon >> $N/tasks
+EOF
+chmod 0755 "$N/drain.d/10-cordon" "$N/drain.d/20-evict" "$N/undrain.d/90-uncordon"
+write_file "$N/checks/10-hw.lua" <<EOF
+check "ipmi-critical" { every = "1s", run = function()
+  if medic.exists("$N/broken") then return problem("PSU 2 Critical") end
+  return ok("all sensors nominal")
+end }
+EOF
+write_file "$N/rules/10-maint.lua" <<EOF
+rule "hardware-failure" {
+  when = "ipmi-critical",
+  remedy = maintenance { drain = "$N/drain.d", undrain = "$N/undrain.d" },
+  limit = "5/1h",
+}
+EOF
+node_start rm
+touch "$N/broken"
+ok "maintenance: the first drain task runs" pre_started rm 1
+is "$(on rm local_holder)" hardware-failure "maintenance: coordinator.json names the rule"
+printf '{ "holder": null, "since": 0 }\n' > "$N/state/coordinator.json"
+touch "$N/release"
+ok "maintenance: the undrain tasks run" wait_for 10 "grep -qx uncordon $N/tasks"
+is "$(grep -c evict "$N/tasks")" 0 "maintenance: the drain task after the taking back does not start"
+like "$(on rm history_reasons hardware-failure abandoned | tail -n 1)" "no longer shows this node as holder" \
+        "maintenance: the history says why"
+node_stop rm
 done_testing
