@@ -8,6 +8,7 @@
 
 #include "duration.h"
 #include "log.h"
+#include "lua-pattern.h"
 #include "lua-sandbox.h"
 
 #define HOOK_EVERY 1000            /* instructions between deadline checks */
@@ -97,6 +98,14 @@ static void hook(lua_State *L, lua_Debug *ar) {
         luaL_error(L, "execution timeout after %s", duration_format(timeout, buf, sizeof buf));
 }
 
+bool lua_budget_exceeded(lua_State *L) {
+        LuaFile *f = luafile_from_state(L);
+        LuaRun *run = lua_run_current(L);
+        uint64_t deadline = run ? run->deadline : f->pcall_deadline;
+
+        return deadline != 0 && now_monotonic() >= deadline;
+}
+
 /* load(chunk [, chunkname [, mode [, env]]]) for text chunks only. */
 static int safe_load(lua_State *L) {
         size_t len;
@@ -170,6 +179,8 @@ static void open_safe_libs(lua_State *L) {
         }
         lua_setglobal(L, "os");
         lua_pop(L, 1);
+        /* The pattern functions run in C, out of the hook's reach: bounded before they start. */
+        lua_pattern_guard(L);
         /* Forget the loaded-module table that requiref filled. */
         lua_pushnil(L);
         lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);

@@ -94,3 +94,8 @@ int lua_run_wait_op(LuaRun *run, void *op, void (*cancel)(void *op));
 void lua_run_complete_op(LuaRun *run, void (*push)(lua_State *co, void *userdata), void *userdata);
 
 LuaFile *luafile_from_state(lua_State *L);
+
+/* For bindings that loop in C over input (the hook does not run there): true once the
+ * running call's deadline (a run's timeout, a load's or a synchronous call's) has passed.
+ * The binding then raises an error; the hook drops the run as timed out. */
+bool lua_budget_exceeded(lua_State *L);
