@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Scheduling checks and turning what their run() returns into a condition update. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -17,6 +18,7 @@ struct CheckRunner {
         check_result_t cb;
         void *userdata;
         bool again;     /* asked to run while running: run once more right after */
+        bool truncated_logged;
 };
 
 static int schedule(CheckRunner *c, uint64_t when);
@@ -33,6 +35,24 @@ static void deliver(CheckRunner *c, int state, const char *message, const char *
          * in this result, so look again. */
         if (again)
                 (void) start_run(c);
+}
+
+/* The first CHECK_MESSAGE_MAX bytes of message (not cutting a UTF-8 sequence) and the marker. */
+static char *cap_message(const char *message, size_t len) {
+        size_t keep = CHECK_MESSAGE_MAX;
+
+        while (keep > 0 && ((unsigned char) message[keep] & 0xc0) == 0x80)
+                keep--;
+        return strprintf("%.*s… [truncated %zu bytes]", (int) keep, message, len - keep);
+}
+
+static void log_truncated(CheckRunner *c, const char *what) {
+        if (c->truncated_logged)
+                return;
+        c->truncated_logged = true;
+        log_event(LOG_WARNING, MEDIC_MSG_CHECK_FAILED, LOG_FIELDS({ "MEDIC_CHECK", c->decl->name }, { "MEDIC_REASON", "truncated" }),
+                  "Check %s (%s:%d) returned %s: truncated (logged once for this check)", c->decl->name,
+                  c->decl->file->path, c->decl->line, what);
 }
 
 static void on_done(LuaRun *run, int status, const char *error, int nresults, void *userdata) {
@@ -58,15 +78,26 @@ static void on_done(LuaRun *run, int status, const char *error, int nresults, vo
 
         int idx = lua_gettop(co) - nresults + 1;
         const char *state = NULL, *message = NULL;
-        _cleanup_free_ char *details = NULL, *err = NULL, *why = NULL;
+        _cleanup_free_ char *details = NULL, *err = NULL, *why = NULL, *capped = NULL;
+        size_t mlen = 0;
 
         if (nresults >= 1 && lua_type(co, idx) == LUA_TTABLE && lua_checkstack(co, 8)) {
                 lua_getfield(co, idx, "state");
                 state = lua_tostring(co, -1);
                 lua_getfield(co, idx, "message");
-                message = lua_tostring(co, -1);
-                if (lua_getfield(co, idx, "details") != LUA_TNIL)
-                        details = lua_to_json(co, -1, &err);
+                message = lua_tolstring(co, -1, &mlen);
+                if (message && mlen > CHECK_MESSAGE_MAX) {
+                        capped = cap_message(message, mlen);
+                        message = capped ? capped : "(message too long)";
+                        char what[96];
+                        snprintf(what, sizeof what, "a message of %zu bytes (at most %d are kept)", mlen, CHECK_MESSAGE_MAX);
+                        log_truncated(c, what);
+                }
+                if (lua_getfield(co, idx, "details") != LUA_TNIL &&
+                    lua_to_json_max(co, -1, CHECK_DETAILS_MAX, &details, &err) == -E2BIG) {
+                        details = strprintf("{\"truncated\":\"… [truncated: more than %d bytes]\"}", CHECK_DETAILS_MAX);
+                        log_truncated(c, "details of more than 64 KiB of JSON");
+                }
         }
         int s = state ? (strcmp(state, "skip") == 0 ? CHECK_SKIP : cond_state_from_string(state)) : -EINVAL;
         if (s < 0) {
