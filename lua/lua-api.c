@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "log.h"
 #include "lua-api.h"
+#include "lua-pattern.h"
 
 #define READ_DEFAULT_MAX (1024 * 1024)
 
@@ -154,6 +155,9 @@ static int l_match(lua_State *L) {
         regex_t rx;
         int r;
 
+        if (regex_refuse_backrefs(re) < 0)
+                return luaL_error(L, "invalid regular expression '%s': back-references (\\1…\\9) are not allowed "
+                                  "(their matching can take exponential time)", re);
         r = regcomp(&rx, re, REG_EXTENDED);
         if (r != 0) {
                 char buf[256];

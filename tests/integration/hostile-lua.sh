@@ -127,5 +127,25 @@ ok "state.json stays small (${size} bytes)" test "$size" -lt 200000
 n=$(log_since "$mark" | grep -c 'huge.*truncated')
 is "$n" 1 "the truncation is logged once for the check"
 ok "daemon still running" daemon_alive
+stop_medicd
+
+# ---- 3. a state file with 100,000 firing times in descending order ----
+rm -f "$T/checks/30-huge.lua"
+write_config
+python3 - "$T/state/state.json" <<'PY'
+import json, sys, time
+now = int(time.time()) * 1000000
+fired = [now - i * 1000000 for i in range(100000)]          # newest first
+json.dump({"version": 1, "conditions": {},
+           "rules": {"busy": {"fired": fired, "last_fired": now // 1000000}},
+           "disruptions": fired}, open(sys.argv[1], "w"))
+PY
+t0=$(now_ms)
+start_medicd
+t1=$(now_ms)
+ok "medicd answers within 3 s of starting on 100,000 descending firing times ($(( t1 - t0 )) ms)" \
+        test $(( t1 - t0 )) -lt 3000
+ok "the state file is written back with at most 1024 firing times" \
+        wait_for 10 '[ "$(jget "len(d[\"rules\"][\"busy\"][\"fired\"])" < "$T/state/state.json")" -le 1024 ]'
 
 done_testing
