@@ -751,6 +751,7 @@ static int load_one(LuaSet *s, const char *path, LuaFileKind kind, const LuaHost
         }
         set_add((void ***) &s->files, &s->n_files, f);
         f->set = s;
+        f->load_deadline = s->load_deadline;
         lua_api_open(f);
         decl_open(f);
         *ret = f;
@@ -879,6 +880,7 @@ int luaset_load(const Config *c, const LuaHost *host, LuaSet **ret, StrList *err
         if (!s)
                 return -ENOMEM;
         s->config = c;
+        s->load_deadline = now_monotonic() + LUA_SET_LOAD_TIMEOUT;
         r1 = load_dir_set(s, &c->check_dirs, LUA_FILE_CHECK, host, errors);
         r2 = load_dir_set(s, &c->rule_dirs, LUA_FILE_RULE, host, errors);
         return set_finish(s, r1 < 0 ? r1 : r2, errors, ret);
@@ -893,6 +895,7 @@ int luaset_load_paths(const Config *c, const LuaHost *host, char *const *paths, 
         if (!s)
                 return -ENOMEM;
         s->config = c;
+        s->load_deadline = now_monotonic() + LUA_SET_LOAD_TIMEOUT;
         for (size_t i = 0; i < n_paths; i++) {
                 struct stat st;
                 if (stat(paths[i], &st) < 0) {

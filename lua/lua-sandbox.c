@@ -12,7 +12,6 @@
 #include "lua-sandbox.h"
 
 #define HOOK_EVERY 1000            /* instructions between deadline checks */
-#define LOAD_TIMEOUT (5 * USEC_PER_SEC)
 #define SLICE_USEC (10 * USEC_PER_MSEC) /* a busy script yields the loop this often */
 
 struct LuaRun {
@@ -287,6 +286,8 @@ int luafile_pcall(LuaFile *f, int fn_ref, int nargs, int nresults, uint64_t time
 
 int luafile_load(LuaFile *f, StrList *errors) {
         _cleanup_free_ char *buf = NULL, *err = NULL, *chunkname = NULL;
+        uint64_t timeout;
+        char tbuf[32];
         size_t size;
         int r;
 
@@ -311,7 +312,18 @@ int luafile_load(LuaFile *f, StrList *errors) {
                 lua_pop(f->L, 1);
                 return -EINVAL;
         }
-        r = call_sync(f, 0, 0, LOAD_TIMEOUT, f->path, &err);
+        timeout = LUA_LOAD_TIMEOUT;
+        if (f->load_deadline) {
+                uint64_t now = now_monotonic();
+                if (now >= f->load_deadline) {
+                        strlist_addf(errors, "%s: not loaded: loading the files took longer than %s in all", f->path,
+                                     duration_format(LUA_SET_LOAD_TIMEOUT, tbuf, sizeof tbuf));
+                        return -ETIME;
+                }
+                if (f->load_deadline - now < timeout)
+                        timeout = f->load_deadline - now;
+        }
+        r = call_sync(f, 0, 0, timeout, f->path, &err);
         if (r < 0) {
                 strlist_add(errors, err ? err : "error");
                 return r;

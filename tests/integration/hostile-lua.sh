@@ -62,6 +62,32 @@ ok "gsub: log names 20-backtrack.lua:2" \
         wait_for 5 'log_has_since "$mark" "20-backtrack\.lua:2:.*pattern too complex"'
 is "$(check_names)" "state" "gsub: the old set is kept"
 
+# A top level that never ends: the file's load budget is 1 s, the set's 3 s.
+write_file "$T/checks/20-backtrack.lua" <<'EOF'
+while true do end
+EOF
+mark=$(log_mark)
+kill -HUP "$MEDICD_PID"
+sleep 0.2
+ms=$(status_ms)
+ok "busy top level: status answers within 2 s (${ms} ms)" test "$ms" -lt 2000
+ok "busy top level: the error names 20-backtrack.lua and the timeout" \
+        wait_for 5 'log_has_since "$mark" "20-backtrack\.lua: execution timeout after 1s"'
+is "$(check_names)" "state" "busy top level: the old set is kept"
+for f in 21 22 23; do
+        write_file "$T/checks/$f-forever.lua" <<'EOF'
+local x = 0
+while true do x = x + 1 end
+EOF
+done
+t0=$(now_ms)
+out=$(ctl reload 2>&1)
+t1=$(now_ms)
+ok "four busy files: the reload ends within 4.5 s ($(( t1 - t0 )) ms)" test $(( t1 - t0 )) -lt 4500
+like "$out" '2[23]-forever\.lua: not loaded: loading the files took longer than 3s in all' \
+        "four busy files: the last is not run at all once the set's 3 s are spent"
+rm -f "$T"/checks/2[123]-forever.lua
+
 # ---- 1b. backtracking in a check's run, on a long line; ordinary patterns still work ----
 write_file "$T/checks/20-backtrack.lua" <<'EOF'
 check "long-line" {
