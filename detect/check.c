@@ -37,15 +37,6 @@ static void deliver(CheckRunner *c, int state, const char *message, const char *
                 (void) start_run(c);
 }
 
-/* The first CHECK_MESSAGE_MAX bytes of message (not cutting a UTF-8 sequence) and the marker. */
-static char *cap_message(const char *message, size_t len) {
-        size_t keep = CHECK_MESSAGE_MAX;
-
-        while (keep > 0 && ((unsigned char) message[keep] & 0xc0) == 0x80)
-                keep--;
-        return strprintf("%.*s… [truncated %zu bytes]", (int) keep, message, len - keep);
-}
-
 static void log_truncated(CheckRunner *c, const char *what) {
         if (c->truncated_logged)
                 return;
@@ -55,11 +46,31 @@ static void log_truncated(CheckRunner *c, const char *what) {
                   c->decl->file->path, c->decl->line, what);
 }
 
+/* message (len bytes) as it may go on: itself, or in *ret_copy its first CHECK_MESSAGE_MAX
+ * bytes (not cutting a UTF-8 sequence) and the marker. */
+static const char *cap_message(CheckRunner *c, const char *message, size_t len, char **ret_copy) {
+        size_t keep = CHECK_MESSAGE_MAX;
+        char what[96];
+
+        if (!message || len <= CHECK_MESSAGE_MAX)
+                return message;
+        while (keep > 0 && ((unsigned char) message[keep] & 0xc0) == 0x80)
+                keep--;
+        snprintf(what, sizeof what, "a message of %zu bytes (at most %d are kept)", len, CHECK_MESSAGE_MAX);
+        log_truncated(c, what);
+        *ret_copy = strprintf("%.*s… [truncated %zu bytes]", (int) keep, message, len - keep);
+        return *ret_copy ? *ret_copy : "(message too long)";
+}
+
 static void on_done(LuaRun *run, int status, const char *error, int nresults, void *userdata) {
         CheckRunner *c = userdata;
         lua_State *co = lua_run_thread(run);
+        _cleanup_free_ char *capped_error = NULL;
 
         c->run = NULL;
+        /* error("…") with a huge message is a result too: capped before it is logged or stored. */
+        if (error)
+                error = cap_message(c, error, strlen(error), &capped_error);
         if (status == -ENOMEM) {
                 _cleanup_free_ char *msg = strprintf("not enough memory: check '%s' exceeded lua_memory_limit", c->decl->name);
                 log_event(LOG_WARNING, MEDIC_MSG_CHECK_FAILED,
@@ -86,13 +97,7 @@ static void on_done(LuaRun *run, int status, const char *error, int nresults, vo
                 state = lua_tostring(co, -1);
                 lua_getfield(co, idx, "message");
                 message = lua_tolstring(co, -1, &mlen);
-                if (message && mlen > CHECK_MESSAGE_MAX) {
-                        capped = cap_message(message, mlen);
-                        message = capped ? capped : "(message too long)";
-                        char what[96];
-                        snprintf(what, sizeof what, "a message of %zu bytes (at most %d are kept)", mlen, CHECK_MESSAGE_MAX);
-                        log_truncated(c, what);
-                }
+                message = cap_message(c, message, mlen, &capped);
                 if (lua_getfield(co, idx, "details") != LUA_TNIL &&
                     lua_to_json_max(co, -1, CHECK_DETAILS_MAX, &details, &err) == -E2BIG) {
                         details = strprintf("{\"truncated\":\"… [truncated: more than %d bytes]\"}", CHECK_DETAILS_MAX);

@@ -153,6 +153,22 @@ ok "state.json stays small (${size} bytes)" test "$size" -lt 200000
 n=$(log_since "$mark" | grep -c 'huge.*truncated')
 is "$n" 1 "the truncation is logged once for the check"
 ok "daemon still running" daemon_alive
+
+# An error with a huge message is capped the same way, in the log too.
+write_file "$T/checks/30-huge.lua" <<'EOF'
+local big = string.rep("e", 5 * 1024 * 1024)
+check "huge" {
+  every = "1s",
+  run = function() error(big, 0) end,
+}
+EOF
+kill -HUP "$MEDICD_PID"
+ok "huge error: the check ends unknown" wait_for 10 '[ "$(cond_get huge state)" = unknown ] && [ "$(cond_get huge "len(c[\"message\"])")" -lt 5000 ]'
+like "$(cond_get huge message)" '^e+… \[truncated 5238784 bytes\]$' "huge error: capped with the marker"
+mark=$(log_mark)
+sleep 3
+grown=$(( $(log_mark) - mark ))
+ok "huge error: the log grows by less than 100 KB in 3 s (${grown} bytes)" test "$grown" -lt 100000
 stop_medicd
 
 # ---- 3. a state file with 100,000 firing times in descending order ----
