@@ -21,11 +21,21 @@ static struct json_object *eventlog_to_json(const EventLog *l) {
         return a;
 }
 
+/* Any number of times in any order: sorted once, the newest EVENTLOG_MAX kept (lib/ratelimit.h). */
 static void eventlog_from_json(EventLog *l, struct json_object *a) {
+        _cleanup_free_ uint64_t *t = NULL;
+        size_t n;
+
         if (!json_object_is_type(a, json_type_array))
                 return;
-        for (size_t i = 0; i < json_object_array_length(a); i++)
-                (void) eventlog_add(l, (uint64_t) json_object_get_int64(json_object_array_get_idx(a, i)));
+        n = json_object_array_length(a);
+        t = n > 0 ? malloc(n * sizeof(uint64_t)) : NULL;
+        if (n > 0 && !t)
+                return (void) log_warning("Not enough memory for %zu event times in the state file, ignoring them", n);
+        for (size_t i = 0; i < n; i++)
+                t[i] = (uint64_t) json_object_get_int64(json_object_array_get_idx(a, i));
+        if (eventlog_load(l, t, n) < 0)
+                log_warning("Not enough memory for %zu event times in the state file, ignoring them", n);
 }
 
 int state_save(Manager *m) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Scheduling checks and turning what their run() returns into a condition update. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -17,6 +18,7 @@ struct CheckRunner {
         check_result_t cb;
         void *userdata;
         bool again;     /* asked to run while running: run once more right after */
+        bool truncated_logged;
 };
 
 static int schedule(CheckRunner *c, uint64_t when);
@@ -35,11 +37,40 @@ static void deliver(CheckRunner *c, int state, const char *message, const char *
                 (void) start_run(c);
 }
 
+static void log_truncated(CheckRunner *c, const char *what) {
+        if (c->truncated_logged)
+                return;
+        c->truncated_logged = true;
+        log_event(LOG_WARNING, MEDIC_MSG_CHECK_FAILED, LOG_FIELDS({ "MEDIC_CHECK", c->decl->name }, { "MEDIC_REASON", "truncated" }),
+                  "Check %s (%s:%d) returned %s: truncated (logged once for this check)", c->decl->name,
+                  c->decl->file->path, c->decl->line, what);
+}
+
+/* message (len bytes) as it may go on: itself, or in *ret_copy its first CHECK_MESSAGE_MAX
+ * bytes (not cutting a UTF-8 sequence) and the marker. */
+static const char *cap_message(CheckRunner *c, const char *message, size_t len, char **ret_copy) {
+        size_t keep = CHECK_MESSAGE_MAX;
+        char what[96];
+
+        if (!message || len <= CHECK_MESSAGE_MAX)
+                return message;
+        while (keep > 0 && ((unsigned char) message[keep] & 0xc0) == 0x80)
+                keep--;
+        snprintf(what, sizeof what, "a message of %zu bytes (at most %d are kept)", len, CHECK_MESSAGE_MAX);
+        log_truncated(c, what);
+        *ret_copy = strprintf("%.*s… [truncated %zu bytes]", (int) keep, message, len - keep);
+        return *ret_copy ? *ret_copy : "(message too long)";
+}
+
 static void on_done(LuaRun *run, int status, const char *error, int nresults, void *userdata) {
         CheckRunner *c = userdata;
         lua_State *co = lua_run_thread(run);
+        _cleanup_free_ char *capped_error = NULL;
 
         c->run = NULL;
+        /* error("…") with a huge message is a result too: capped before it is logged or stored. */
+        if (error)
+                error = cap_message(c, error, strlen(error), &capped_error);
         if (status == -ENOMEM) {
                 _cleanup_free_ char *msg = strprintf("not enough memory: check '%s' exceeded lua_memory_limit", c->decl->name);
                 log_event(LOG_WARNING, MEDIC_MSG_CHECK_FAILED,
@@ -58,15 +89,20 @@ static void on_done(LuaRun *run, int status, const char *error, int nresults, vo
 
         int idx = lua_gettop(co) - nresults + 1;
         const char *state = NULL, *message = NULL;
-        _cleanup_free_ char *details = NULL, *err = NULL, *why = NULL;
+        _cleanup_free_ char *details = NULL, *err = NULL, *why = NULL, *capped = NULL;
+        size_t mlen = 0;
 
         if (nresults >= 1 && lua_type(co, idx) == LUA_TTABLE && lua_checkstack(co, 8)) {
                 lua_getfield(co, idx, "state");
                 state = lua_tostring(co, -1);
                 lua_getfield(co, idx, "message");
-                message = lua_tostring(co, -1);
-                if (lua_getfield(co, idx, "details") != LUA_TNIL)
-                        details = lua_to_json(co, -1, &err);
+                message = lua_tolstring(co, -1, &mlen);
+                message = cap_message(c, message, mlen, &capped);
+                if (lua_getfield(co, idx, "details") != LUA_TNIL &&
+                    lua_to_json_max(co, -1, CHECK_DETAILS_MAX, &details, &err) == -E2BIG) {
+                        details = strprintf("{\"truncated\":\"… [truncated: more than %d bytes]\"}", CHECK_DETAILS_MAX);
+                        log_truncated(c, "details of more than 64 KiB of JSON");
+                }
         }
         int s = state ? (strcmp(state, "skip") == 0 ? CHECK_SKIP : cond_state_from_string(state)) : -EINVAL;
         if (s < 0) {

@@ -6,7 +6,14 @@
 
 #define CHECK_SKIP _COND_STATE_MAX /* the check does not apply: no condition at all */
 
-/* Delivers one check result: state is a CondState or CHECK_SKIP. */
+/* What a result may carry: a longer message is cut (at a character boundary) and ends with
+ * "… [truncated N bytes]"; details whose JSON text is longer are replaced by
+ * {"truncated": "… [truncated: more than 65536 bytes]"}. Logged once per check. */
+#define CHECK_MESSAGE_MAX 4096
+#define CHECK_DETAILS_MAX (64 * 1024)
+
+/* Delivers one check result: state is a CondState or CHECK_SKIP; message and details within
+ * CHECK_MESSAGE_MAX and CHECK_DETAILS_MAX. */
 typedef void (*check_result_t)(const CheckDecl *d, int state, const char *message, const char *details,
                                uint64_t duration_usec, void *userdata);
 

@@ -6,10 +6,12 @@
  * compile every expression for every record. */
 #include <lauxlib.h>
 #include <regex.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kmsg.h"
 #include "lua-api.h"
+#include "lua-pattern.h"
 
 #define PATTERNS_MAX 256
 
@@ -37,10 +39,13 @@ static regex_t *compile_patterns(lua_State *L, int idx, int *ret_n) {
         for (int i = 0; i < n; i++) {
                 lua_rawgeti(L, idx, i + 1);
                 const char *p = lua_tostring(L, -1);
-                int r = p ? regcomp(&rx[i], p, REG_EXTENDED | REG_NOSUB) : -1;
+                bool backref = p && regex_refuse_backrefs(p) < 0;
+                int r = p && !backref ? regcomp(&rx[i], p, REG_EXTENDED | REG_NOSUB) : -1;
                 if (r != 0) {
                         char buf[256] = "not a string";
-                        if (r > 0)
+                        if (backref)
+                                snprintf(buf, sizeof buf, "back-references are not allowed (their matching can take exponential time)");
+                        else if (r > 0)
                                 regerror(r, &rx[i], buf, sizeof buf);
                         lua_pop(L, 1);
                         free_patterns(rx, i);
@@ -88,6 +93,13 @@ static int l_kmsg(lua_State *L) {
 
                 if (since >= 0 && r->seq <= (uint64_t) since)
                         continue;
+                /* Thousands of records times PATTERNS_MAX expressions, in C: the hook does not
+                 * run here, so the run's deadline is checked on the way. */
+                if ((i - first) % 64 == 63 && lua_budget_exceeded(L)) {
+                        free_patterns(rx, n_rx);
+                        return luaL_error(L, "medic.kmsg: the run's time is up after %d of %d records",
+                                          (int) (i - first), (int) (n - first));
+                }
                 if (!any || r->seq > newest)
                         newest = r->seq;
                 any = true;

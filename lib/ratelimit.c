@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "duration.h"
@@ -27,7 +28,7 @@ int ratespec_parse(const char *s, RateSpec *ret) {
                 if (!isdigit((unsigned char) *p))
                         return -EINVAL;
                 count = count * 10 + (unsigned) (*p - '0');
-                if (count > UINT32_MAX)
+                if (count > RATE_COUNT_MAX)
                         return -EINVAL;
         }
         if (count == 0)
@@ -54,8 +55,15 @@ char *ratespec_format(const RateSpec *r, char *buf, size_t n) {
 int eventlog_add(EventLog *l, uint64_t t) {
         size_t i;
 
+        if (l->n >= EVENTLOG_MAX) {
+                /* Full: the oldest entry goes, or t itself when it is the oldest. */
+                if (t < l->t[0])
+                        return 0;
+                memmove(l->t, l->t + 1, (l->n - 1) * sizeof(uint64_t));
+                l->n--;
+        }
         if (l->n == l->cap) {
-                size_t ncap = l->cap ? l->cap * 2 : 8;
+                size_t ncap = l->cap ? (l->cap * 2 < EVENTLOG_MAX ? l->cap * 2 : EVENTLOG_MAX) : 8;
                 uint64_t *nt = realloc(l->t, ncap * sizeof(uint64_t));
                 if (!nt)
                         return -ENOMEM;
@@ -67,6 +75,36 @@ int eventlog_add(EventLog *l, uint64_t t) {
                 l->t[i] = l->t[i - 1];
         l->t[i] = t;
         l->n++;
+        return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+int eventlog_load(EventLog *l, const uint64_t *t, size_t n) {
+        _cleanup_free_ uint64_t *all = NULL;
+        size_t keep = n < EVENTLOG_MAX ? n : EVENTLOG_MAX;
+        uint64_t *nt;
+
+        l->n = 0;
+        if (n == 0)
+                return 0;
+        all = malloc(n * sizeof(uint64_t));
+        if (!all)
+                return -ENOMEM;
+        memcpy(all, t, n * sizeof(uint64_t));
+        qsort(all, n, sizeof(uint64_t), cmp_u64);
+        if (l->cap < keep) {
+                nt = realloc(l->t, keep * sizeof(uint64_t));
+                if (!nt)
+                        return -ENOMEM;
+                l->t = nt;
+                l->cap = keep;
+        }
+        memcpy(l->t, all + (n - keep), keep * sizeof(uint64_t));
+        l->n = keep;
         return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "log.h"
 #include "lua-api.h"
+#include "lua-pattern.h"
 
 #define READ_DEFAULT_MAX (1024 * 1024)
 
@@ -154,6 +155,9 @@ static int l_match(lua_State *L) {
         regex_t rx;
         int r;
 
+        if (regex_refuse_backrefs(re) < 0)
+                return luaL_error(L, "invalid regular expression '%s': back-references (\\1…\\9) are not allowed "
+                                  "(their matching can take exponential time)", re);
         r = regcomp(&rx, re, REG_EXTENDED);
         if (r != 0) {
                 char buf[256];
@@ -404,10 +408,28 @@ void lua_push_json(lua_State *L, const char *json) {
         json_object_put(o);
 }
 
-static struct json_object *to_json(lua_State *L, int idx, int depth, char **err) {
+/* What a conversion may still produce (about: JSON text bytes), and how often it looks at the
+ * clock: a huge table is converted in C, where the hook does not run. */
+typedef struct JsonBudget {
+        size_t left;
+        unsigned values;
+        bool too_big;
+} JsonBudget;
+
+static struct json_object *to_json(lua_State *L, int idx, int depth, JsonBudget *b, char **err) {
         idx = lua_absindex(L, idx);
         if (depth > 32 || !lua_checkstack(L, 8)) {
                 *err = strdup("nested too deeply (or a cycle)");
+                return NULL;
+        }
+        if (b->left < 8) {
+                b->too_big = true;
+                *err = strdup("too large");
+                return NULL;
+        }
+        b->left -= 8;
+        if ((++b->values & 4095) == 0 && lua_budget_exceeded(L)) {
+                *err = strdup("the run's time is up");
                 return NULL;
         }
         switch (lua_type(L, idx)) {
@@ -422,6 +444,12 @@ static struct json_object *to_json(lua_State *L, int idx, int depth, char **err)
         case LUA_TSTRING: {
                 size_t len;
                 const char *s = lua_tolstring(L, idx, &len);
+                if (len > b->left || len > INT32_MAX) {
+                        b->too_big = true;
+                        *err = strdup("too large");
+                        return NULL;
+                }
+                b->left -= len;
                 return json_object_new_string_len(s, (int) len);
         }
         case LUA_TTABLE: {
@@ -435,7 +463,7 @@ static struct json_object *to_json(lua_State *L, int idx, int depth, char **err)
                         struct json_object *a = json_object_new_array();
                         for (lua_Integer i = 1; i <= n; i++) {
                                 lua_rawgeti(L, idx, i);
-                                struct json_object *v = to_json(L, -1, depth + 1, err);
+                                struct json_object *v = to_json(L, -1, depth + 1, b, err);
                                 lua_pop(L, 1);
                                 if (*err) {
                                         json_object_put(a);
@@ -450,7 +478,7 @@ static struct json_object *to_json(lua_State *L, int idx, int depth, char **err)
                 while (lua_next(L, idx)) {
                         lua_pushvalue(L, -2);
                         const char *k = lua_tostring(L, -1); /* on the copy: lua_next keeps working */
-                        struct json_object *v = to_json(L, -2, depth + 1, err);
+                        struct json_object *v = to_json(L, -2, depth + 1, b, err);
                         if (!*err)
                                 json_object_object_add(o, k ? k : "?", v);
                         lua_pop(L, 2);
@@ -468,17 +496,38 @@ static struct json_object *to_json(lua_State *L, int idx, int depth, char **err)
         }
 }
 
-char *lua_to_json(lua_State *L, int idx, char **ret_error) {
+int lua_to_json_max(lua_State *L, int idx, size_t max, char **ret_json, char **ret_error) {
+        JsonBudget b = { .left = max };
         char *err = NULL, *s;
-        struct json_object *o = to_json(L, idx, 0, &err);
+        struct json_object *o = to_json(L, idx, 0, &b, &err);
 
+        if (b.too_big) {
+                free(err);
+                return -E2BIG;
+        }
         if (err) {
                 *ret_error = err;
-                return NULL;
+                return -EINVAL;
         }
         s = strdup(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : "null");
         json_object_put(o);
-        return s;
+        if (!s)
+                return -ENOMEM;
+        if (strlen(s) > max) {
+                free(s);
+                return -E2BIG;
+        }
+        *ret_json = s;
+        return 0;
+}
+
+char *lua_to_json(lua_State *L, int idx, char **ret_error) {
+        char *s = NULL;
+        int r = lua_to_json_max(L, idx, SIZE_MAX, &s, ret_error);
+
+        if (r == -E2BIG)
+                *ret_error = strdup("too large");
+        return r < 0 ? NULL : s;
 }
 
 static int l_json_decode(lua_State *L) {

@@ -74,6 +74,7 @@ typedef struct LuaSet {
         RuleDecl **inert;        /* declared, but their on_labels do not match this node: never run */
         size_t n_inert;
         const Config *config;
+        uint64_t load_deadline;  /* monotonic usec: every file loaded by then (LUA_SET_LOAD_TIMEOUT) */
 } LuaSet;
 
 /* Loads every check and rule file of the config's directories. On any error returns -EINVAL

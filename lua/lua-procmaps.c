@@ -162,7 +162,9 @@ static int l_deleted_libraries(lua_State *L) {
                 lua_Integer pid = strtoll(de->d_name, NULL, 10);
                 if (pid <= after)
                         continue;
-                if (max_ms > 0 && scanned > 0 && now_monotonic() - start >= (uint64_t) max_ms * USEC_PER_MSEC) {
+                /* Stopped like max_ms when the run's own deadline passed: the hook does not run here. */
+                if (scanned > 0 && ((max_ms > 0 && now_monotonic() - start >= (uint64_t) max_ms * USEC_PER_MSEC) ||
+                                    ((scanned & 63) == 0 && lua_budget_exceeded(L)))) {
                         stopped_at = scanned_last;
                         break;
                 }

@@ -8,10 +8,10 @@
 
 #include "duration.h"
 #include "log.h"
+#include "lua-pattern.h"
 #include "lua-sandbox.h"
 
 #define HOOK_EVERY 1000            /* instructions between deadline checks */
-#define LOAD_TIMEOUT (5 * USEC_PER_SEC)
 #define SLICE_USEC (10 * USEC_PER_MSEC) /* a busy script yields the loop this often */
 
 struct LuaRun {
@@ -97,6 +97,14 @@ static void hook(lua_State *L, lua_Debug *ar) {
         luaL_error(L, "execution timeout after %s", duration_format(timeout, buf, sizeof buf));
 }
 
+bool lua_budget_exceeded(lua_State *L) {
+        LuaFile *f = luafile_from_state(L);
+        LuaRun *run = lua_run_current(L);
+        uint64_t deadline = run ? run->deadline : f->pcall_deadline;
+
+        return deadline != 0 && now_monotonic() >= deadline;
+}
+
 /* load(chunk [, chunkname [, mode [, env]]]) for text chunks only. */
 static int safe_load(lua_State *L) {
         size_t len;
@@ -170,6 +178,8 @@ static void open_safe_libs(lua_State *L) {
         }
         lua_setglobal(L, "os");
         lua_pop(L, 1);
+        /* The pattern functions run in C, out of the hook's reach: bounded before they start. */
+        lua_pattern_guard(L);
         /* Forget the loaded-module table that requiref filled. */
         lua_pushnil(L);
         lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -276,6 +286,8 @@ int luafile_pcall(LuaFile *f, int fn_ref, int nargs, int nresults, uint64_t time
 
 int luafile_load(LuaFile *f, StrList *errors) {
         _cleanup_free_ char *buf = NULL, *err = NULL, *chunkname = NULL;
+        uint64_t timeout;
+        char tbuf[32];
         size_t size;
         int r;
 
@@ -300,7 +312,18 @@ int luafile_load(LuaFile *f, StrList *errors) {
                 lua_pop(f->L, 1);
                 return -EINVAL;
         }
-        r = call_sync(f, 0, 0, LOAD_TIMEOUT, f->path, &err);
+        timeout = LUA_LOAD_TIMEOUT;
+        if (f->load_deadline) {
+                uint64_t now = now_monotonic();
+                if (now >= f->load_deadline) {
+                        strlist_addf(errors, "%s: not loaded: loading the files took longer than %s in all", f->path,
+                                     duration_format(LUA_SET_LOAD_TIMEOUT, tbuf, sizeof tbuf));
+                        return -ETIME;
+                }
+                if (f->load_deadline - now < timeout)
+                        timeout = f->load_deadline - now;
+        }
+        r = call_sync(f, 0, 0, timeout, f->path, &err);
         if (r < 0) {
                 strlist_add(errors, err ? err : "error");
                 return r;

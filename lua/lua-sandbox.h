@@ -11,6 +11,12 @@
 #include "exec.h"
 #include "util.h"
 
+/* Loading runs on the event loop (a reload is synchronous): the top level of one file may
+ * run LUA_LOAD_TIMEOUT, all files of a set together LUA_SET_LOAD_TIMEOUT, so that a stuck
+ * file holds the control socket for a second, not for minutes. */
+#define LUA_LOAD_TIMEOUT (1 * USEC_PER_SEC)
+#define LUA_SET_LOAD_TIMEOUT (3 * USEC_PER_SEC)
+
 /* What the Lua side may ask of the daemon. */
 typedef struct LuaHost {
         sd_event *event;
@@ -42,11 +48,13 @@ typedef struct LuaFile {
         bool mem_enforce;         /* the cap applies only while Lua code of ours runs */
         uint64_t pcall_deadline;  /* monotonic usec, for synchronous calls on the main thread */
         uint64_t pcall_timeout;
+        uint64_t load_deadline;   /* monotonic usec: when its set's loading must be over (0: no limit) */
         unsigned n_runs;          /* coroutines alive */
 } LuaFile;
 
 int luafile_new(const char *path, LuaFileKind kind, const LuaHost *host, uint64_t mem_limit, LuaFile **ret);
-/* Compiles (text only) and runs the file under a budget. Errors go to errors as "path:line: msg". */
+/* Compiles (text only) and runs the file under a budget (LUA_LOAD_TIMEOUT, and what is left
+ * before load_deadline). Errors go to errors as "path:line: msg". */
 int luafile_load(LuaFile *f, StrList *errors);
 LuaFile *luafile_free(LuaFile *f);
 
@@ -94,3 +102,8 @@ int lua_run_wait_op(LuaRun *run, void *op, void (*cancel)(void *op));
 void lua_run_complete_op(LuaRun *run, void (*push)(lua_State *co, void *userdata), void *userdata);
 
 LuaFile *luafile_from_state(lua_State *L);
+
+/* For bindings that loop in C over input (the hook does not run there): true once the
+ * running call's deadline (a run's timeout, a load's or a synchronous call's) has passed.
+ * The binding then raises an error; the hook drops the run as timed out. */
+bool lua_budget_exceeded(lua_State *L);

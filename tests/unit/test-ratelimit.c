@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -200,6 +201,60 @@ static void test_ratelimit_next_allowed_saturates(void **state) {
         eventlog_free(&l);
 }
 
+/* A state file with 100,000 firing times in descending order (issue 13): loading them one
+ * eventlog_add() at a time was quadratic and kept every one. The log keeps at most what the
+ * largest count of any N/DURATION needs, and an entry older than all of a full log costs
+ * nothing. */
+static void test_eventlog_bounded_descending(void **state) {
+        EventLog l = {};
+        const size_t n = 100000;
+
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(eventlog_add(&l, T0 + (n - i) * SEC), 0);
+        assert_true(l.n <= 1024);
+        assert_true(l.cap <= 2048);
+        /* The newest are the ones kept, in order. */
+        assert_int_equal(l.t[l.n - 1], T0 + n * SEC);
+        for (size_t i = 1; i < l.n; i++)
+                assert_true(l.t[i - 1] < l.t[i]);
+        eventlog_free(&l);
+}
+
+/* eventlog_load(): one sort, then the newest EVENTLOG_MAX; the work done is counted. */
+static void test_eventlog_load(void **state) {
+        const size_t n = 100000;
+        uint64_t *t = malloc(n * sizeof(uint64_t));
+        EventLog l = {};
+        RateSpec r;
+
+        assert_non_null(t);
+        for (size_t i = 0; i < n; i++)
+                t[i] = T0 + (n - i) * SEC;      /* descending */
+        t[7] = T0 + 2 * n * SEC;                /* one in the future (clock stepped back) */
+        assert_int_equal(eventlog_load(&l, t, n), 0);
+        assert_int_equal(l.n, EVENTLOG_MAX);
+        assert_true(l.cap <= EVENTLOG_MAX);
+        assert_int_equal(l.t[l.n - 1], T0 + 2 * n * SEC);
+        assert_int_equal(l.t[l.n - 2], T0 + n * SEC);
+        for (size_t i = 1; i < l.n; i++)
+                assert_true(l.t[i - 1] < l.t[i]);
+        /* A rate limit of the largest count still sees all it needs. */
+        assert_int_equal(ratespec_parse("1000/1000d", &r), 0);
+        assert_int_equal(r.count, RATE_COUNT_MAX);
+        assert_false(ratelimit_allows(&r, &l, T0 + n * SEC));
+        assert_int_equal(ratespec_parse("1001/1h", &r), -EINVAL);
+
+        /* Loading again replaces; a few entries stay as they are. */
+        assert_int_equal(eventlog_load(&l, t + n - 3, 3), 0);
+        assert_int_equal(l.n, 3);
+        assert_int_equal(l.t[0], T0 + 1 * SEC);
+        assert_int_equal(l.t[2], T0 + 3 * SEC);
+        assert_int_equal(eventlog_load(&l, NULL, 0), 0);
+        assert_int_equal(l.n, 0);
+        eventlog_free(&l);
+        free(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spec_parse),
@@ -212,6 +267,8 @@ int main(void) {
                 cmocka_unit_test(test_ratelimit_clock_stepped_back),
                 cmocka_unit_test(test_ratelimit_no_spec),
                 cmocka_unit_test(test_ratelimit_next_allowed_saturates),
+                cmocka_unit_test(test_eventlog_bounded_descending),
+                cmocka_unit_test(test_eventlog_load),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
