@@ -98,7 +98,7 @@ CONF
 # sample PID: utime+stime (clock ticks, /proc/PID/stat) and on-CPU time (ns, schedstat of
 # every thread: the ticks are too coarse for the small N)
 sample() {
-        echo "$(awk '{ print $14 + $15 }' "/proc/$1/stat"):$(cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { print s }')"
+        echo "$(awk '{ print $14 + $15 }' "/proc/$1/stat"):$(cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }')"
 }
 
 results=()
@@ -179,6 +179,7 @@ print(json.dumps({
 }))
 PY
 )")
+        echo "${results[-1]}" >&2
         rm -rf "$d"
 done
 
