@@ -7,29 +7,33 @@
 # (default 20 s) after the checks settled: daemon CPU per run (utime+stime from
 # /proc/PID/stat), runs per second achieved, schedule jitter p50/p99 (each check's start
 # against its previous start + 1 s, measured in Lua with medic.now()), RSS, and the
-# state.json writes. Prints a table and writes JSON (default bench/lua-checks.json).
+# state.json writes. Then once more with 1000 checks of which 10% report a new message on
+# every run (something durable changes all the time: the state writes must stay batched).
+# Prints a table and writes JSON (default bench/lua-checks.json).
 # Run from a built tree: bash bench/lua-checks.sh [WINDOW] [N...]
-# MEDICD=path picks another medicd; OUT=path the JSON file.
+# MEDICD=path picks another medicd; OUT=path the JSON file; CHANGING="N PERCENT" the
+# changing run (default "1000 10", "" for none).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 medicd=${MEDICD:-$top/medicd}
 window=${1:-20}
 [ $# -gt 0 ] && shift
 sizes=${*:-10 100 1000 10000}
+changing=${CHANGING-1000 10}
 out=${OUT:-$top/bench/lua-checks.json}
 [ -x "$medicd" ] || { echo "medicd not built: $medicd" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || echo "note: not root; verify_owner = no" >&2
 unset JOURNAL_STREAM
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/medic-bench-no-bus
 T=$(mktemp -d /tmp/medic-bench.XXXXXX)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+pid= wpid=
+trap '[ -n "$wpid" ] && kill "$wpid" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid" 2>/dev/null; rm -rf "$T"' EXIT
 umask 022
 
-# gen N DIR: the checks, 100 to a file (each file is a Lua state with its own histogram and a
+# gen N DIR [PERCENT]: the checks (PERCENT of them with a message that changes every run), 100 to a file (each file is a Lua state with its own histogram and a
 # reporter that logs it every 2 s), and the rules.
 gen() {
-        local n=$1 d=$2 per=100 f=0 base
+        local n=$1 d=$2 pct=${3:-0} per=100 f=0 base
         rm -rf "$d" && mkdir -p "$d/checks" "$d/rules" "$d/state"
         for ((base = 0; base < n; base += per)); do
                 local k=$(( n - base < per ? n - base : per ))
@@ -41,21 +45,29 @@ for i = 1, $k do
     local t = medic.now()
     local p = prev[i]
     if p then
-      local b = math.floor(math.abs(t - p - 1.0) * 10000) -- 0.1 ms buckets
-      if b > 9999 then b = 9999 end
+      local ms = math.abs(t - p - 1.0) * 1000
+      local b -- bucket in 0.1 ms: 0.1 ms wide below 10 ms, 1 ms below 100 ms, 10 ms below 1 s
+      if ms < 10 then b = math.floor(ms * 10)
+      elseif ms < 100 then b = math.floor(ms) * 10
+      elseif ms < 1000 then b = math.floor(ms / 10) * 100
+      else b = 10000 end
       H[b] = (H[b] or 0) + 1
     end
     prev[i] = t
     runs = runs + 1
     local s = medic.read("/proc/loadavg")
+    if idx % 100 < $pct then return ok("run " .. runs) end
     if s:match("^%d+%.%d+ ") then return ok("load " .. "fine") end
     return problem("cannot parse /proc/loadavg")
   end }
 end
 check("report-$f") { every = "2s", run = function()
-  local parts = {}
+  local parts, now = {}, medic.now()
   for b, c in pairs(H) do parts[#parts + 1] = b .. ":" .. c end
-  medic.log("notice", string.format("BENCH $f %.6f %d %s", medic.now(), runs, table.concat(parts, ",")))
+  -- log lines are cut at 4 KiB: 100 buckets a line, every line with the same time
+  for i = 1, math.max(1, #parts), 100 do
+    medic.log("notice", string.format("BENCH $f %.6f %d %s", now, runs, table.concat(parts, ",", i, math.min(#parts, i + 99))))
+  end
   return ok()
 end }
 LUA
@@ -95,6 +107,18 @@ CONF
         : > "$d/kmsg"
 }
 
+# SIGTERM, and SIGKILL when it is not gone 10 s later (a saturated loop may not get to it)
+stop_medicd() {
+        kill "$pid" 2>/dev/null || true
+        for ((k = 0; k < 100; k++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        pid=
+}
+
 # sample PID: utime+stime (clock ticks, /proc/PID/stat) and on-CPU time (ns, schedstat of
 # every thread: the ticks are too coarse for the small N)
 sample() {
@@ -102,9 +126,15 @@ sample() {
 }
 
 results=()
+runs=()
 for n in $sizes; do
-        d="$T/n$n"
-        gen "$n" "$d"
+        runs+=("$n:0")
+done
+[ -n "$changing" ] && runs+=("${changing% *}:${changing#* }")
+for run in "${runs[@]}"; do
+        n=${run%:*} pct=${run#*:}
+        d="$T/n$n-$pct"
+        gen "$n" "$d" "$pct"
         "$medicd" --config "$d/medic.conf" 2>"$d/log" &
         pid=$!
         # Settled: every file's reporter has logged twice (load, first spread-out round done).
@@ -118,22 +148,36 @@ for n in $sizes; do
         sleep 3
         cp "$d/log" "$d/log.start"
         s0=$(sample "$pid"); t0=$(date +%s.%N)
-        # state.json writes: its inode changes on every atomic write (rename)
-        writes=0; last=$(stat -c %i "$d/state/state.json" 2>/dev/null || echo 0)
-        end=$(( $(date +%s) + window ))
-        while [ "$(date +%s)" -lt "$end" ]; do
-                sleep 0.2
-                cur=$(stat -c %i "$d/state/state.json" 2>/dev/null || echo 0)
-                [ "$cur" != "$last" ] && writes=$((writes + 1)) && last=$cur
-        done
+        # state.json writes: each one is a rename onto it (write_file_atomic), counted with inotify
+        python3 - "$d/state" > "$d/writes" <<'PY' &
+import ctypes, os, signal, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(0)
+libc.inotify_add_watch(fd, sys.argv[1].encode(), 0x80)  # IN_MOVED_TO
+n = 0
+signal.signal(signal.SIGTERM, lambda *a: (print(n), sys.stdout.flush(), os._exit(0)))
+while True:
+    buf, off = os.read(fd, 65536), 0
+    while off < len(buf):
+        _, _, _, ln = struct.unpack_from("iIII", buf, off)
+        name = buf[off + 16:off + 16 + ln].rstrip(b"\0")
+        n += name == b"state.json"
+        off += 16 + ln
+PY
+        wpid=$!
+        sleep "$window"
         s1=$(sample "$pid"); t1=$(date +%s.%N)
+        kill "$wpid"; wait "$wpid" 2>/dev/null || true
+        writes=$(cat "$d/writes")
         rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
         sleep 2.5 # one more report from every file
         cp "$d/log" "$d/log.end"
-        kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-        results+=("$(python3 - "$n" "$d/log.start" "$d/log.end" "$s0" "$s1" "$t0" "$t1" "$rss" "$writes" "$(getconf CLK_TCK)" <<'PY'
+        stop_medicd
+        results+=("$(python3 - "$n" "$pct" "$d/log.start" "$d/log.end" "$s0" "$s1" "$t0" "$t1" "$rss" "$writes" "$(getconf CLK_TCK)" <<'PY'
 import json, re, sys
-n = int(sys.argv[1]); t0, t1 = float(sys.argv[6]), float(sys.argv[7])
+n, pct = int(sys.argv[1]), int(sys.argv[2])
+del sys.argv[2]
+t0, t1 = float(sys.argv[6]), float(sys.argv[7])
 (tick0, ns0), (tick1, ns1) = [map(int, x.split(":")) for x in sys.argv[4:6]]
 rss_kib, writes, hz = int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
 def last(path):
@@ -141,11 +185,13 @@ def last(path):
     for line in open(path, errors="replace"):
         m = re.search(r"BENCH (\d+) ([\d.]+) (\d+) ?(\S*)", line)
         if m:
-            h = {}
+            t = float(m.group(2))
+            if m.group(1) not in out or out[m.group(1)][0] != t:
+                out[m.group(1)] = (t, int(m.group(3)), {})
+            h = out[m.group(1)][2]
             for kv in filter(None, m.group(4).split(",")):
                 b, c = kv.split(":")
                 h[int(b)] = int(c)
-            out[m.group(1)] = (float(m.group(2)), int(m.group(3)), h)
     return out
 a, b = last(sys.argv[2]), last(sys.argv[3])
 rate, hist = 0.0, {}
@@ -167,10 +213,10 @@ def q(p):
     want, acc = p * total, 0
     for k in sorted(hist):
         acc += hist[k]
-        if acc >= want:
-            return (k + 1) / 10.0
+        if acc >= want:  # the bucket's upper edge
+            return (k + (1 if k < 100 else 10 if k < 1000 else 100 if k < 10000 else 0)) / 10.0
 print(json.dumps({
-    "checks": n, "window_s": round(secs, 2), "runs_per_s": round(rate, 1), "runs_expected_per_s": n,
+    "checks": n, "changing_pct": pct, "window_s": round(secs, 2), "runs_per_s": round(rate, 1), "runs_expected_per_s": n,
     "cpu_pct_core": round(100 * cpu / secs, 2),
     "cpu_pct_core_stat_ticks": round(100 * (tick1 - tick0) / hz / secs, 2),
     "cpu_us_per_run": round(1e6 * cpu / (rate * secs), 1) if rate else None,
@@ -186,12 +232,12 @@ done
 python3 - "$out" "${results[@]}" <<'PY'
 import json, sys
 rows = [json.loads(x) for x in sys.argv[2:]]
-hdr = ["checks", "runs/s", "CPU % core", "CPU us/run", "jitter p50 ms", "jitter p99 ms", "RSS MiB", "state writes/s"]
-keys = ["checks", "runs_per_s", "cpu_pct_core", "cpu_us_per_run", "jitter_p50_ms", "jitter_p99_ms", "rss_mib", "state_writes_per_s"]
+hdr = ["checks", "changing %", "runs/s", "CPU % core", "CPU us/run", "jitter p50 ms", "jitter p99 ms", "RSS MiB", "state writes/s"]
+keys = ["checks", "changing_pct", "runs_per_s", "cpu_pct_core", "cpu_us_per_run", "jitter_p50_ms", "jitter_p99_ms", "rss_mib", "state_writes_per_s"]
 print("  ".join(f"{h:>14}" for h in hdr))
 for r in rows:
     print("  ".join(f"{str(r[k]):>14}" for k in keys))
-per = [r["cpu_us_per_run"] for r in rows if r["cpu_us_per_run"]]
+per = [r["cpu_us_per_run"] for r in rows if r["cpu_us_per_run"] and not r["changing_pct"]]
 flat = round(max(per) / min(per), 2) if per else None
 print(f"cost per run, largest / smallest: {flat}x")
 json.dump({"bench": "lua-checks", "rows": rows, "cost_per_run_spread": flat}, open(sys.argv[1], "w"), indent=1)
