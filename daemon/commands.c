@@ -393,7 +393,7 @@ static struct json_object *cmd_unpark(Manager *m, ControlConn *conn, struct json
         eventlog_free(&m->disruptions);
         if (m->rebooter)
                 rebooter_clear(m->rebooter);
-        manager_save(m);
+        manager_save_now(m);
         return ok_reply();
 }
 

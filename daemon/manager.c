@@ -24,6 +24,7 @@
 #include "exec.h"
 
 #define TICK_USEC USEC_PER_SEC
+#define SAVE_INTERVAL USEC_PER_SEC
 
 
 static const Condition *host_find_condition(void *userdata, const char *name) {
@@ -53,9 +54,38 @@ CheckRunner *manager_find_runner(Manager *m, const char *name) {
         return NULL;
 }
 
+void manager_save_now(Manager *m) {
+        if (!m->dirty)
+                return;
+        (void) state_save(m); /* logs a failure once; dirty stays set and the next save tries again */
+        m->last_save = now_monotonic();
+        if (m->save_timer)
+                (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_OFF);
+}
+
+static int on_save_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_save_now(userdata);
+        return 0;
+}
+
 void manager_save(Manager *m) {
-        if (m->dirty)
-                (void) state_save(m);
+        uint64_t now = now_monotonic(), due = m->last_save + SAVE_INTERVAL;
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->dirty)
+                return;
+        if (!m->tick || now >= due || m->last_save == 0)
+                return manager_save_now(m);
+        if (m->save_timer && sd_event_source_get_enabled(m->save_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return; /* already due at the end of this second */
+        if (!m->save_timer) {
+                if (sd_event_add_time(m->event, &m->save_timer, CLOCK_MONOTONIC, due, 10 * USEC_PER_MSEC,
+                                      on_save_timer, m) < 0)
+                        return manager_save_now(m);
+                (void) sd_event_source_set_description(m->save_timer, "state-save");
+        } else
+                (void) sd_event_source_set_time(m->save_timer, due);
+        (void) sd_event_source_set_enabled(m->save_timer, SD_EVENT_ONESHOT);
 }
 
 char *manager_summary(Manager *m) {
@@ -77,6 +107,31 @@ static void notify_status(Manager *m) {
 
 /* ---- checks → conditions → rules -------------------------------------------------------- */
 
+static void publish_health(Manager *m);
+
+/* A result of d's check: what may change with it, and nothing else (the tick runs the rest
+ * every second): its flapping, the health if it is a health check, the rules that depend on
+ * the condition (LuaSet.deps) and the predicate rules, and on a change the maintenance that
+ * may wait for it. c: the condition, NULL when the check said skip. */
+static void evaluate_condition(Manager *m, const CheckDecl *d, Condition *c, bool changed) {
+        if (m->evaluating)
+                return;
+        if (d->health)
+                publish_health(m);
+        m->evaluating = true;
+        if (c && c->flapping != condition_refresh_flapping(c, now_realtime(), &d->flapping))
+                m->dirty = true;
+        rules_run_some(m, luaset_rules_of_condition(m->set, d->name));
+        if (m->set)
+                rules_run_some(m, &m->set->any_condition);
+        if (changed)
+                maintenance_tick(&m->act);
+        if (m->rebooter)
+                rebooter_tick(m->rebooter);
+        manager_save(m);
+        m->evaluating = false;
+}
+
 static void on_check_result(const CheckDecl *d, int state, const char *message, const char *details,
                             uint64_t duration, void *userdata) {
         Manager *m = userdata;
@@ -92,7 +147,7 @@ static void on_check_result(const CheckDecl *d, int state, const char *message, 
                 if (!strlist_contains(&m->skipped, d->name))
                         (void) strlist_add(&m->skipped, d->name);
                 commands_answer_waiters(m, d->name, NULL, NULL);
-                manager_evaluate(m);
+                evaluate_condition(m, d, NULL, true);
                 return;
         }
         (void) strlist_remove(&m->skipped, d->name);
@@ -135,7 +190,7 @@ static void on_check_result(const CheckDecl *d, int state, const char *message, 
                 m->dirty = true;
         }
         commands_answer_waiters(m, d->name, c, NULL);
-        manager_evaluate(m);
+        evaluate_condition(m, d, c, r > 0);
 }
 
 int manager_inject_result(Manager *m, const char *check, int state, const char *message, const char *details) {
@@ -163,12 +218,9 @@ static void publish_health(Manager *m) {
 
         if (!sick)
                 sick = maintenance_sick(&m->act, &sick_why);
-        for (size_t i = 0; m->set && i < m->set->n_checks; i++) {
-                CheckDecl *d = m->set->checks[i];
-                Condition *c;
-                if (!d->health)
-                        continue;
-                c = condtable_find(&m->conds, d->name);
+        for (size_t i = 0; m->set && i < m->set->n_health; i++) {
+                CheckDecl *d = m->set->health[i];
+                Condition *c = condtable_find(&m->conds, d->name);
                 if (c && c->state != COND_OK) {
                         healthy = false;
                         json_object_array_add(bad, json_object_new_string(d->name));
@@ -244,8 +296,7 @@ static void forget_gone_conditions(Manager *m) {
         for (size_t i = 0; i < m->conds.n;) {
                 if (!luaset_find_check(m->set, m->conds.v[i]->name)) {
                         log_info("Forgetting condition %s: no check declares it any more", m->conds.v[i]->name);
-                        condition_free(m->conds.v[i]);
-                        m->conds.v[i] = m->conds.v[--m->conds.n];
+                        (void) condtable_remove(&m->conds, m->conds.v[i]->name); /* moves the last one to i */
                         m->dirty = true;
                 } else
                         i++;
@@ -305,7 +356,7 @@ static char *act_recheck(void *userdata, const char *rule) {
 static void act_save_state(void *userdata) {
         Manager *m = userdata;
         m->dirty = true;
-        manager_save(m);
+        manager_save_now(m);
 }
 
 int manager_new(sd_event *e, const char *config_path, Config *config, bool force_dry_run,
@@ -490,7 +541,7 @@ void manager_stop(Manager *m) {
         rebooter_cancel(m->rebooter);
         maintenance_cancel_all(&m->act);
         m->dirty = true;
-        manager_save(m);
+        manager_save_now(m);
 }
 
 Manager *manager_free(Manager *m) {
@@ -502,6 +553,7 @@ Manager *manager_free(Manager *m) {
         control_free(m->control);
         metrics_free(m->metrics);
         sd_event_source_disable_unref(m->tick);
+        sd_event_source_disable_unref(m->save_timer);
         for (size_t i = 0; i < m->rstates.n; i++) {
                 remedy_cancel(m->rstates.v[i]->running);
                 tasks_cancel(m->rstates.v[i]->maintenance_tasks);

@@ -43,6 +43,8 @@ typedef struct Manager {
         struct Metrics *metrics;  /* metrics.c; may be NULL */
         sd_event_source *tick;
         bool dirty;
+        sd_event_source *save_timer; /* a coalesced write of the state, at last_save + SAVE_INTERVAL */
+        uint64_t last_save;       /* monotonic usec of the last write (manager_save) */
         bool save_failing;        /* the last state_save() failed (logged once) */
         uint64_t started;         /* realtime usec */
         uint64_t last_reload;
@@ -78,11 +80,16 @@ void manager_stop(Manager *m);
 
 bool manager_dry_run(const Manager *m);
 CheckRunner *manager_find_runner(Manager *m, const char *name);
+/* Writes the state if something durable changed: at once when the last write is a second
+ * old, else once at the end of that second (a burst of changes is one write). Without an
+ * event loop (medicd --test) at once. */
 void manager_save(Manager *m);
+/* Writes it now, when something must be durable before what comes next. */
+void manager_save_now(Manager *m);
 /* An event happened (a link changed, a kernel message arrived, …): every check that lists
  * it in its `events` runs now. */
 void manager_trigger(Manager *m, const char *event);
-/* Runs the rule engine now. */
+/* Runs the rule engine now: every rule. */
 void manager_evaluate(Manager *m);
 /* One-line summary for STATUS= and `medicctl status`. */
 char *manager_summary(Manager *m);
@@ -109,6 +116,8 @@ char *rule_recheck(Manager *m, const char *rule);
 uint64_t rule_waiting_for(const RuleState *s, uint64_t now);
 /* Evaluates every rule and acts on the verdicts. */
 void rules_run(Manager *m);
+/* Decides the rules of deps (those a condition's result concerns) and acts on the verdicts. */
+void rules_run_some(Manager *m, const RuleDeps *deps);
 
 
 /* state.c */

@@ -57,6 +57,7 @@ struct Metrics {
         Manager *m;
         CheckStats **checks;
         size_t n_checks;
+        StrMap check_index;     /* name → CheckStats */
         RuleStats **rules;
         size_t n_rules;
 
@@ -77,16 +78,16 @@ struct Metrics {
 /* ---- counters ---------------------------------------------------------------------------- */
 
 static CheckStats *check_stats(Metrics *x, const char *name, bool create) {
-        for (size_t i = 0; i < x->n_checks; i++)
-                if (strcmp(x->checks[i]->name, name) == 0)
-                        return x->checks[i];
-        if (!create)
-                return NULL;
+        CheckStats *found = strmap_get(&x->check_index, name);
+        if (found || !create)
+                return found;
         CheckStats *s = calloc(1, sizeof(*s));
         CheckStats **a = s ? realloc(x->checks, (x->n_checks + 1) * sizeof(*a)) : NULL;
-        if (!a || !(s->name = strdup(name))) {
-                if (a)
-                        x->checks = a;
+        if (a)
+                x->checks = a;
+        if (!a || !(s->name = strdup(name)) || strmap_put(&x->check_index, s->name, s) < 0) {
+                if (s)
+                        free(s->name);
                 free(s);
                 return NULL;
         }
@@ -151,6 +152,7 @@ static void prune(Metrics *x) {
 
         for (size_t i = 0; i < x->n_checks;)
                 if (!set || !luaset_find_check(set, x->checks[i]->name)) {
+                        (void) strmap_remove(&x->check_index, x->checks[i]->name);
                         free(x->checks[i]->name);
                         free(x->checks[i]);
                         x->checks[i] = x->checks[--x->n_checks];
@@ -766,6 +768,7 @@ Metrics *metrics_free(Metrics *x) {
                 free(x->checks[i]);
         }
         free(x->checks);
+        strmap_clear(&x->check_index);
         for (size_t i = 0; i < x->n_rules; i++) {
                 free(x->rules[i]->name);
                 free(x->rules[i]);

@@ -21,13 +21,10 @@
 static Condition *trigger_condition(Manager *m, const RuleDecl *d) {
         if (d->when)
                 return condtable_find(&m->conds, d->when);
-        for (size_t i = 0; i < m->set->n_rules; i++) {
-                RuleDecl *src = m->set->rules[i];
-                if (streq_ptr(src->escalate, d->name)) {
-                        Condition *c = trigger_condition(m, src);
-                        if (c)
-                                return c;
-                }
+        for (size_t i = 0; i < d->n_escalated_from; i++) {
+                Condition *c = trigger_condition(m, d->escalated_from[i]);
+                if (c)
+                        return c;
         }
         return NULL;
 }
@@ -35,10 +32,7 @@ static Condition *trigger_condition(Manager *m, const RuleDecl *d) {
 /* Whether every condition known now was reported by a run of its check in this process: a
  * Lua predicate may read any of them, so it is trusted only then. */
 static bool all_observed(Manager *m) {
-        for (size_t i = 0; i < m->conds.n; i++)
-                if (m->conds.v[i]->observed_bt == 0)
-                        return false;
-        return true;
+        return condtable_all_observed(&m->conds);
 }
 
 bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, Armed *ret) {
@@ -89,12 +83,10 @@ bool rule_armed(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, Armed
                 ret->why = strdup("reached only by escalation");
 
         /* Escalated to by a rule that gave up on its episode. */
-        for (size_t i = 0; i < m->set->n_rules; i++) {
-                RuleDecl *src = m->set->rules[i];
+        for (size_t i = 0; i < d->n_escalated_from; i++) {
+                RuleDecl *src = d->escalated_from[i];
                 RuleState *ss;
                 Armed a = {};
-                if (!streq_ptr(src->escalate, d->name))
-                        continue;
                 ss = ruletable_get(&m->rstates, src->name, false);
                 if (ss && ss->escalated && rule_armed(m, src, ss, now, &a)) {
                         free(ret->why);
@@ -586,6 +578,8 @@ static void episode_bookkeeping(Manager *m, const RuleDecl *d, RuleState *s, uin
         armed_done(&a);
 }
 
+static void rule_run(Manager *m, const RuleDecl *d, uint64_t now);
+
 void rules_run(Manager *m) {
         uint64_t now = now_realtime();
 
@@ -599,57 +593,66 @@ void rules_run(Manager *m) {
                 if (name)
                         permission_withdraw(m->perm, name, "the rule no longer exists");
         }
-        for (size_t i = 0; i < m->set->n_rules; i++) {
-                RuleDecl *d = m->set->rules[i];
-                RuleState *s = ruletable_get(&m->rstates, d->name, true);
-                _cleanup_free_ char *reason = NULL;
-                bool disruptive = remedy_is_disruptive(&d->remedy);
-                Verdict v;
+        for (size_t i = 0; i < m->set->n_rules; i++)
+                rule_run(m, m->set->rules[i], now);
+}
 
-                if (!s)
-                        continue;
-                episode_bookkeeping(m, d, s, now);
-                v = rule_decide(m, d, s, now, false, NULL, &reason);
-                decision_changed(m, d, s, v, reason);
-                waiting_bookkeeping(m, d, s, v, reason, now);
-                /* Only a rule that would act now keeps its place in the queue. */
-                if (v != VERDICT_ASKING && v != VERDICT_FIRE && permission_state(m->perm, d->name) == PERM_ASKING)
-                        permission_withdraw(m->perm, d->name, reason);
-                switch (v) {
-                case VERDICT_FIRE:
-                        if (disruptive && !manager_dry_run(m))
-                                ask(m, d, s);
-                        else
-                                run_remedy(m, d, s);
-                        break;
-                case VERDICT_ASKING:
-                        ask(m, d, s); /* asks again unless a request is out */
-                        break;
-                case VERDICT_NODE_LIMIT:
-                        journal_park(&m->journal, d->name, reason);
-                        break;
-                case VERDICT_ESCALATE:
-                        s->escalated = true;
+void rules_run_some(Manager *m, const RuleDeps *deps) {
+        uint64_t now = now_realtime();
+
+        for (size_t i = 0; m->set && i < deps->n; i++)
+                rule_run(m, deps->v[i], now);
+}
+
+static void rule_run(Manager *m, const RuleDecl *d, uint64_t now) {
+        RuleState *s = ruletable_get(&m->rstates, d->name, true);
+        _cleanup_free_ char *reason = NULL;
+        bool disruptive = remedy_is_disruptive(&d->remedy);
+        Verdict v;
+
+        if (!s)
+                return;
+        episode_bookkeeping(m, d, s, now);
+        v = rule_decide(m, d, s, now, false, NULL, &reason);
+        decision_changed(m, d, s, v, reason);
+        waiting_bookkeeping(m, d, s, v, reason, now);
+        /* Only a rule that would act now keeps its place in the queue. */
+        if (v != VERDICT_ASKING && v != VERDICT_FIRE && permission_state(m->perm, d->name) == PERM_ASKING)
+                permission_withdraw(m->perm, d->name, reason);
+        switch (v) {
+        case VERDICT_FIRE:
+                if (disruptive && !manager_dry_run(m))
+                        ask(m, d, s);
+                else
+                        run_remedy(m, d, s);
+                break;
+        case VERDICT_ASKING:
+                ask(m, d, s); /* asks again unless a request is out */
+                break;
+        case VERDICT_NODE_LIMIT:
+                journal_park(&m->journal, d->name, reason);
+                break;
+        case VERDICT_ESCALATE:
+                s->escalated = true;
+                m->dirty = true;
+                log_event(LOG_WARNING, MEDIC_MSG_RULE_ESCALATED,
+                          LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "escalate" },
+                                     { "MEDIC_REASON", reason }),
+                          "Rule %s did not clear the problem: %s", d->name, reason);
+                journal_note(&m->journal, "decision", d->name, d->when, "escalate", reason);
+                break;
+        case VERDICT_LIMITED:
+                if (!s->exhausted_logged) {
+                        s->exhausted_logged = true;
                         m->dirty = true;
-                        log_event(LOG_WARNING, MEDIC_MSG_RULE_ESCALATED,
-                                  LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "escalate" },
+                        log_event(LOG_WARNING, MEDIC_MSG_RULE_EXHAUSTED,
+                                  LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "exhausted" },
                                              { "MEDIC_REASON", reason }),
-                                  "Rule %s did not clear the problem: %s", d->name, reason);
-                        journal_note(&m->journal, "decision", d->name, d->when, "escalate", reason);
-                        break;
-                case VERDICT_LIMITED:
-                        if (!s->exhausted_logged) {
-                                s->exhausted_logged = true;
-                                m->dirty = true;
-                                log_event(LOG_WARNING, MEDIC_MSG_RULE_EXHAUSTED,
-                                          LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "exhausted" },
-                                                     { "MEDIC_REASON", reason }),
-                                          "Rule %s is exhausted: %s", d->name, reason);
-                                journal_note(&m->journal, "decision", d->name, d->when, "exhausted", reason);
-                        }
-                        break;
-                default:
-                        break;
+                                  "Rule %s is exhausted: %s", d->name, reason);
+                        journal_note(&m->journal, "decision", d->name, d->when, "exhausted", reason);
                 }
+                break;
+        default:
+                break;
         }
 }

@@ -7,10 +7,7 @@
 #include "util.h"
 
 Condition *condtable_find(const CondTable *t, const char *name) {
-        for (size_t i = 0; i < t->n; i++)
-                if (strcmp(t->v[i]->name, name) == 0)
-                        return t->v[i];
-        return NULL;
+        return strmap_get(&t->index, name);
 }
 
 Condition *condtable_get(CondTable *t, const char *name) {
@@ -20,23 +17,29 @@ Condition *condtable_get(CondTable *t, const char *name) {
                 return c;
         c = condition_new(name);
         a = c ? realloc(t->v, (t->n + 1) * sizeof(*a)) : NULL;
-        if (!a) {
+        if (a)
+                t->v = a;
+        if (!a || strmap_put(&t->index, c->name, c) < 0) {
                 condition_free(c);
                 return NULL;
         }
-        t->v = a;
         t->v[t->n++] = c;
+        t->all_observed = false;
         return c;
 }
 
 bool condtable_remove(CondTable *t, const char *name) {
+        Condition *c = strmap_remove(&t->index, name);
+
+        if (!c)
+                return false;
         for (size_t i = 0; i < t->n; i++)
-                if (strcmp(t->v[i]->name, name) == 0) {
-                        condition_free(t->v[i]);
+                if (t->v[i] == c) {
                         t->v[i] = t->v[--t->n];
-                        return true;
+                        break;
                 }
-        return false;
+        condition_free(c);
+        return true;
 }
 
 void condtable_clear(CondTable *t) {
@@ -44,25 +47,35 @@ void condtable_clear(CondTable *t) {
                 condition_free(t->v[i]);
         t->v = mfree(t->v);
         t->n = 0;
+        strmap_clear(&t->index);
+        t->all_observed = false;
+}
+
+bool condtable_all_observed(CondTable *t) {
+        if (t->all_observed)
+                return true;
+        for (size_t i = 0; i < t->n; i++)
+                if (t->v[i]->observed_bt == 0)
+                        return false;
+        t->all_observed = true;
+        return true;
 }
 
 RuleState *ruletable_get(RuleTable *t, const char *name, bool create) {
-        RuleState *s, **a;
+        RuleState *s = strmap_get(&t->index, name), **a;
 
-        for (size_t i = 0; i < t->n; i++)
-                if (strcmp(t->v[i]->name, name) == 0)
-                        return t->v[i];
-        if (!create)
-                return NULL;
+        if (s || !create)
+                return s;
         s = calloc(1, sizeof(*s));
         a = s ? realloc(t->v, (t->n + 1) * sizeof(*a)) : NULL;
-        if (!a || !(s->name = strdup(name))) {
-                if (a)
-                        t->v = a;
+        if (a)
+                t->v = a;
+        if (!a || !(s->name = strdup(name)) || strmap_put(&t->index, s->name, s) < 0) {
+                if (s)
+                        free(s->name);
                 free(s);
                 return NULL;
         }
-        t->v = a;
         t->v[t->n++] = s;
         return s;
 }
@@ -80,4 +93,5 @@ void ruletable_clear(RuleTable *t) {
         }
         t->v = mfree(t->v);
         t->n = 0;
+        strmap_clear(&t->index);
 }

@@ -6,6 +6,7 @@
 
 #include "condition.h"
 #include "ratelimit.h"
+#include "strmap.h"
 
 /* The node's two tables: the conditions the checks report, and what is remembered about each
  * rule. The manager owns one of each; the rule engine, the state file and the views read and
@@ -14,6 +15,8 @@
 typedef struct CondTable {
         Condition **v;
         size_t n;
+        StrMap index;            /* name → condition */
+        bool all_observed;       /* known: every condition was observed by this process (see condtable_all_observed) */
 } CondTable;
 
 Condition *condtable_find(const CondTable *t, const char *name);
@@ -22,6 +25,9 @@ Condition *condtable_get(CondTable *t, const char *name);
 /* Returns whether it was there. */
 bool condtable_remove(CondTable *t, const char *name);
 void condtable_clear(CondTable *t);
+/* Whether every condition has observed_bt set; remembered once true, until a condition is
+ * added (an observed condition never goes back to unobserved). */
+bool condtable_all_observed(CondTable *t);
 
 /* A settle after a disruption (act/settle.c drives it), on CLOCK_BOOTTIME. Not persisted: a
  * medicd that restarts during a settle settles again, on fresh observations. */
@@ -60,6 +66,7 @@ typedef struct RuleState {
 typedef struct RuleTable {
         RuleState **v;
         size_t n;
+        StrMap index;            /* name → state */
 } RuleTable;
 
 /* Finds the rule's state, or (create) adds an empty one. NULL: not there, or out of memory. */

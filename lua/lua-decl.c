@@ -422,6 +422,8 @@ static int check_body(lua_State *L) {
         c->flapping = f->host->config->flapping;
         c->fn_ref = LUA_NOREF;
         set_add((void ***) &f->set->checks, &f->set->n_checks, c);   /* owned by the set from here on */
+        if (!c->name || strmap_put(&f->set->check_index, c->name, c) < 0)
+                return luaL_error(L, "out of memory");
 
         if (!opt_duration(L, 1, "every", "check", name, &c->every))
                 return luaL_error(L, "check '%s': 'every' is required (e.g. every = \"1m\")", name);
@@ -472,6 +474,7 @@ static RuleDecl *ruledecl_free(RuleDecl *r) {
         free(r->escalate);
         strlist_clear(&r->on_labels);
         free(r->inert);
+        free(r->escalated_from);
         free(r);
         return NULL;
 }
@@ -553,6 +556,8 @@ static int rule_body(lua_State *L) {
         r->retry = 5 * 60 * USEC_PER_SEC;
         r->limit = (RateSpec) { .count = 3, .window_usec = 3600 * USEC_PER_SEC };
         set_add((void ***) &f->set->rules, &f->set->n_rules, r);
+        if (!r->name || strmap_put(&f->set->rule_index, r->name, r) < 0)
+                return luaL_error(L, "out of memory");
 
         t = lua_getfield(L, 1, "when");
         if (t == LUA_TSTRING)
@@ -646,24 +651,69 @@ static void decl_open(LuaFile *f) {
 /* ---- the set ------------------------------------------------------------------------- */
 
 CheckDecl *luaset_find_check(const LuaSet *s, const char *name) {
-        for (size_t i = 0; s && i < s->n_checks; i++)
-                if (strcmp(s->checks[i]->name, name) == 0)
-                        return s->checks[i];
-        return NULL;
+        return s ? strmap_get(&s->check_index, name) : NULL;
 }
 
 RuleDecl *luaset_find_rule(const LuaSet *s, const char *name) {
-        for (size_t i = 0; s && i < s->n_rules; i++)
-                if (strcmp(s->rules[i]->name, name) == 0)
-                        return s->rules[i];
-        return NULL;
+        return s ? strmap_get(&s->rule_index, name) : NULL;
 }
 
 RuleDecl *luaset_find_inert(const LuaSet *s, const char *name) {
-        for (size_t i = 0; s && i < s->n_inert; i++)
-                if (strcmp(s->inert[i]->name, name) == 0)
-                        return s->inert[i];
-        return NULL;
+        return s ? strmap_get(&s->inert_index, name) : NULL;
+}
+
+const RuleDeps *luaset_rules_of_condition(const LuaSet *s, const char *condition) {
+        static const RuleDeps none = {};
+        const RuleDeps *d = s ? strmap_get(&s->deps, condition) : NULL;
+        return d ? d : &none;
+}
+
+/* Adds r once (each rule is added in the set's order, so only the last one may be r). */
+static void deps_add(RuleDeps *d, RuleDecl *r) {
+        if (d->n == 0 || d->v[d->n - 1] != r)
+                set_add((void ***) &d->v, &d->n, r);
+}
+
+static RuleDeps *deps_of(LuaSet *s, const char *condition) {
+        RuleDeps *d = strmap_get(&s->deps, condition);
+
+        if (d)
+                return d;
+        d = calloc(1, sizeof(*d));
+        /* The key is the name of the rule's when or unless entry: it lives as long as the set. */
+        if (!d || strmap_put(&s->deps, condition, d) < 0)
+                abort();
+        return d;
+}
+
+/* r is armed by its trigger (src's when or predicate), or by that of a rule escalating to it. */
+static void deps_add_trigger(LuaSet *s, RuleDecl *src, RuleDecl *r) {
+        if (src->when)
+                deps_add(deps_of(s, src->when), r);
+        else if (src->when_ref != LUA_NOREF)
+                deps_add(&s->any_condition, r);
+        for (size_t i = 0; i < src->n_escalated_from; i++)
+                deps_add_trigger(s, src->escalated_from[i], r); /* no loops: validate() refused them */
+}
+
+/* Once the set is complete (inert rules set apart): who escalates to whom, the rules each
+ * condition's result concerns (in the set's order, as rules_run() runs them all), the
+ * health checks. */
+static void build_index(LuaSet *s) {
+        for (size_t i = 0; i < s->n_rules; i++) {
+                RuleDecl *r = s->rules[i], *t = r->escalate ? luaset_find_rule(s, r->escalate) : NULL;
+                if (t)
+                        set_add((void ***) &t->escalated_from, &t->n_escalated_from, r);
+        }
+        for (size_t i = 0; i < s->n_rules; i++) {
+                RuleDecl *r = s->rules[i];
+                deps_add_trigger(s, r, r);
+                for (size_t k = 0; k < r->unless.n; k++)
+                        deps_add(deps_of(s, r->unless.v[k]), r);
+        }
+        for (size_t i = 0; i < s->n_checks; i++)
+                if (s->checks[i]->health)
+                        set_add((void ***) &s->health, &s->n_health, s->checks[i]);
 }
 
 /* Rules whose on_labels do not match this node leave s->rules: nothing runs them. Done after
@@ -676,6 +726,9 @@ static void set_apart_inert(LuaSet *s) {
                 if (r->inert) {
                         log_info("%s:%d: rule '%s' does not apply on this node: %s", r->file->path, r->line, r->name, r->inert);
                         set_add((void ***) &s->inert, &s->n_inert, r);
+                        (void) strmap_remove(&s->rule_index, r->name);
+                        if (strmap_put(&s->inert_index, r->name, r) < 0)
+                                abort();
                 } else
                         s->rules[k++] = r;
         }
@@ -692,6 +745,18 @@ LuaSet *luaset_free(LuaSet *s) {
         for (size_t i = 0; i < s->n_inert; i++)
                 ruledecl_free(s->inert[i]);
         free(s->inert);
+        for (size_t i = 0; i < s->deps.cap; i++)
+                if (s->deps.slots[i].key) {
+                        RuleDeps *d = s->deps.slots[i].value;
+                        free(d->v);
+                        free(d);
+                }
+        strmap_clear(&s->deps);
+        strmap_clear(&s->check_index);
+        strmap_clear(&s->rule_index);
+        strmap_clear(&s->inert_index);
+        free(s->any_condition.v);
+        free(s->health);
         for (size_t i = 0; i < s->n_files; i++)
                 luafile_free(s->files[i]);
         free(s->checks);
@@ -812,6 +877,7 @@ static int load_any(LuaSet *s, const char *path, const LuaHost *host, StrList *e
         errors->v[errors->n] = NULL;
         for (size_t i = 0; i < s->n_checks;)
                 if (s->checks[i]->file == f) {
+                        (void) strmap_remove(&s->check_index, s->checks[i]->name);
                         checkdecl_free(s->checks[i]);
                         memmove(s->checks + i, s->checks + i + 1, (s->n_checks - i - 1) * sizeof(CheckDecl *));
                         s->n_checks--;
@@ -881,6 +947,7 @@ static int set_finish(LuaSet *s, int r, StrList *errors, LuaSet **ret) {
                 return -EINVAL;
         }
         set_apart_inert(s);
+        build_index(s);
         *ret = s;
         return 0;
 }

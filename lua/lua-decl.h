@@ -3,6 +3,7 @@
 
 #include "lua-sandbox.h"
 #include "ratelimit.h"
+#include "strmap.h"
 #include "window.h"
 
 typedef enum RemedyKind {
@@ -61,7 +62,16 @@ typedef struct RuleDecl {
         char *escalate;
         StrList on_labels;       /* "KEY=VALUE": applies only where every KEY has one of its VALUEs */
         char *inert;             /* why it does not apply on this node (on_labels), NULL = it applies */
+        struct RuleDecl **escalated_from; /* the rules of the set whose escalate names this one */
+        size_t n_escalated_from;
 } RuleDecl;
+
+/* The rules a condition's result may change the decision of: those whose when or unless
+ * names it, and those they escalate to (transitively). */
+typedef struct RuleDeps {
+        RuleDecl **v;
+        size_t n;
+} RuleDeps;
 
 /* Everything loaded from the check and rule directories: replaced as a whole on reload. */
 typedef struct LuaSet {
@@ -75,6 +85,12 @@ typedef struct LuaSet {
         size_t n_inert;
         const Config *config;
         uint64_t load_deadline;  /* monotonic usec: every file loaded by then (LUA_SET_LOAD_TIMEOUT) */
+        /* Built as the set loads (the names) and once it loaded (the rest): */
+        StrMap check_index, rule_index, inert_index; /* name → CheckDecl / RuleDecl */
+        StrMap deps;             /* condition name → RuleDeps */
+        RuleDeps any_condition;  /* predicate rules (they may read any condition) and their escalations */
+        CheckDecl **health;      /* the health checks */
+        size_t n_health;
 } LuaSet;
 
 /* Loads every check and rule file of the config's directories. On any error returns -EINVAL
@@ -91,3 +107,6 @@ CheckDecl *luaset_find_check(const LuaSet *s, const char *name);
 RuleDecl *luaset_find_rule(const LuaSet *s, const char *name);
 /* A rule whose on_labels do not match this node (not in s->rules). */
 RuleDecl *luaset_find_inert(const LuaSet *s, const char *name);
+/* The rules whose decision a result of this condition may change (see RuleDeps); never NULL.
+ * The rules of s->any_condition come on top. */
+const RuleDeps *luaset_rules_of_condition(const LuaSet *s, const char *condition);
