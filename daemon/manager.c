@@ -111,8 +111,9 @@ static void publish_health(Manager *m);
 
 /* A result of d's check: what may change with it, and nothing else (the tick runs the rest
  * every second): its flapping, the health if it is a health check, the rules that depend on
- * the condition (LuaSet.deps) and the predicate rules, and on a change the maintenance that
- * may wait for it. c: the condition, NULL when the check said skip. */
+ * the condition (LuaSet.deps) and the predicate rules, and the maintenance that may wait for
+ * it (on a change, or for a health check: its settle gate counts every health result). c: the
+ * condition, NULL when the check said skip. */
 static void evaluate_condition(Manager *m, const CheckDecl *d, Condition *c, bool changed) {
         if (m->evaluating)
                 return;
@@ -124,7 +125,7 @@ static void evaluate_condition(Manager *m, const CheckDecl *d, Condition *c, boo
         rules_run_some(m, luaset_rules_of_condition(m->set, d->name));
         if (m->set)
                 rules_run_some(m, &m->set->any_condition);
-        if (changed)
+        if (changed || d->health)
                 maintenance_tick(&m->act);
         if (m->rebooter)
                 rebooter_tick(m->rebooter);

@@ -136,7 +136,7 @@ stop_medicd
 start_medicd
 is "$(phase)" settling "a restart keeps the node settling"
 is "$(holder)" disk-failure "and the slot held"
-ok "settling again after the restart (log)" log_has "restarted during the settle; settling again on fresh observations"
+ok "settling again after the restart (log)" wait_for 5 "log_has 'restarted during the settle; settling again on fresh observations'"
 started=$(ctl_json status | jget 'd["started"]')
 ok "5s of health observed after the restart: released" wait_for 15 '[ "$(holder)" = None ]'
 t1=$(htime done)
