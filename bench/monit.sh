@@ -14,7 +14,9 @@
 # wake-ups per minute (voluntary + involuntary context switches).
 # Needs root (PID namespaces). Installs monit with apt-get if missing.
 # Run from a built tree: bash bench/monit.sh [SECONDS] [ROUNDS] [N...]
-# Environment: JSON=FILE (default bench-monit.json in the current directory).
+# Environment: JSON=FILE (default bench-monit.json in the current directory); MEDICD=PATH and
+# CHECKS=DIR (default: this tree's medicd and checks/) to measure another build, e.g. the
+# baseline's.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-15}
@@ -25,14 +27,18 @@ json=${JSON:-$PWD/bench-monit.json}
 [ "$(id -u)" = 0 ] || { echo "monit: needs root (PID namespaces)" >&2; exit 1; }
 command -v monit >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q monit >/dev/null
 command -v monit >/dev/null || { echo "monit: cannot install monit" >&2; exit 1; }
-[ -x "$top/medicd" ] || { echo "monit: build medicd first ($top/medicd)" >&2; exit 1; }
+medicd=${MEDICD:-$top/medicd}
+checks=${CHECKS:-$top/checks}
+[ -x "$medicd" ] || { echo "monit: build medicd first ($medicd)" >&2; exit 1; }
 T=$(mktemp -d /tmp/medic-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 umask 022
-python3 - "$top" "$T" "$secs" "$rounds" "$json" $ns <<'PY'
+mkdir "$T/shipped"
+install -m 0644 "$checks"/*.lua "$T/shipped/"
+python3 - "$medicd" "$T" "$secs" "$rounds" "$json" $ns <<'PY'
 import json, os, signal, statistics, subprocess, sys, time
 
-top, T, secs, rounds, out = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+medicd, T, secs, rounds, out = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 ns = [int(x) for x in sys.argv[6:]]
 HZ = os.sysconf("SC_CLK_TCK")
 WARMUP = 3.0
@@ -50,7 +56,7 @@ def medic_setup(d, n, checks=None):
                     "    local r = medic.exec { \"/bin/true\" }\n"
                     "    if r.status == 0 then return ok() end\n    return problem(\"status \" .. tostring(r.status))\n"
                     "  end }\nend\n")
-    return [f"{top}/medicd", "--config", f"{d}/medic.conf"]
+    return [medicd, "--config", f"{d}/medic.conf"]
 
 def monit_setup(d, n):
     os.makedirs(d, exist_ok=True)
@@ -142,12 +148,14 @@ def measure(kind, n, d):
 
 def idle(kind, d):
     if kind == "medic":
-        argv = medic_setup(d, 0, checks=f"{top}/checks")
+        argv = medic_setup(d, 0, checks=f"{T}/shipped")
     else:
         argv = monit_setup(d, 0)
     p, pid = start(argv, d)
     try:
         time.sleep(WARMUP + 2)
+        if p.poll() is not None:
+            raise RuntimeError(open(d + '/daemon.log').read()[-2000:])
         s0, t0 = switches(pid), time.monotonic()
         time.sleep(max(secs, 20))
         s1, t1 = switches(pid), time.monotonic()
@@ -176,8 +184,6 @@ for n in ns:
                            if stat["monit"][key]["median"] else None) for key in KEYS}
     stat["runs"] = got
     results["exec"][str(n)] = stat
-for kind in ("medic", "monit"):
-    results["idle"][kind] = idle(kind, f"{T}/idle-{kind}")
 
 def fmt(v):
     return f"{v:.3f}" if v < 10 else f"{v:.1f}"
@@ -189,8 +195,15 @@ for n in ns:
         row = [" / ".join(fmt(s[kind][key][q]) for q in ("min", "median", "max")) for kind in ("medic", "monit")]
         ratio = s["ratio"][key]
         print(f"{n:>4} {key:<22} {row[0]:>24} {row[1]:>24} {(f'{ratio:.2f}' if ratio is not None else '-'):>12}")
+with open(out, "w") as f:
+    json.dump(results, f, indent=1)
 print("idle: medicd with the default checks (no rules), monit with no checks")
 for kind in ("medic", "monit"):
+    try:
+        results["idle"][kind] = idle(kind, f"{T}/idle-{kind}")
+    except (OSError, RuntimeError) as e:
+        print(f"  {kind:<6} failed: {e}")
+        continue
     i = results["idle"][kind]
     print(f"  {kind:<6} RSS {i['rss_mib']:.1f} MiB, PSS {i['pss_mib']:.1f} MiB, anonymous {i['anon_mib']:.2f} MiB, "
           f"{i['wakeups_per_min']:.0f} wake-ups/min")

@@ -42,6 +42,7 @@ typedef struct Manager {
         struct Control *control;
         struct Metrics *metrics;  /* metrics.c; may be NULL */
         sd_event_source *tick;
+        struct PathWatch *stop_watch; /* the stop file: a change re-decides at once (the tick is the fallback) */
         bool dirty;
         bool save_failing;        /* the last state_save() failed (logged once) */
         uint64_t started;         /* realtime usec */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,12 +128,26 @@ static void exec_freep(Exec **x) {
         exec_free(*x);
 }
 
-/* ---- the child, between fork() and execve(): async-signal-safe calls only ---------------------- */
+/* ---- the child, between clone() and execve(): async-signal-safe calls only --------------------- *
+ *
+ * The child shares the daemon's memory (CLONE_VM) and the daemon waits until it called execve() or
+ * _exit() (CLONE_VFORK): nothing of the daemon is copied, so starting a command costs the same
+ * whatever the daemon's size. It therefore writes nothing but its own stack and (glibc's) errno,
+ * calls no allocator, and runs with every signal blocked until it reset all dispositions: no
+ * handler of the daemon ever runs in it. posix_spawn() would do the same but cannot set
+ * PR_SET_PDEATHSIG or reset the signals glibc reserves. */
 
 static _Noreturn void child_fail(int fd, int error) {
         (void) !write(fd, &error, sizeof(error));
         _exit(127);
 }
+
+typedef struct ChildArgs {
+        char *const *argv, *const *envp;
+        int fds[4];
+        pid_t parent;
+        int max_fd;
+} ChildArgs;
 
 static _Noreturn void child_run(char *const *argv, char *const *envp, const int fds_in[4],
                                 pid_t parent, int max_fd) {
@@ -212,6 +227,34 @@ static _Noreturn void child_run(char *const *argv, char *const *envp, const int 
                 p = colon + 1;
         }
         child_fail(3, eacces ? EACCES : ENOENT);
+}
+
+static int child_main(void *userdata) {
+        const ChildArgs *a = userdata;
+
+        child_run(a->argv, a->envp, a->fds, a->parent, a->max_fd);
+}
+
+/* The child's stack: it only needs child_run()'s frame (a PATH_MAX buffer) and execve()'s. It lives
+ * in the caller's frame, which stays put while the child runs (CLONE_VFORK). */
+#define CHILD_STACK_SIZE ((size_t) 64 * 1024)
+
+static pid_t spawn_child(char *const *argv, char *const *envp, const int fds[4], pid_t parent, int max_fd) {
+        _Alignas(16) char stack[CHILD_STACK_SIZE];
+        ChildArgs a = { .argv = argv, .envp = envp, .parent = parent, .max_fd = max_fd };
+        sigset_t all, old;
+        pid_t pid;
+        int saved;
+
+        memcpy(a.fds, fds, sizeof(a.fds));
+        (void) sigfillset(&all);
+        if (sigprocmask(SIG_SETMASK, &all, &old) < 0)
+                return -1;
+        pid = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+        saved = errno;
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        errno = saved;
+        return pid;
 }
 
 /* ---- the parent ------------------------------------------------------------------------------- */
@@ -617,7 +660,7 @@ int exec_start(sd_event *e, char *const *argv, const ExecOptions *opts,
         errno_r = p[0];
         errno_w = p[1];
 
-        /* Everything that can fail is set up before fork(): afterwards only the child source. */
+        /* Everything that can fail is set up before the child starts: afterwards only the child source. */
         r = add_stream(x, &x->out, take_fd(&out_r), "exec-stdout");
         if (r < 0)
                 return r;
@@ -648,13 +691,11 @@ int exec_start(sd_event *e, char *const *argv, const ExecOptions *opts,
                 max_fd = 65536;
         parent = getpid();
 
-        pid = fork();
+        pid = spawn_child(argv, envp, (const int[4]) { in_r, out_w, err_w, errno_w }, parent, max_fd);
         if (pid < 0)
                 return -errno;
-        if (pid == 0)
-                child_run(argv, envp, (const int[4]) { in_r, out_w, err_w, errno_w }, parent, max_fd);
-
-        (void) setpgid(pid, pid); /* also here, so that the group exists when fork() returns */
+        /* The child made itself a group leader before it called execve() or _exit(), and clone()
+         * returns after that (CLONE_VFORK): the group exists now. */
         x->pid = x->result.pid = pid;
         x->errno_fd = take_fd(&errno_r);
 
