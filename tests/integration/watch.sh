@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Watched paths (check field `watch`, inotify on each file's directory): the shipped
 # reboot-request check reacts to its flag file within a second or so, not at its 1 m poll; a
-# check whose directory appears later watches it from its next run; a bad path is refused at
-# its file:line.
+# check whose directory appears later watches it from its next run; the stop file is watched
+# too; a bad path is refused at its file:line.
 . "$top_srcdir/tests/integration/lib.sh"
 setup 60
 [ -r /proc/sys/fs/inotify/max_user_watches ] || { echo "1..0 # SKIP no inotify"; exit 0; }
@@ -42,6 +42,13 @@ mkdir "$T/late"
 ctl run-check late >/dev/null
 touch "$T/late/flag"
 ok "late: a directory removed and created again is watched again" wait_cond late problem 3
+
+# The stop file (medic.conf stop_file): its appearance makes medicd decide again at once.
+mark=$(log_mark)
+touch "$T/stop"
+ok "the stop file is watched: medicd decides again when it appears" \
+   wait_for 3 "log_has_since $mark 'Stop file $T/stop changed'"
+rm -f "$T/stop"
 stop_medicd
 
 write_file "$T/bad.lua" <<'LUA'
