@@ -3,7 +3,9 @@
 -- /run/medic/reboot-request (gone after the reboot; `medicctl request reboot` writes it), or
 -- through the coordinator (`medicctl coordinator request-reboot NODE`: the etcd backend
 -- mirrors the node's request into /run/medic/coordinator-reboot-request). Its first line,
--- if any, is the reason.
+-- if any, is the reason. The files are watched (inotify on their directories): a request is
+-- seen at once, not at the next minute's run; the files are read when this file loads (a change
+-- of the setting needs medicctl reload).
 --
 -- Settings: /etc/medic/reboot-request.conf (the directory is settings_dir in medic.conf):
 --   files = { "/etc/medic/reboot-request", "/run/medic/reboot-request",
@@ -11,8 +13,22 @@
 local DEFAULTS = { files = { "/etc/medic/reboot-request", "/run/medic/reboot-request",
                              "/run/medic/coordinator-reboot-request" } }
 
+-- The files to watch, read once at load (a bad settings file: the defaults, and every run says why).
+local function watched()
+  local good, s = pcall(medic.settings, "reboot-request", DEFAULTS)
+  if good and type(s.files) == "table" then
+    local paths = {}
+    for _, p in ipairs(s.files) do
+      if type(p) == "string" and p:match("^/.*[^/]$") then paths[#paths + 1] = p end
+    end
+    return paths
+  end
+  return DEFAULTS.files
+end
+
 check "reboot-request" {
   every = "1m",
+  watch = watched(),               -- a flag file created or removed runs it at once
   events = { "reboot-request" },   -- medicctl request runs it at once
   timeout = "10s",
   run = function()

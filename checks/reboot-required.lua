@@ -1,6 +1,8 @@
 -- reboot-required: Debian/Ubuntu packages asked for a reboot (/run/reboot-required).
+-- The file is watched (inotify on /run): it is seen at once, not at the next run.
 check "reboot-required" {
   every = "5m",
+  watch = { "/run/reboot-required" },
   timeout = "10s",
   run = function()
     if not medic.exists("/run/reboot-required") then

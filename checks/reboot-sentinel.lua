@@ -6,8 +6,10 @@
 --   command = { "/usr/local/sbin/need-reboot", "--quiet" }
 --   timeout = "1m"
 --   every = "5m"        -- read when the file loads (a change needs medicctl reload)
+--   watch = { "/var/run/need-reboot" }  -- files whose appearance, change or removal runs the
+--                                       -- command at once (inotify); read when the file loads
 local SETTINGS_FILE = medic.settings_dir .. "/reboot-sentinel.conf"
-local DEFAULTS = { command = false, timeout = "1m", every = "5m" }
+local DEFAULTS = { command = false, timeout = "1m", every = "5m", watch = {} }
 
 -- The interval, read once at load. A bad one keeps the default, and every run says so.
 local function interval()
@@ -21,8 +23,21 @@ local function interval()
 end
 local EVERY, EVERY_ERROR = interval()
 
+-- The watched files, read once at load; anything but absolute file paths is left out.
+local function watched()
+  local good, s = pcall(medic.settings, "reboot-sentinel", DEFAULTS)
+  local paths = {}
+  if good and type(s.watch) == "table" then
+    for _, p in ipairs(s.watch) do
+      if type(p) == "string" and p:match("^/.*[^/]$") then paths[#paths + 1] = p end
+    end
+  end
+  return paths
+end
+
 check "reboot-sentinel" {
   every = EVERY,
+  watch = watched(),
   timeout = "2m",
   run = function()
     local good, settings = pcall(medic.settings, "reboot-sentinel", DEFAULTS)

@@ -22,6 +22,7 @@
 #include "reboot.h"
 #include "remedy.h"
 #include "exec.h"
+#include "watch.h"
 
 #define TICK_USEC USEC_PER_SEC
 #define SAVE_INTERVAL USEC_PER_SEC
@@ -271,8 +272,16 @@ void manager_tick(Manager *m) {
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
-        manager_tick(userdata);
+        Manager *m = userdata;
+
+        manager_tick(m);
+        pathwatch_arm(m->stop_watch); /* its directory may have appeared */
         return sd_event_source_set_time(s, usec + TICK_USEC);
+}
+
+static void on_stop_file(const char *path, void *userdata) {
+        log_debug("Stop file %s changed: deciding again", path);
+        manager_tick(userdata);
 }
 
 /* ---- loading ---------------------------------------------------------------------------- */
@@ -459,6 +468,8 @@ int manager_start(Manager *m, StrList *errors) {
                 return r;
         (void) sd_event_source_set_enabled(m->tick, SD_EVENT_ON);
         (void) sd_event_source_set_description(m->tick, "rule-tick");
+        if (m->config->stop_file && m->config->stop_file[0] == '/')
+                (void) pathwatch_new(m->event, m->config->stop_file, on_stop_file, m, &m->stop_watch);
         m->last_reload = now_realtime();
         m->last_reload_ok = true;
         r = metrics_new(m, &m->metrics);
@@ -555,6 +566,7 @@ Manager *manager_free(Manager *m) {
         metrics_free(m->metrics);
         sd_event_source_disable_unref(m->tick);
         sd_event_source_disable_unref(m->save_timer);
+        pathwatch_free(m->stop_watch);
         for (size_t i = 0; i < m->rstates.n; i++) {
                 remedy_cancel(m->rstates.v[i]->running);
                 tasks_cancel(m->rstates.v[i]->maintenance_tasks);

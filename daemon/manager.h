@@ -42,6 +42,7 @@ typedef struct Manager {
         struct Control *control;
         struct Metrics *metrics;  /* metrics.c; may be NULL */
         sd_event_source *tick;
+        struct PathWatch *stop_watch; /* the stop file: a change re-decides at once (the tick is the fallback) */
         bool dirty;
         sd_event_source *save_timer; /* a coalesced write of the state, at last_save + SAVE_INTERVAL */
         uint64_t last_save;       /* monotonic usec of the last write (manager_save) */

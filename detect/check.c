@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Scheduling checks and turning what their run() returns into a condition update. */
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,9 +9,12 @@
 #include "duration.h"
 #include "log.h"
 #include "lua-api.h"
+#include "watch.h"
 
 struct CheckRunner {
         sd_event *event;
+        PathWatch **watches;
+        size_t n_watches;
         CheckDecl *decl;
         sd_event_source *timer;
         LuaRun *run;
@@ -22,6 +26,7 @@ struct CheckRunner {
 };
 
 static int schedule(CheckRunner *c, uint64_t when);
+static void watches_arm(CheckRunner *c);
 
 static int start_run(CheckRunner *c);
 
@@ -126,6 +131,7 @@ static int start_run(CheckRunner *c) {
 
         if (c->run)
                 return 0;
+        watches_arm(c); /* a directory that appeared since the last run: watch it from now on */
         c->started = now_monotonic();
         r = lua_run_start(c->decl->file, c->decl->fn_ref, c->decl->timeout, c->decl->name, on_done, c, &c->run);
         if (r < 0)
@@ -154,6 +160,44 @@ static int schedule(CheckRunner *c, uint64_t when) {
         return sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, when, USEC_PER_MSEC, on_timer, c);
 }
 
+static void on_path_changed(const char *path, void *userdata) {
+        CheckRunner *c = userdata;
+
+        log_debug("Check %s: %s changed, running it now", c->decl->name, path);
+        (void) checkrunner_run_now(c);
+}
+
+/* A directory that appeared since the last run: watched from now on. */
+static void watches_arm(CheckRunner *c) {
+        for (size_t i = 0; i < c->n_watches; i++)
+                pathwatch_arm(c->watches[i]);
+}
+
+static int watches_new(CheckRunner *c) {
+        const StrList *paths = &c->decl->watch;
+
+        if (paths->n == 0)
+                return 0;
+        c->watches = calloc(paths->n, sizeof(PathWatch *));
+        if (!c->watches)
+                return -ENOMEM;
+        for (size_t i = 0; i < paths->n; i++) {
+                int r = pathwatch_new(c->event, paths->v[i], on_path_changed, c, &c->watches[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Check %s: cannot watch %s: %m", c->decl->name, paths->v[i]);
+                c->n_watches++;
+        }
+        return 0;
+}
+
+static void watches_free(CheckRunner *c) {
+        for (size_t i = 0; i < c->n_watches; i++)
+                pathwatch_free(c->watches[i]);
+        free(c->watches);
+        c->watches = NULL;
+        c->n_watches = 0;
+}
+
 int checkrunner_new(sd_event *e, CheckDecl *d, check_result_t cb, void *userdata, CheckRunner **ret) {
         CheckRunner *c = calloc(1, sizeof(*c));
         uint64_t spread = 0;
@@ -170,6 +214,11 @@ int checkrunner_new(sd_event *e, CheckDecl *d, check_result_t cb, void *userdata
         r = schedule(c, now_monotonic() + (spread % 1000) * USEC_PER_MSEC);
         if (r < 0) {
                 free(c);
+                return r;
+        }
+        r = watches_new(c);
+        if (r < 0) {
+                checkrunner_free(c);
                 return r;
         }
         (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ON);
@@ -198,6 +247,7 @@ CheckRunner *checkrunner_free(CheckRunner *c) {
         if (!c)
                 return NULL;
         lua_run_cancel(c->run);
+        watches_free(c);
         sd_event_source_disable_unref(c->timer);
         free(c);
         return NULL;

@@ -20,7 +20,10 @@ typedef void (*check_result_t)(const CheckDecl *d, int state, const char *messag
 typedef struct CheckRunner CheckRunner;
 
 /* Schedules d: first run soon (spread by name over up to 1 s), then every d->every after the
- * previous start; a run still going when the next is due is not started twice. */
+ * previous start; a run still going when the next is due is not started twice. Each path of
+ * d->watch is watched through inotify on its directory: the path created, written, moved or
+ * removed runs the check at once; a directory that does not exist (yet) is tried again at every
+ * run, the poll covering it meanwhile. */
 int checkrunner_new(sd_event *e, CheckDecl *d, check_result_t cb, void *userdata, CheckRunner **ret);
 /* Starts a run now unless one is going; the result goes to the callback as usual. */
 int checkrunner_run_now(CheckRunner *c);

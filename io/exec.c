@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,7 +47,7 @@ struct Exec {
 
         sd_event_source *child_source, *timeout_source, *kill_source, *poll_source, *input_source;
         Stream out, err;
-        int input_fd, errno_fd;
+        int input_fd;
         char *input;
         size_t input_size, input_written;
 
@@ -114,7 +115,6 @@ static Exec *exec_free(Exec *x) {
         stream_close(&x->out);
         stream_close(&x->err);
         (void) close_nointr(x->input_fd);
-        (void) close_nointr(x->errno_fd);
         free(x->out.buf);
         free(x->err.buf);
         free(x->input);
@@ -127,26 +127,41 @@ static void exec_freep(Exec **x) {
         exec_free(*x);
 }
 
-/* ---- the child, between fork() and execve(): async-signal-safe calls only ---------------------- */
+/* ---- the child, between clone() and execve(): async-signal-safe calls only --------------------- *
+ *
+ * The child shares the daemon's memory (CLONE_VM) and the daemon waits until it called execve() or
+ * _exit() (CLONE_VFORK): nothing of the daemon is copied, so starting a command costs the same
+ * whatever the daemon's size. It therefore writes nothing but its own stack and (glibc's) errno,
+ * calls no allocator, and runs with every signal blocked until it reset all dispositions: no
+ * handler of the daemon ever runs in it. posix_spawn() would do the same but cannot set
+ * PR_SET_PDEATHSIG or reset the signals glibc reserves. */
 
-static _Noreturn void child_fail(int fd, int error) {
-        (void) !write(fd, &error, sizeof(error));
+typedef struct ChildArgs {
+        char *const *argv, *const *envp;
+        int fds[3];             /* stdin, stdout, stderr */
+        pid_t parent;
+        int max_fd;
+        volatile int error;     /* set by the child when it cannot exec: the daemon reads it after clone() */
+} ChildArgs;
+
+static _Noreturn void child_fail(ChildArgs *a, int error) {
+        a->error = error;
         _exit(127);
 }
 
-static _Noreturn void child_run(char *const *argv, char *const *envp, const int fds_in[4],
-                                pid_t parent, int max_fd) {
+static _Noreturn void child_run(ChildArgs *a) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
+        char *const *argv = a->argv, *const *envp = a->envp;
         sigset_t none;
-        int fds[4];
+        int fds[3];
 
-        for (int i = 0; i < 4; i++)
-                fds[i] = fds_in[i];
+        for (int i = 0; i < 3; i++)
+                fds[i] = a->fds[i];
 
         (void) setpgid(0, 0);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                child_fail(fds[3], errno);
-        if (getppid() != parent) /* the parent is already gone */
+                child_fail(a, errno);
+        if (getppid() != a->parent) /* the parent is already gone */
                 _exit(127);
 
         (void) sigemptyset(&sa.sa_mask);
@@ -160,32 +175,30 @@ static _Noreturn void child_run(char *const *argv, char *const *envp, const int 
         (void) sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
 
-        /* Move everything we keep out of the way of 0..3 first, then put it in place. */
-        for (int i = 0; i < 4; i++)
-                if (fds[i] < 4) {
-                        int n = fcntl(fds[i], F_DUPFD_CLOEXEC, 4);
+        /* Move everything we keep out of the way of 0..2 first, then put it in place. */
+        for (int i = 0; i < 3; i++)
+                if (fds[i] < 3) {
+                        int n = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
                         if (n < 0)
-                                child_fail(fds[3], errno);
+                                child_fail(a, errno);
                         fds[i] = n;
                 }
         for (int i = 0; i < 3; i++)
                 if (dup2(fds[i], i) < 0)
-                        child_fail(fds[3], errno);
-        if (dup3(fds[3], 3, O_CLOEXEC) < 0)
-                child_fail(fds[3], errno);
-        if (close_range(4, ~0U, 0) < 0)
-                for (int fd = 4; fd < max_fd; fd++)
+                        child_fail(a, errno);
+        if (close_range(3, ~0U, 0) < 0)
+                for (int fd = 3; fd < a->max_fd; fd++)
                         (void) close(fd);
 
         if (chdir("/") < 0)
-                child_fail(3, errno);
+                child_fail(a, errno);
 
         const char *name = argv[0];
         if (name[0] == '\0')
-                child_fail(3, ENOENT);
+                child_fail(a, ENOENT);
         if (strchr(name, '/')) {
                 execve(name, argv, envp);
-                child_fail(3, errno);
+                child_fail(a, errno);
         }
 
         /* execvp(): try every directory of the fixed PATH. */
@@ -197,7 +210,7 @@ static _Noreturn void child_run(char *const *argv, char *const *envp, const int 
                 size_t dl = colon ? (size_t) (colon - p) : strlen(p);
 
                 if (dl + 1 + nl + 1 > sizeof(path))
-                        child_fail(3, ENAMETOOLONG);
+                        child_fail(a, ENAMETOOLONG);
                 memcpy(path, p, dl);
                 path[dl] = '/';
                 memcpy(path + dl + 1, name, nl + 1);
@@ -206,12 +219,43 @@ static _Noreturn void child_run(char *const *argv, char *const *envp, const int 
                         eacces = true;
                 else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
                          errno != ETIMEDOUT)
-                        child_fail(3, errno);
+                        child_fail(a, errno);
                 if (!colon)
                         break;
                 p = colon + 1;
         }
-        child_fail(3, eacces ? EACCES : ENOENT);
+        child_fail(a, eacces ? EACCES : ENOENT);
+}
+
+static int child_main(void *userdata) {
+        child_run(userdata);
+}
+
+/* The child's stack: it only needs child_run()'s frame (a PATH_MAX buffer) and execve()'s. It lives
+ * in the caller's frame, which stays put while the child runs (CLONE_VFORK). */
+#define CHILD_STACK_SIZE ((size_t) 64 * 1024)
+
+/* Starts the child; returns its pid (or -1 with errno), and in *spawn_errno why it could not
+ * exec (0: it did). No pipe is needed for that: the child wrote it into our memory before
+ * _exit(), and clone() returns only after the child's execve() or _exit(). */
+static pid_t spawn_child(char *const *argv, char *const *envp, const int fds[3], pid_t parent, int max_fd,
+                         int *spawn_errno) {
+        _Alignas(16) char stack[CHILD_STACK_SIZE];
+        ChildArgs a = { .argv = argv, .envp = envp, .parent = parent, .max_fd = max_fd };
+        sigset_t all, old;
+        pid_t pid;
+        int saved;
+
+        memcpy(a.fds, fds, sizeof(a.fds));
+        (void) sigfillset(&all);
+        if (sigprocmask(SIG_SETMASK, &all, &old) < 0)
+                return -1;
+        pid = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+        saved = errno;
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        errno = saved;
+        *spawn_errno = a.error;
+        return pid;
 }
 
 /* ---- the parent ------------------------------------------------------------------------------- */
@@ -454,7 +498,6 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Exec *x = userdata;
-        int e;
 
         x->reaped = true;
         x->result.duration_usec = now_usec() - x->start_usec;
@@ -465,11 +508,6 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
                 x->result.signaled = true;
                 x->result.term_signal = si->si_status;
         }
-        /* The child wrote errno before _exit(), or the pipe closed on a successful exec. */
-        if (x->errno_fd >= 0 && read(x->errno_fd, &e, sizeof(e)) == (ssize_t) sizeof(e))
-                x->result.spawn_errno = e;
-        (void) close_nointr(x->errno_fd);
-        x->errno_fd = -1;
 
         x->timeout_source = sd_event_source_disable_unref(x->timeout_source);
         x->child_source = sd_event_source_disable_unref(x->child_source); /* sd-event reaps after we return */
@@ -548,14 +586,22 @@ static int add_stream(Exec *x, Stream *st, int fd, const char *description) {
         return 0;
 }
 
+/* stdin of every command without input: opened once, kept (close-on-exec) for the next one. */
+static int devnull_fd(void) {
+        static int fd = -1;
+
+        if (fd < 0)
+                fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return fd;
+}
+
 int exec_start(sd_event *e, char *const *argv, const ExecOptions *opts,
                exec_done_t done, void *userdata, Exec **ret) {
         static const ExecOptions no_opts = {};
-        _cleanup_close_ int in_r = -1, in_w = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1,
-                errno_r = -1, errno_w = -1;
+        _cleanup_close_ int in_r = -1, in_w = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
         _cleanup_(strv_freep) char **envp = NULL;
         _cleanup_(exec_freep) Exec *x = NULL;
-        int p[2], r, max_fd;
+        int p[2], r, max_fd, stdin_fd;
         sigset_t mask;
         pid_t parent, pid;
 
@@ -580,7 +626,7 @@ int exec_start(sd_event *e, char *const *argv, const ExecOptions *opts,
         x->event = sd_event_ref(e);
         x->done = done;
         x->userdata = userdata;
-        x->out.fd = x->err.fd = x->input_fd = x->errno_fd = -1;
+        x->out.fd = x->err.fd = x->input_fd = -1;
         x->timeout_usec = opts->timeout_usec;
         x->grace_usec = opts->kill_grace_usec ?: DEFAULT_KILL_GRACE_USEC;
         x->max_output = opts->max_output ?: DEFAULT_MAX_OUTPUT;
@@ -597,9 +643,10 @@ int exec_start(sd_event *e, char *const *argv, const ExecOptions *opts,
                         return r;
                 in_r = p[0];
                 in_w = p[1];
+                stdin_fd = in_r;
         } else {
-                in_r = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (in_r < 0)
+                stdin_fd = devnull_fd();
+                if (stdin_fd < 0)
                         return -errno;
         }
         r = make_pipe(p, true);
@@ -612,12 +659,8 @@ int exec_start(sd_event *e, char *const *argv, const ExecOptions *opts,
                 return r;
         err_r = p[0];
         err_w = p[1];
-        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-                return -errno;
-        errno_r = p[0];
-        errno_w = p[1];
 
-        /* Everything that can fail is set up before fork(): afterwards only the child source. */
+        /* Everything that can fail is set up before the child starts: afterwards only the child source. */
         r = add_stream(x, &x->out, take_fd(&out_r), "exec-stdout");
         if (r < 0)
                 return r;
@@ -648,15 +691,13 @@ int exec_start(sd_event *e, char *const *argv, const ExecOptions *opts,
                 max_fd = 65536;
         parent = getpid();
 
-        pid = fork();
+        pid = spawn_child(argv, envp, (const int[3]) { stdin_fd, out_w, err_w }, parent, max_fd,
+                          &x->result.spawn_errno);
         if (pid < 0)
                 return -errno;
-        if (pid == 0)
-                child_run(argv, envp, (const int[4]) { in_r, out_w, err_w, errno_w }, parent, max_fd);
-
-        (void) setpgid(pid, pid); /* also here, so that the group exists when fork() returns */
+        /* The child made itself a group leader before it called execve() or _exit(), and clone()
+         * returns after that (CLONE_VFORK): the group exists now. */
         x->pid = x->result.pid = pid;
-        x->errno_fd = take_fd(&errno_r);
 
         r = sd_event_add_child(e, &x->child_source, pid, WEXITED, on_child, x);
         if (r < 0) {

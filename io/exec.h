@@ -7,6 +7,8 @@
 
 /* Running a command for a check or a remedy, without a shell and without blocking.
  *
+ * The child is started with clone(CLONE_VM | CLONE_VFORK): nothing of the daemon is copied (no
+ * page tables, no copy-on-write faults afterwards), whatever its size.
  * The child: its own process group (setpgid(0,0)), PR_SET_PDEATHSIG(SIGKILL), stdin from
  * /dev/null (or a pipe with opts->input), stdout and stderr to pipes, every other descriptor
  * closed, signal mask and dispositions reset, a clean environment (PATH=/usr/local/sbin:

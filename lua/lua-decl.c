@@ -33,7 +33,7 @@ static int decl_line(lua_State *L) {
 
 /* The fields of check{}. command_check takes the same ones but run (the command is its run),
  * so that the two never disagree; it gets them as the argument of its chunk. */
-static const char *const check_field_names[] = { "every", "timeout", "flapping", "events", "health", "run", NULL };
+static const char *const check_field_names[] = { "every", "timeout", "flapping", "events", "watch", "health", "run", NULL };
 
 /* command_check "name" { "prog", "arg", ..., ok_status = 0, every = "1m", <check{} fields> }:
  * a check whose condition is a command's exit status. Written in Lua on top of check(). */
@@ -398,6 +398,7 @@ static CheckDecl *checkdecl_free(CheckDecl *c) {
                 return NULL;
         free(c->name);
         strlist_clear(&c->events);
+        strlist_clear(&c->watch);
         free(c);
         return NULL;
 }
@@ -434,6 +435,13 @@ static int check_body(lua_State *L) {
                 return luaL_error(L, "check '%s': 'timeout' must be positive", name);
         opt_ratespec(L, 1, "flapping", "check", name, &c->flapping);
         opt_strings(L, 1, "events", "check", name, &c->events);
+        opt_strings(L, 1, "watch", "check", name, &c->watch);
+        for (size_t i = 0; i < c->watch.n; i++) {
+                const char *w = c->watch.v[i];
+                size_t len = strlen(w);
+                if (w[0] != '/' || len < 2 || w[len - 1] == '/')
+                        return luaL_error(L, "check '%s': watch: '%s' is not an absolute path of a file", name, w);
+        }
         if (lua_getfield(L, 1, "health") != LUA_TNIL) {
                 if (!lua_isboolean(L, -1))
                         return luaL_error(L, "check '%s': 'health' must be true or false", name);

@@ -43,6 +43,7 @@ typedef struct CheckDecl {
         bool timeout_set;        /* timeout given in the file (not the config's check_timeout) */
         RateSpec flapping;
         StrList events;          /* also run at once when one of these events happens */
+        StrList watch;           /* absolute paths: also run at once when one appears, changes or goes */
         bool health;             /* part of the node's health (published to the coordinator) */
 } CheckDecl;
 
