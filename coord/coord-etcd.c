@@ -14,14 +14,22 @@
  *                                            reboot, then deleted by NODE (see "reboot requests")
  *   PREFIX/breaker/events/G/NODE             {"node","group","time","what":"granted"|"unhealthy","rule"}:
  *                                            the storm breaker's history (the newest entry of NODE)
+ *   PREFIX/breaker/tripped/groups/G/NODE     {"breaker":"group"|"cluster","reason","nodes","since","by",...}:
+ *   PREFIX/breaker/tripped/cluster/NODE      NODE tripped the breaker of group G / of the cluster
  *   PREFIX/breaker/reset/cluster             {"time","reason","by","tripped"}: the last `resume` of the
- *   PREFIX/breaker/reset/groups/G            cluster-wide or group stop switch (entries before it do not count)
+ *   PREFIX/breaker/reset/groups/G            cluster or of group G (entries before it do not count)
  *
  * The storm breaker (breaker_group, breaker_cluster): a grant that would make more nodes than
- * the breaker allows have an entry inside its window (since the last reset) sets the stop switch
- * instead, its value {"breaker":"group"|"cluster", "reason", "nodes", "since", ...}; the
- * transaction compares the whole PREFIX/breaker/ range unchanged since the read it was decided
- * on, as the grant's does, so that two nodes cannot both pass it.
+ * the breaker allows have an entry inside its window (since the last reset) records a trip
+ * instead, in the asking node's own trip key of the scope: a node's etcd role (medic-etcd-roles)
+ * may write its own keys and never a stop switch, which stay the operators'. The breaker of a
+ * scope is tripped while any trip key of it exists, whatever its window says since; every node
+ * honours it, with a breaker configured or not. The trip's transaction compares the whole
+ * PREFIX/breaker/ range unchanged since the read it was decided on, as the grant's does, so
+ * that two nodes cannot both pass it; a grant also compares that the scope's trip ranges are
+ * empty. `medicctl coordinator resume --reason` (operators' credentials) deletes the stop
+ * switch and the scope's trip keys and records the reset, in one transaction. A node can
+ * delete only its own trip key: it can undo a trip it recorded, never one another node did.
  *
  * A grant is a transaction that compares what decides the budget (no holder, registration,
  * budget or stop key created or modified after the revision the decision was made at, and
@@ -99,15 +107,19 @@ struct Etcd {
         BudgetValue max_unavailable, min_healthy;
         BreakerSpec breaker_group, breaker_cluster;
         char *bprefix;                /* PREFIX/breaker/ */
-        /* The stop switch's value when the storm breaker set it (as the last view or the watch
-         * showed), else NULL. */
+        char *tprefix;                /* PREFIX/breaker/tripped/ */
+        /* The storm breaker's trips that concern this node (PREFIX/breaker/tripped/cluster/NODE,
+         * PREFIX/breaker/tripped/groups/G/NODE of its group): key -> value, as the last view
+         * and the trip watch showed; trip_group, trip_cluster: one trip value of each scope
+         * (NULL: not tripped). */
+        struct json_object *trips;
         char *trip_group, *trip_cluster;
 
         int64_t lease;                /* 0: none */
         bool registering;
         uint64_t backoff;
         sd_event_source *reg_timer, *keepalive_timer;
-        Watch group_watch, stop_watch;
+        Watch group_watch, stop_watch, trip_watch;
 
         bool healthy;
         bool healthy_published;       /* the health last sent was healthy */
@@ -423,8 +435,41 @@ typedef struct View {
         bool budget_set;
         bool stop_cluster, stop_group;
         char *stop_cluster_value, *stop_group_value;
+        struct json_object *trips;    /* the storm breaker's trips of the group and the cluster: key -> value */
         struct json_object *breaker;  /* the kvs under PREFIX/breaker/ (NULL: not read) */
 } View;
+
+/* Which trip a key is: 'c' a trip of the cluster's breaker (PREFIX/breaker/tripped/cluster/NODE),
+ * 'g' of the group's (PREFIX/breaker/tripped/groups/GROUP/NODE), 0 neither (another group's,
+ * or not a trip key). */
+static char trip_scope(const Etcd *e, const char *key, const char *group) {
+        size_t tlen = strlen(e->tprefix), glen = strlen(group);
+        const char *rest = key + tlen;
+
+        if (strncmp(key, e->tprefix, tlen) != 0)
+                return 0;
+        if (strncmp(rest, "cluster/", 8) == 0 && rest[8] && !strchr(rest + 8, '/'))
+                return 'c';
+        if (strncmp(rest, "groups/", 7) == 0 && strncmp(rest + 7, group, glen) == 0 && rest[7 + glen] == '/' &&
+            rest[8 + glen] && !strchr(rest + 8 + glen, '/'))
+                return 'g';
+        return 0;
+}
+
+/* One trip value of the scope ('c', 'g') among trips (keys trip_scope() accepted), or NULL. */
+static const char *trips_find(const Etcd *e, struct json_object *trips, char scope) {
+        size_t tlen = strlen(e->tprefix);
+
+        json_object_object_foreach(trips, key, val)
+                if ((strncmp(key + tlen, "cluster/", 8) == 0) == (scope == 'c'))
+                        return json_object_get_string(val);
+        return NULL;
+}
+
+/* A stop switch is set or the storm breaker is tripped: nothing is granted. */
+static bool view_stopped(const View *v) {
+        return v->stop_cluster || v->stop_group || (v->trips && json_object_object_length(v->trips) > 0);
+}
 
 static void view_free(View *v) {
         for (size_t i = 0; i < v->n; i++) {
@@ -443,6 +488,7 @@ static void view_free(View *v) {
         free(v->holder_json);
         free(v->stop_cluster_value);
         free(v->stop_group_value);
+        json_object_put(v->trips);
         json_object_put(v->breaker);
         *v = (View) {};
 }
@@ -537,7 +583,8 @@ static void view_finish(View *v) {
                 v->m[i].healthy = v->m[i].healthy && v->m[i].alive;
 }
 
-/* Builds the view from a txn reply whose responses are [range group prefix, range stop key]. */
+/* Builds the view from a txn reply whose responses are [range group prefix, range stop key,
+ * range PREFIX/breaker/tripped/, range PREFIX/breaker/ (only with a breaker configured)]. */
 static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, View *v) {
         struct json_object *resp = jget(reply, "responses");
 
@@ -552,8 +599,20 @@ static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, V
         v->stop_cluster = skvs && json_object_array_length(skvs) > 0;
         if (v->stop_cluster)
                 v->stop_cluster_value = unb64(json_object_get_string(jget(json_object_array_get_idx(skvs, 0), "value")) ?: "");
-        struct json_object *bkvs = txn_kvs(reply, 2);
-        if (json_object_array_length(resp) >= 3)
+        /* The trips of this group's breaker and the cluster's (gprefix is PREFIX/groups/G/). */
+        size_t off = strlen(e->prefix) + strlen("/groups/");
+        _cleanup_free_ char *group = strlen(gprefix) > off ? strndup(gprefix + off, strlen(gprefix) - off - 1) : strdup("");
+        struct json_object *tkvs = txn_kvs(reply, 2);
+        v->trips = json_object_new_object();
+        for (size_t i = 0; group && tkvs && i < json_object_array_length(tkvs); i++) {
+                struct json_object *kv = json_object_array_get_idx(tkvs, i);
+                _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
+                _cleanup_free_ char *val = unb64(json_object_get_string(jget(kv, "value")) ?: "");
+                if (key && val && trip_scope(e, key, group))
+                        json_object_object_add(v->trips, key, json_object_new_string(val));
+        }
+        struct json_object *bkvs = txn_kvs(reply, 3);
+        if (json_object_array_length(resp) >= 4)
                 v->breaker = json_object_is_type(bkvs, json_type_array) ? json_object_get(bkvs) : json_object_new_array();
         view_finish(v);
         return 0;
@@ -568,7 +627,7 @@ static void view_from_cache(Etcd *e, View *v) {
                 view_add(v, e->gprefix, kv);
         }
         v->stop_cluster = e->stop_cluster;
-        v->stop_cluster_value = strdup_or_null(e->trip_cluster);
+        v->trips = json_object_get(e->trips);
         view_finish(v);
 }
 
@@ -589,7 +648,8 @@ static void cache_fill(Etcd *e, struct json_object *reply) {
         }
         e->cache_rev = e->cache_read_rev = rev;
         e->cache_kept = rev > 0 && e->group_watch.created && e->group_watch.created_rev <= rev && e->group_event_rev <= rev;
-        e->cache_ok = e->cache_kept && e->stop_watch.created && e->stop_watch.created_rev <= rev;
+        e->cache_ok = e->cache_kept && e->stop_watch.created && e->stop_watch.created_rev <= rev &&
+                      e->trip_watch.created && e->trip_watch.created_rev <= rev;
 }
 
 /* One change from the group watch. */
@@ -628,10 +688,12 @@ static bool breaker_on(const Etcd *e);
 static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
         struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
         _cleanup_free_ char *gend = prefix_end(gprefix), *stop = strprintf("%s/stop", e->prefix),
-                            *bend = prefix_end(e->bprefix);
+                            *bend = prefix_end(e->bprefix), *tend = prefix_end(e->tprefix);
 
         json_object_array_add(succ, range_req(gprefix, gend));
         json_object_array_add(succ, range_req(stop, NULL));
+        /* The storm breaker's trips, honoured whether this node has a breaker configured or not. */
+        json_object_array_add(succ, range_req(e->tprefix, tend));
         if (breaker_on(e))
                 json_object_array_add(succ, range_req(e->bprefix, bend)); /* the storm breaker's history */
         json_object_object_add(body, "success", succ);
@@ -747,7 +809,15 @@ static bool breaker_on(const Etcd *e) {
         return e->breaker_group.window_usec > 0 || e->breaker_cluster.window_usec > 0;
 }
 
-/* A stop switch's value when the storm breaker wrote it (a JSON object with "breaker"), as a
+/* trip_cluster, trip_group after the trips changed. */
+static void trips_update(Etcd *e) {
+        free(e->trip_cluster);
+        free(e->trip_group);
+        e->trip_cluster = strdup_or_null(trips_find(e, e->trips, 'c'));
+        e->trip_group = strdup_or_null(trips_find(e, e->trips, 'g'));
+}
+
+/* A stop switch's value when the storm breaker of an older medic wrote it (a JSON object with "breaker"), as a
  * malloc'ed copy; NULL for an operator's stop switch or none. */
 static char *trip_of(const char *value) {
         struct json_object *o = value ? json_tokener_parse(value) : NULL;
@@ -813,7 +883,7 @@ static void history_parse(Etcd *e, struct json_object *kvs, BreakerHistory *h) {
         }
 }
 
-/* Whether granting this node now trips a breaker; then *ret_key is the stop switch to set and
+/* Whether granting this node now trips a breaker; then *ret_key is this node's trip key to set and
  * *ret_value its value (both malloc'ed). Decided on the history the view read. */
 static bool breaker_check(Etcd *e, const View *v, const GroupView *gv, char **ret_key, char **ret_value) {
         BreakerHistory h;
@@ -859,7 +929,9 @@ static bool breaker_check(Etcd *e, const View *v, const GroupView *gv, char **re
                 json_object_object_add(o, "allowed", json_object_new_int((int) allowed));
                 json_object_object_add(o, "since", json_object_new_int64(now));
                 json_object_object_add(o, "by", json_object_new_string(e->node));
-                *ret_key = cluster ? strprintf("%s/stop", e->prefix) : gkey(e, "stop", NULL);
+                /* This node's own trip key of the scope: the stop switches are the operators'. */
+                *ret_key = cluster ? strprintf("%scluster/%s", e->tprefix, e->node)
+                                   : strprintf("%sgroups/%s/%s", e->tprefix, e->group, e->node);
                 *ret_value = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
                 json_object_put(o);
                 strlist_clear(&nodes);
@@ -873,23 +945,24 @@ static void on_trip_txn(Etcd *e, struct json_object *reply, const char *error, v
 
         e->cache_ok = false;
         if (error) {
-                _cleanup_free_ char *why = strprintf("the storm breaker would trip, but etcd did not confirm the stop "
-                                                     "switch (%s); will re-read", error);
+                _cleanup_free_ char *why = strprintf("the storm breaker would trip, but etcd did not confirm the "
+                                                     "trip (%s); will re-read", error);
                 e->view_gen++;
                 return answer(e, COORD_UNKNOWN, why);
         }
         if (!json_object_get_boolean(jget(reply, "succeeded")))
-                return attempt(e); /* the history or the switch changed meanwhile: decide again */
+                return attempt(e); /* the history or a trip changed meanwhile: decide again */
         _cleanup_free_ char *reason = trip_reason(value);
-        log_warning("etcd: %s; the stop switch is set until an operator resumes (medicctl coordinator resume --reason)",
+        log_warning("etcd: %s; nothing is granted until an operator resumes (medicctl coordinator resume --reason)",
                     reason);
         e->view_gen++;
-        _cleanup_free_ char *why = strprintf("the storm breaker tripped and set the stop switch: %s", reason);
+        _cleanup_free_ char *why = strprintf("the storm breaker tripped: %s", reason);
         answer(e, COORD_DENIED, why);
 }
 
-/* Sets the stop switch instead of granting: only if no stop switch is there and the history is
- * the one the decision read. This node leaves the queue (a stopped coordinator refuses). */
+/* Records the trip (this node's key under PREFIX/breaker/tripped/) instead of granting: only if
+ * the history and the trips are those the decision read (no trip there then: it would have
+ * refused). This node leaves the queue (a tripped breaker refuses). */
 static void breaker_trip(Etcd *e, const View *v, const char *key, char *value) {
         struct json_object *body = json_object_new_object(), *cmp = json_object_new_array(),
                            *succ = json_object_new_array();
@@ -942,6 +1015,18 @@ static void grant(Etcd *e, View *v) {
          * must not exist, whatever revision the view is of. */
         json_object_array_add(cmp, compare("CREATE", stop, NULL, "EQUAL", "create_revision", 0));
         json_object_array_add(cmp, compare("CREATE", holder, NULL, "EQUAL", "create_revision", 0));
+        /* The storm breaker is not tripped: no trip key of the cluster or of the group, whatever
+         * the view said (an empty range compares as one key never created). */
+        _cleanup_free_ char *tc = strprintf("%scluster/", e->tprefix), *tcend = prefix_end(tc),
+                            *tg = strprintf("%sgroups/%s/", e->tprefix, e->group), *tgend = prefix_end(tg);
+        json_object_array_add(cmp, compare("CREATE", tc, tcend, "EQUAL", "create_revision", 0));
+        json_object_array_add(cmp, compare("CREATE", tg, tgend, "EQUAL", "create_revision", 0));
+        /* The breaker's history: unchanged since the read it was decided on (no other grant,
+         * trip or reset in between); this grant goes into it below. */
+        if (breaker_on(e)) {
+                _cleanup_free_ char *bend = prefix_end(e->bprefix);
+                json_object_array_add(cmp, compare("MOD", e->bprefix, bend, "LESS", "mod_revision", v->revision + 1));
+        }
         /* A member that counted as alive must still be: a vanished lease means one more
          * unavailable. Each alive member's key is compared as long as the compares fit in one
          * transaction. A larger group compares its members/ range (no member key changed or
@@ -971,12 +1056,7 @@ static void grant(Etcd *e, View *v) {
                 _cleanup_free_ char *gend = prefix_end(e->gprefix);
                 json_object_array_add(succ, range_req(e->gprefix, gend));
         }
-        /* The breaker's history: unchanged since the read it was decided on (no other grant or
-         * reset in between), and this grant in it (after the read-back: its index stays 2). */
-        if (breaker_on(e)) {
-                _cleanup_free_ char *bend = prefix_end(e->bprefix);
-                json_object_array_add(cmp, compare("MOD", e->bprefix, bend, "LESS", "mod_revision", v->revision + 1));
-        }
+        /* This grant in the breaker's history (after the read-back: its index stays 2). */
         json_object_array_add(succ, history_put(e, "granted", e->pending.holder));
         json_object_put(h);
         json_object_object_add(body, "compare", cmp);
@@ -1022,10 +1102,10 @@ static void remember_view(Etcd *e, const View *v, const GroupView *gv) {
         e->seen_view = true;
         e->stop_cluster = v->stop_cluster;
         e->stop_group = v->stop_group;
-        free(e->trip_cluster);
-        free(e->trip_group);
-        e->trip_cluster = trip_of(v->stop_cluster ? v->stop_cluster_value : NULL);
-        e->trip_group = trip_of(v->stop_group ? v->stop_group_value : NULL);
+        struct json_object *t = json_object_get(v->trips);
+        json_object_put(e->trips);
+        e->trips = t ? t : json_object_new_object();
+        trips_update(e);
         e->budget_used = cnt.unavailable;
         e->budget_allowed = cnt.allowed;
         e->holding = false;
@@ -1045,7 +1125,7 @@ static void on_first_view(Etcd *e, struct json_object *reply, const char *error,
                 return;
         cache_fill(e, reply);
         GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable,
-                         .min_healthy = v.min_healthy, .stopped = v.stop_cluster || v.stop_group };
+                         .min_healthy = v.min_healthy, .stopped = view_stopped(&v) };
         remember_view(e, &v, &gv);
         view_free(&v);
 }
@@ -1061,7 +1141,7 @@ static void decide(Etcd *e, View *v) {
         unsigned pos;
 
         GroupView gv = { .members = v->m, .n = v->n, .max_unavailable = v->max_unavailable,
-                         .min_healthy = v->min_healthy, .stopped = v->stop_cluster || v->stop_group };
+                         .min_healthy = v->min_healthy, .stopped = view_stopped(v) };
         remember_view(e, v, &gv);
         size_t me = view_member(v, e->node);
         gv.members = v->m; /* view_member may have grown the array */
@@ -1071,10 +1151,20 @@ static void decide(Etcd *e, View *v) {
                 view_free(v);
                 return answer(e, COORD_GRANTED, "already holds permission");
         case GRANT_STOPPED: {
-                _cleanup_free_ char *trip = trip_of(v->stop_cluster ? v->stop_cluster_value : v->stop_group_value),
-                                    *tr = trip ? trip_reason(trip) : NULL;
-                _cleanup_free_ char *why = strprintf("%s stop switch is set%s%s", v->stop_cluster ? "the cluster-wide" : "the group's",
-                                                     tr ? " by the " : "", tr ? tr : "");
+                _cleanup_free_ char *why = NULL;
+                if (v->stop_cluster || v->stop_group) {
+                        _cleanup_free_ char *trip = trip_of(v->stop_cluster ? v->stop_cluster_value : v->stop_group_value),
+                                            *tr = trip ? trip_reason(trip) : NULL;
+                        why = strprintf("%s stop switch is set%s%s", v->stop_cluster ? "the cluster-wide" : "the group's",
+                                        tr ? " by the " : "", tr ? tr : "");
+                } else {
+                        /* The storm breaker is tripped: one of its trip keys is there. */
+                        const char *t = trips_find(e, v->trips, 'c');
+                        bool cluster = t != NULL;
+                        _cleanup_free_ char *tr = trip_reason(t ? t : trips_find(e, v->trips, 'g') ?: "");
+                        why = strprintf("the storm breaker is tripped (%s%s) until an operator resumes it: %s",
+                                        cluster ? "cluster" : "group ", cluster ? "" : e->group, tr);
+                }
                 view_free(v);
                 leave_queue(e); /* pending requests are refused */
                 return answer(e, COORD_DENIED, why);
@@ -1572,6 +1662,8 @@ static int watch_event(Watch *w, struct json_object *line) {
                         request_read_soon(e); /* a change made while there was no watch */
                         view_refresh(e);      /* the copy follows the watch from a read after this */
                 }
+                if (w == &e->trip_watch && e->lease)
+                        read_view(e, e->gprefix, on_first_view, NULL); /* a trip or resume while there was none */
         }
         if (!(events = jget(res, "events")))
                 return 0;
@@ -1585,13 +1677,15 @@ static int watch_event(Watch *w, struct json_object *line) {
                 if (w == &e->group_watch)
                         cache_apply(e, ev);
                 _cleanup_free_ char *gstop = strprintf("%sstop", e->gprefix), *cstop = strprintf("%s/stop", e->prefix);
-                if (streq_ptr(key, gstop) || streq_ptr(key, cstop)) {
+                if (streq_ptr(key, gstop) || streq_ptr(key, cstop))
+                        *(streq_ptr(key, gstop) ? &e->stop_group : &e->stop_cluster) = !deleted;
+                if (w == &e->trip_watch && trip_scope(e, key, e->group)) {
                         _cleanup_free_ char *val = deleted ? NULL : unb64(json_object_get_string(jget(kv, "value")) ?: "");
-                        bool group = streq_ptr(key, gstop);
-                        *(group ? &e->stop_group : &e->stop_cluster) = !deleted;
-                        char **trip = group ? &e->trip_group : &e->trip_cluster;
-                        free(*trip);
-                        *trip = trip_of(val);
+                        if (val)
+                                json_object_object_add(e->trips, key, json_object_new_string(val));
+                        else
+                                json_object_object_del(e->trips, key);
+                        trips_update(e);
                 }
                 if (strcmp(key, e->request_key) == 0)
                         request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"), true);
@@ -1700,6 +1794,7 @@ static void watch_done(Watch *w) {
 typedef struct Admin {
         char *group, *gprefix;
         char *key, *reason;           /* resume: the stop switch, the operator's reason */
+        char *tkey;                   /* resume: the scope's trips, PREFIX/breaker/tripped/{cluster,groups/G}/ */
         bool cluster;
         void (*cb)(struct json_object *reply, void *ud);
         void *ud;
@@ -1709,6 +1804,7 @@ static void admin_free(Admin *a) {
         free(a->group);
         free(a->gprefix);
         free(a->key);
+        free(a->tkey);
         free(a->reason);
         free(a);
 }
@@ -1725,7 +1821,7 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
                 return admin_free(a);
         }
         GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable, .min_healthy = v.min_healthy,
-                         .stopped = v.stop_cluster || v.stop_group };
+                         .stopped = view_stopped(&v) };
         grant_counts(&gv, &cnt);
         if (strcmp(a->group, e->group) == 0)
                 remember_view(e, &v, &gv);
@@ -1798,17 +1894,26 @@ static void on_admin_view(Etcd *e, struct json_object *reply, const char *error,
         stop = json_object_new_object();
         json_object_object_add(stop, "cluster", json_object_new_boolean(v.stop_cluster));
         json_object_object_add(stop, "group", json_object_new_boolean(v.stop_group));
-        /* Which of them the storm breaker set, with its reason, nodes and time; the breakers
-         * this node is configured with. */
+        /* The storm breakers: the limits this node is configured with, whether one is tripped
+         * (a trip key of the scope; or a stop switch an older medic's breaker set), with the
+         * trip's reason, nodes and time, and the trip keys. */
         struct json_object *breaker = json_object_new_object();
+        size_t tlen = strlen(e->tprefix);
         for (int cluster = 0; cluster < 2; cluster++) {
-                _cleanup_free_ char *trip = trip_of(cluster ? v.stop_cluster_value : v.stop_group_value);
+                const char *tv = trips_find(e, v.trips, cluster ? 'c' : 'g');
+                _cleanup_free_ char *trip = tv ? strdup(tv) : trip_of(cluster ? v.stop_cluster_value : v.stop_group_value);
                 const BreakerSpec *spec = cluster ? &e->breaker_cluster : &e->breaker_group;
-                struct json_object *x = json_object_new_object();
+                struct json_object *x = json_object_new_object(), *keys = json_object_new_array();
                 json_object_object_add(x, "limit", spec->window_usec ? json_object_new_string(breaker_format(spec, bb, sizeof bb)) : NULL);
                 json_object_object_add(x, "tripped", json_object_new_boolean(trip != NULL));
                 if (trip)
                         json_object_object_add(x, "trip", json_tokener_parse(trip));
+                json_object_object_foreach(v.trips, tk, tval) {
+                        (void) tval;
+                        if ((strncmp(tk + tlen, "cluster/", 8) == 0) == (cluster == 1))
+                                json_object_array_add(keys, json_object_new_string(tk));
+                }
+                json_object_object_add(x, "trip_keys", keys);
                 json_object_object_add(breaker, cluster ? "cluster" : "group", x);
         }
         json_object_object_add(stop, "breaker", breaker);
@@ -1843,7 +1948,8 @@ static void on_admin_resumed(Etcd *e, struct json_object *reply, const char *err
         if (error)
                 o = control_error("etcd refused or did not answer: %s", error);
         else if (!json_object_get_boolean(jget(reply, "succeeded")))
-                o = control_error("the stop switch %s changed while it was resumed: look at it again", a->key);
+                o = control_error("the stop switch %s or the storm breaker's trips changed while it was resumed: "
+                                  "look at them again", a->key);
         else {
                 log_notice("etcd: the %s stop switch %s is resumed by an operator (%s)", a->cluster ? "cluster-wide" : "group",
                            a->key, a->reason ? a->reason : "no reason given");
@@ -1854,27 +1960,40 @@ static void on_admin_resumed(Etcd *e, struct json_object *reply, const char *err
         admin_free(a);
 }
 
-/* resume, after reading the stop switch: a switch the storm breaker set needs a reason; the
- * switch goes and the reset is recorded (PREFIX/breaker/reset/...: the breaker counts only
- * what comes after it), in one transaction that compares the switch unchanged. */
+/* resume, after reading the stop switch and the scope's trips: a tripped storm breaker needs a
+ * reason; the stop switch and every trip key of the scope go and the reset is recorded
+ * (PREFIX/breaker/reset/...: the breaker counts only what comes after it), in one transaction
+ * that compares the switch and the trips unchanged since the read. Run with credentials that
+ * may write them (the operators' role medic-admin): a node's role may not. */
 static void on_admin_resume_read(Etcd *e, struct json_object *reply, const char *error, void *ud) {
         Admin *a = ud;
-        struct json_object *kv, *body, *cmp, *succ, *rec;
+        struct json_object *kv, *skvs, *tkvs, *body, *cmp, *succ, *rec;
 
         if (error) {
-                a->cb(control_error("cannot read the stop switch from etcd: %s", error), a->ud);
+                a->cb(control_error("cannot read the stop switch and the storm breaker from etcd: %s", error), a->ud);
                 return admin_free(a);
         }
-        kv = json_object_is_type(jget(reply, "kvs"), json_type_array) ? json_object_array_get_idx(jget(reply, "kvs"), 0) : NULL;
+        skvs = txn_kvs(reply, 0);
+        tkvs = txn_kvs(reply, 1);
+        int64_t rev = jint(jget(reply, "header"), "revision");
+        kv = skvs ? json_object_array_get_idx(skvs, 0) : NULL;
         _cleanup_free_ char *val = kv ? unb64(json_object_get_string(jget(kv, "value")) ?: "") : NULL;
-        _cleanup_free_ char *trip = trip_of(val);
+        /* The trip: the first trip key's value (an older medic's breaker set the stop switch). */
+        struct json_object *tkv = tkvs ? json_object_array_get_idx(tkvs, 0) : NULL;
+        _cleanup_free_ char *trip = tkv ? unb64(json_object_get_string(jget(tkv, "value")) ?: "") : trip_of(val);
+        size_t ntrips = tkvs ? json_object_array_length(tkvs) : 0;
+        if (rev <= 0) {
+                a->cb(control_error("etcd answered a malformed read of %s", a->key), a->ud);
+                return admin_free(a);
+        }
         if (trip && (!a->reason || !*a->reason)) {
                 _cleanup_free_ char *why = trip_reason(trip);
-                a->cb(control_error("the storm breaker set this stop switch (%s): resume it with --reason TEXT", why), a->ud);
+                a->cb(control_error("the storm breaker is tripped (%s): resume it with --reason TEXT", why), a->ud);
                 return admin_free(a);
         }
         _cleanup_free_ char *rk = a->cluster ? strprintf("%sreset/cluster", e->bprefix)
                                              : strprintf("%sreset/groups/%s", e->bprefix, a->group);
+        _cleanup_free_ char *tend = prefix_end(a->tkey);
         body = json_object_new_object();
         cmp = json_object_new_array();
         succ = json_object_new_array();
@@ -1883,8 +2002,11 @@ static void on_admin_resume_read(Etcd *e, struct json_object *reply, const char 
         json_object_object_add(rec, "reason", a->reason ? json_object_new_string(a->reason) : NULL);
         json_object_object_add(rec, "by", json_object_new_string(e->node));
         json_object_object_add(rec, "tripped", trip ? json_tokener_parse(trip) : NULL);
+        json_object_object_add(rec, "trips", json_object_new_int64((int64_t) ntrips));
         json_object_array_add(cmp, compare("MOD", a->key, NULL, "EQUAL", "mod_revision", jint(kv, "mod_revision")));
+        json_object_array_add(cmp, compare("MOD", a->tkey, tend, "LESS", "mod_revision", rev + 1));
         json_object_array_add(succ, delete_req(a->key, NULL));
+        json_object_array_add(succ, delete_req(a->tkey, tend));
         json_object_array_add(succ, put_req(rk, json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN), 0));
         json_object_put(rec);
         json_object_object_add(body, "compare", cmp);
@@ -1931,12 +2053,16 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 return 0;
         }
         if (streq_ptr(action, "resume")) {
-                struct json_object *r = json_object_new_object();
+                struct json_object *r = json_object_new_object(), *rs = json_object_new_array();
                 a->cluster = !group;
                 a->key = group ? strprintf("%sstop", a->gprefix) : strprintf("%s/stop", e->prefix);
+                a->tkey = group ? strprintf("%sgroups/%s/", e->tprefix, group) : strprintf("%scluster/", e->tprefix);
                 a->reason = strdup_or_null(json_object_get_string(jget(req, "reason")));
-                jadd_b64(r, "key", a->key);
-                etcd_call(e, "kv/range", r, on_admin_resume_read, a);
+                _cleanup_free_ char *tend = prefix_end(a->tkey);
+                json_object_array_add(rs, range_req(a->key, NULL));
+                json_object_array_add(rs, range_req(a->tkey, tend));
+                json_object_object_add(r, "success", rs);
+                etcd_call(e, "kv/txn", r, on_admin_resume_read, a);
                 return 0;
         }
         body = json_object_new_object();
@@ -2015,7 +2141,8 @@ static struct json_object *etcd_status(Coordinator *c) {
                 json_object_object_add(o, "budget_allowed", json_object_new_int(e->budget_allowed));
                 json_object_object_add(o, "stopped_cluster", json_object_new_boolean(e->stop_cluster));
                 json_object_object_add(o, "stopped_group", json_object_new_boolean(e->stop_group));
-                /* The storm breaker (metrics: medic_breaker_tripped): which stop switch it set. */
+                /* The storm breaker (metrics: medic_breaker_tripped): whether a trip key of the
+                 * scope is there (the trip watch). */
                 json_object_object_add(o, "breaker_tripped_cluster", json_object_new_boolean(e->trip_cluster != NULL));
                 json_object_object_add(o, "breaker_tripped_group", json_object_new_boolean(e->trip_group != NULL));
                 if (e->trip_cluster || e->trip_group) {
@@ -2176,6 +2303,8 @@ static int etcd_init(Coordinator *c) {
         e->breaker_group = cfg->breaker_group;
         e->breaker_cluster = cfg->breaker_cluster;
         e->bprefix = strprintf("%s/breaker/", cfg->prefix);
+        e->tprefix = strprintf("%s/breaker/tripped/", cfg->prefix);
+        e->trips = json_object_new_object();
         e->healthy = true;
         e->healthy_published = true;
         e->view_gen = 1;
@@ -2217,6 +2346,8 @@ static int etcd_init(Coordinator *c) {
         r = watch_init(e, &e->group_watch, e->gprefix, true);
         if (r >= 0)
                 r = watch_init(e, &e->stop_watch, stop, false);
+        if (r >= 0)
+                r = watch_init(e, &e->trip_watch, e->tprefix, true); /* the storm breaker's trips */
         if (r < 0)
                 return r;
         start_registration(e);
@@ -2233,6 +2364,7 @@ static void etcd_done(Coordinator *c) {
                 answer(e, COORD_UNKNOWN, "shutting down");
         watch_done(&e->group_watch);
         watch_done(&e->stop_watch);
+        watch_done(&e->trip_watch);
         http_client_free(e->http);
         sd_event_source_disable_unref(e->reg_timer);
         sd_event_source_disable_unref(e->keepalive_timer);
@@ -2242,6 +2374,8 @@ static void etcd_done(Coordinator *c) {
         free(e->prefix);
         free(e->gprefix);
         free(e->bprefix);
+        free(e->tprefix);
+        json_object_put(e->trips);
         free(e->trip_group);
         free(e->trip_cluster);
         free(e->request_key);

@@ -2,7 +2,8 @@
 /* `medicctl fleet`: one range read of the etcd coordinator's PREFIX/ (the key layout of
  * coord/coord-etcd.c, documented in medic.conf(5)) through etcd's JSON gateway with blocking
  * libcurl, turned into every group's budget, holders, queue, unhealthy, dead, parked and
- * sick members, and the stop switches (any key beside the groups' members, e.g. a breaker). */
+ * sick members, and the switches: the stop switches, the storm breaker's trips, and any other
+ * key beside the groups' members. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
@@ -278,9 +279,29 @@ static void classify(const char *pfx, struct json_object *kv, struct json_object
                 return;
         const char *rest = key + plen;
         /* The storm breaker's history (grants, nodes that became unhealthy, resets) is not a
-         * switch: a tripped breaker is the stop switch it set, shown as such. */
+         * switch; a trip (PREFIX/breaker/tripped/cluster/NODE, .../groups/G/NODE) is the
+         * breaker of its scope, tripped by NODE: it stops the grants as a stop switch does. */
         if (strncmp(rest, "breaker/events/", 15) == 0 || strncmp(rest, "breaker/reset/", 14) == 0)
                 return;
+        if (strncmp(rest, "breaker/tripped/", 16) == 0) {
+                const char *t = rest + 16, *node = NULL;
+                _cleanup_free_ char *gname = NULL;
+                if (strncmp(t, "cluster/", 8) == 0)
+                        node = t + 8;
+                else if (strncmp(t, "groups/", 7) == 0 && (node = strchr(t + 7, '/')) && node > t + 7) {
+                        gname = strndup(t + 7, (size_t) (node - t - 7));
+                        node++;
+                } else
+                        node = NULL;
+                if (!node || !*node || strchr(node, '/'))
+                        return add_switch(switches, key, NULL, rest, val); /* not a trip key: shown as it is */
+                if (gname)
+                        json_object_object_add(group_of(groups, gname), "tripped", json_object_new_boolean(1));
+                add_switch(switches, key, gname, "breaker", val);
+                struct json_object *s = json_object_array_get_idx(switches, json_object_array_length(switches) - 1);
+                json_object_object_add(s, "tripped_by", json_object_new_string(node));
+                return;
+        }
         if (strncmp(rest, "groups/", 7) != 0)
                 return add_switch(switches, key, NULL, rest, val); /* PREFIX/stop, a breaker, … */
         rest += 7;
@@ -362,7 +383,8 @@ static struct json_object *group_build(const Config *cfg, const char *name, stru
         _cleanup_free_ struct json_object **nv = calloc(n + 1, sizeof *nv);
         _cleanup_free_ const char **names = calloc(n + 1, sizeof *names);
         GroupView gv = { .members = m, .max_unavailable = cfg->max_unavailable, .min_healthy = cfg->min_healthy,
-                         .stopped = cluster_stop || json_object_get_boolean(jget(g, "stop")) };
+                         .stopped = cluster_stop || json_object_get_boolean(jget(g, "stop")) ||
+                                    json_object_get_boolean(jget(g, "tripped")) };
         bool budget_set = false;
         GroupCounts cnt;
         BudgetValue x;
@@ -531,7 +553,8 @@ int fleet_read(const Config *cfg, const FleetFilter *filter, struct json_object 
         bool cluster_stop = false;
         for (size_t i = 0; i < json_object_array_length(switches); i++) {
                 struct json_object *s = json_object_array_get_idx(switches, i);
-                cluster_stop |= !jget(s, "group") && strcmp(json_object_get_string(jget(s, "name")) ?: "", "stop") == 0;
+                cluster_stop |= !jget(s, "group") && (strcmp(json_object_get_string(jget(s, "name")) ?: "", "stop") == 0 ||
+                                                      jget(s, "tripped_by")); /* a stop switch or a trip */
         }
         for (size_t i = 0; i < ng; i++) {
                 struct json_object *o = group_build(cfg, gnames[i], jget(groups, gnames[i]), cluster_stop, filter);

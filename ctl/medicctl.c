@@ -1761,14 +1761,28 @@ static void print_fleet(json_object *o) {
         for (size_t i = 0; switches && i < json_object_array_length(switches); i++) {
                 json_object *s = json_object_array_get_idx(switches, i);
                 _cleanup_free_ char *val = format_field(s, "value");
+                json_object *value = get_object(s, "value");
+                bool trip = get_string(s, "tripped_by") != NULL;
                 str_puts(&b, "switch: ");
-                str_put_sanitized(&b, get_string(s, "name") ?: "-");
+                str_puts(&b, trip ? "storm breaker" : "");
+                if (!trip)
+                        str_put_sanitized(&b, get_string(s, "name") ?: "-");
                 if (get_string(s, "group")) {
                         str_puts(&b, " of group ");
                         str_put_sanitized(&b, get_string(s, "group"));
                 } else
                         str_puts(&b, " (cluster-wide)");
-                str_printf(&b, " is set: %s", val);
+                if (trip) {
+                        /* A trip of the storm breaker: by whom, and why. */
+                        str_puts(&b, " is tripped by ");
+                        str_put_sanitized(&b, get_string(s, "tripped_by"));
+                        str_puts(&b, ": ");
+                        if (value && get_string(value, "reason"))
+                                str_put_sanitized(&b, get_string(value, "reason"));
+                        else
+                                str_puts(&b, val);
+                } else
+                        str_printf(&b, " is set: %s", val);
                 _cleanup_free_ char *line = str_take(&b);
                 puts(line);
         }

@@ -394,14 +394,14 @@ static void render_coordinator(FILE *f, Manager *m) {
                         continue;
                 sample(f, "medic_coordinator_stop", LABELS({ "scope", key + 8 }), json_object_get_boolean(val) ? "1" : "0");
         }
-        /* The storm breaker, as the backend last saw its stop switches (etcd only). */
+        /* The storm breaker, as the backend last saw its trips (etcd only). */
         bool breaker_family = false;
         json_object_object_foreach(st, bkey, bval) {
                 if (strncmp(bkey, "breaker_tripped_", 16) != 0 || !json_object_is_type(bval, json_type_boolean))
                         continue;
                 if (!breaker_family)
                         family(f, "medic_breaker_tripped", "gauge",
-                               "1 while the storm breaker holds the stop switch of the scope (group, cluster) set; "
+                               "1 while the storm breaker of the scope (group, cluster) is tripped; "
                                "nothing is granted until an operator resumes.");
                 breaker_family = true;
                 sample(f, "medic_breaker_tripped", LABELS({ "scope", bkey + 16 }), json_object_get_boolean(bval) ? "1" : "0");

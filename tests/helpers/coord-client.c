@@ -4,7 +4,8 @@
  *
  *   coord-client CONFIG       reads commands on stdin, one per line, answers on stdout:
  *     acquire RULE            ask until granted; prints "granted" (or "stopped REASON" when a
- *                             stop switch refuses it); re-asks after every change it sees
+ *                             stop switch or the storm breaker refuses it); re-asks after every
+ *                             change it sees
  *     try RULE                ask once; prints "granted", "denied REASON" or "unknown REASON"
  *     release RULE            give the permission back; prints "released"
  *     withdraw RULE           leave the queue; prints "withdrawn"
@@ -57,7 +58,7 @@ static void on_acquire(CoordAnswer a, const char *reason, void *ud) {
                 acquiring = NULL;
                 return;
         }
-        if (a == COORD_DENIED && reason && strstr(reason, "stop switch")) {
+        if (a == COORD_DENIED && reason && (strstr(reason, "stop switch") || strstr(reason, "storm breaker"))) {
                 say("stopped %s", reason);
                 free(acquiring);
                 acquiring = NULL;

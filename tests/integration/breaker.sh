@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The storm breaker on a real etcd, with many simulated nodes (tests/helpers/coord-client, one
 # process each), entries written straight into etcd, and a real medicd: a burst of requests in
-# a group trips breaker_group at exactly its threshold (30% of 10 = 3 granted, the 4th sets the
-# stop switch with the reason, the nodes and the time), nothing more is granted, `resume`
-# needs a reason and records it, then the rollout goes on (3 more, then it trips again); a slow
+# a group trips breaker_group at exactly its threshold (30% of 10 = 3 granted, the 4th records
+# the trip in its own key under PREFIX/breaker/tripped/ with the reason, the nodes and the time;
+# no stop switch is written), nothing more is granted, `resume` needs a reason, records it and
+# deletes the trip, then the rollout goes on (3 more, then it trips again); a slow
 # steady rollout never trips it; breaker_cluster counts grants and nodes that became unhealthy
 # in every group, inside its window only; medicctl and the metrics show it.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -14,6 +15,10 @@ need_etcd
 command -v etcdctl >/dev/null || { echo "1..0 # SKIP etcdctl is not installed (Debian package etcd-client)"; exit 0; }
 start_etcd
 etcdput() { ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" put "$@" >/dev/null 2>&1; }
+# tripget PREFIX: the value of the first trip key under PREFIX (empty: not tripped);
+# tripkeys PREFIX: the trip keys.
+tripget() { etcdget --prefix --print-value-only "$1" | head -1; }
+tripkeys() { etcdget --prefix --keys-only "$1" | grep .; }
 
 # answered NAME: the last answer of an "acquire": granted or stopped (empty while waiting).
 # Only the lines after the node's mark (mark NAME: from now on).
@@ -34,8 +39,11 @@ ok "every node of the burst got an answer" wait_for 20 '[ "$(( $(count_answers g
 is "$(count_answers granted "${G1[@]}")" 3 "exactly 3 of 10 granted (30%)"
 is "$(count_answers stopped "${G1[@]}")" 7 "the 7 others are refused"
 is "$(etcd_holders g1 | grep -c .)" 3 "3 holder keys in etcd"
-trip=$(etcdget --print-value-only /medic/groups/g1/stop)
-is "$(printf '%s' "$trip" | jget 'd["breaker"]')" group "the group's stop switch is the breaker's"
+trip=$(tripget /medic/breaker/tripped/groups/g1/)
+is "$(printf '%s' "$trip" | jget 'd["breaker"]')" group "the trip is the group breaker's"
+is "$(tripkeys /medic/breaker/tripped/groups/g1/)" "/medic/breaker/tripped/groups/g1/$(printf '%s' "$trip" | jget 'd["by"]')" \
+        "one trip key, the tripping node's own"
+is "$(etcdget --print-value-only /medic/groups/g1/stop)" "" "no stop switch is written (they are the operators')"
 is "$(printf '%s' "$trip" | jget 'len(d["nodes"])')" 4 "it names the 4 nodes involved (3 granted and the one that tripped it)"
 like "$(printf '%s' "$trip" | jget 'd["reason"]')" "^storm breaker: 4 nodes of group g1 .*within 10m \(breaker_group 30%/10m allows 3\)" "its reason"
 ok "it has the time" test "$(printf '%s' "$trip" | jget 'd["since"]')" -ge "$(( $(date +%s) - 60 ))"
@@ -48,17 +56,21 @@ is "$(local_json n01 | jget 'd["breaker_tripped_group"]')" true "the node's stat
 # Nothing more is granted: a new node, and a holder's release does not open it.
 client_start n11 g1 || bail_out "client n11"
 client_send n11 "try reboot"
-like "$(client_wait n11 '^(denied|granted|unknown)' 5)" "^denied the group's stop switch is set by the storm breaker" "a new node is refused while it is tripped"
+like "$(client_wait n11 '^(denied|granted|unknown)' 5)" "^denied the storm breaker is tripped \(group g1\)" "a new node is refused while it is tripped"
+# A node with no breaker configured honours the trip too.
+CLIENT_EXTRA=$'max_unavailable = 100%' client_start n12 g1 || bail_out "client n12"
+client_send n12 "try reboot"
+like "$(client_wait n12 '^(denied|granted|unknown)' 5)" "^denied the storm breaker is tripped" "a node without breaker_group honours the trip"
 first=$(etcd_holders g1 | head -1)
 client_send "$first" "release reboot"; client_wait "$first" '^released' 5 >/dev/null
 client_send n11 "try reboot"
 like "$(client_wait n11 '^(denied|granted|unknown)' 5)" "^denied" "a release does not reset the breaker"
 
 # ---- resume: a reason is required and recorded ----
-like "$(admin n01 '{"action":"resume","group":"g1"}')" '"ok":false.*storm breaker set this stop switch.*--reason' "resume without a reason is refused"
-ok "the stop switch is still there" test -n "$(etcdget --print-value-only /medic/groups/g1/stop)"
+like "$(admin n01 '{"action":"resume","group":"g1"}')" '"ok":false.*storm breaker is tripped.*--reason' "resume without a reason is refused"
+ok "the trip is still there" test -n "$(tripget /medic/breaker/tripped/groups/g1/)"
 like "$(admin n01 '{"action":"resume","group":"g1","reason":"bad check fixed"}')" '"ok":true' "resume with a reason"
-ok "the stop switch is gone" test -z "$(etcdget --print-value-only /medic/groups/g1/stop)"
+ok "the trip is gone" test -z "$(tripget /medic/breaker/tripped/groups/g1/)"
 reset=$(etcdget --print-value-only /medic/breaker/reset/groups/g1)
 is "$(printf '%s' "$reset" | jget 'd["reason"]')" "bad check fixed" "the reset is recorded with its reason"
 is "$(printf '%s' "$reset" | jget 'd["tripped"]["breaker"]')" group "and what was tripped"
@@ -70,7 +82,7 @@ for n in "${G1[@]}"; do [ "$(answered "$n")" = stopped ] && REST+=("$n"); done
 for n in "${REST[@]}"; do mark "$n"; client_send "$n" "acquire reboot"; done
 ok "every waiting node got an answer" wait_for 20 '[ "$(( $(count_answers granted "${REST[@]}") + $(count_answers stopped "${REST[@]}") ))" = ${#REST[@]} ]'
 is "$(count_answers granted "${REST[@]}")" 3 "after the reset: exactly 3 more granted"
-is "$(etcdget --print-value-only /medic/groups/g1/stop | jget 'd["breaker"]')" group "then it trips again"
+is "$(tripget /medic/breaker/tripped/groups/g1/ | jget 'd["breaker"]')" group "then it trips again"
 
 # ---- a larger group: 50 members registered straight in etcd, 5 real ones, breaker 10% ----
 # 10% of 55 = 5: 3 simulated members were granted a minute ago, so 2 of the burst pass.
@@ -87,7 +99,7 @@ for i in 1 2 3 4 5; do client_start "b$i" g3 || bail_out "client b$i"; G3+=("b$i
 for n in "${G3[@]}"; do client_send "$n" "acquire reboot"; done
 ok "every node of the second burst got an answer" wait_for 20 '[ "$(( $(count_answers granted "${G3[@]}") + $(count_answers stopped "${G3[@]}") ))" = 5 ]'
 is "$(count_answers granted "${G3[@]}")" 2 "55 members, 10%: 5 in the window, 3 of them earlier: 2 granted"
-is "$(etcdget --print-value-only /medic/groups/g3/stop | jget 'len(d["nodes"])')" 6 "the trip names 6 nodes (3 earlier, 2 granted, the 3rd asker)"
+is "$(tripget /medic/breaker/tripped/groups/g3/ | jget 'len(d["nodes"])')" 6 "the trip names 6 nodes (3 earlier, 2 granted, the 3rd asker)"
 
 # ---- a slow steady rollout never trips it: breaker_group 1/2s, one node every 3 s ----
 CLIENT_EXTRA=$'max_unavailable = 1\nbreaker_group = 1/2s'
@@ -100,7 +112,7 @@ for i in 1 2 3 4; do
         [ "$i" -lt 4 ] && sleep 3.2
 done
 is "$steady" 4 "a steady rollout: all 4 granted, one at a time"
-is "$(etcdget --print-value-only /medic/groups/g2/stop)" "" "the breaker of g2 never tripped"
+is "$(tripget /medic/breaker/tripped/groups/g2/)" "" "the breaker of g2 never tripped"
 # The same pace twice as fast trips it (the test can fail).
 client_send s1 "acquire reboot"; client_wait s1 '^granted' 10 >/dev/null
 client_send s1 "release reboot"; client_wait s1 '^released' 5 >/dev/null
@@ -120,10 +132,11 @@ client_send k2 "try reboot"
 is "$(client_wait k2 '^(denied|granted|unknown)' 5)" granted "4 nodes in the hour (sim1, sim2, unhealthy k1, k2): granted; an entry 2 h old does not count"
 client_send k3 "try reboot"
 like "$(client_wait k3 '^(denied|granted|unknown)' 5)" "^denied the storm breaker tripped.*5 nodes of the cluster.*breaker_cluster 4/1h allows 4" "a 5th node trips the cluster's breaker"
-is "$(etcdget --print-value-only /c/stop | jget 'd["breaker"]')" cluster "the cluster-wide stop switch is the breaker's"
-is "$(etcdget --print-value-only /c/stop | jget '",".join(sorted(d["nodes"]))')" "k1,k2,k3,sim1,sim2" "the nodes involved, across groups"
+is "$(tripget /c/breaker/tripped/cluster/ | jget 'd["breaker"]')" cluster "the cluster breaker's trip"
+is "$(tripkeys /c/breaker/tripped/cluster/)" /c/breaker/tripped/cluster/k3 "in the tripping node's own key"
+is "$(tripget /c/breaker/tripped/cluster/ | jget '",".join(sorted(d["nodes"]))')" "k1,k2,k3,sim1,sim2" "the nodes involved, across groups"
 client_send k4 "try reboot"
-like "$(client_wait k4 '^(denied|granted|unknown)' 5)" "^denied the cluster-wide stop switch is set by the storm breaker" "another group is refused too"
+like "$(client_wait k4 '^(denied|granted|unknown)' 5)" "^denied the storm breaker is tripped \(cluster\)" "another group is refused too"
 
 # ---- a cluster-wide burst, prefix /d: 8 groups of one node each, breaker_cluster 3/1h ----
 # Different groups do not share holder keys: only the history compare in the grant keeps two
@@ -149,7 +162,7 @@ st=$(ctl coordinator status)
 like "$st" "storm breaker \(cluster\): 4/1h, tripped: storm breaker: 5 nodes" "coordinator status shows the breaker and why"
 like "$(ctl coordinator resume 2>&1)" "--reason" "medicctl coordinator resume without --reason is refused"
 ctl coordinator resume --reason "rollout checked" >/dev/null
-ok "medicctl coordinator resume --reason lifts it" wait_for 5 '[ -z "$(etcdget --print-value-only /c/stop)" ]'
+ok "medicctl coordinator resume --reason lifts it" wait_for 5 '[ -z "$(tripget /c/breaker/tripped/cluster/)" ]'
 ok "and the metric follows" wait_for 10 'curl -sf "$METRICS_URL" | grep -qx "medic_breaker_tripped{scope=\"cluster\"} 0"'
 ok "the resume is logged" log_has 'Operator: coordinator resume cluster-wide: rollout checked'
 ok "and in the history" wait_for 5 'ctl history | grep -q "coordinator-resume"'

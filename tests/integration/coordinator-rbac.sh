@@ -5,10 +5,14 @@
 # granted in turn, reboot, release and consume a reboot request; and with a node's
 # credentials nothing but that node's own keys can be written: not another node's holder or
 # queue key, not the budget, not a stop switch, not another group. The operators' role
-# (medic-admin) can write them. No password appears in a command line or a log.
+# (medic-admin) can write them. The storm breaker (breaker_group on the nodes) works under the
+# node roles: a trip is recorded in the tripping node's own key, holds after its window has
+# passed, and `medicctl coordinator resume --reason` through a medicd with the operators'
+# credentials lifts it; a node cannot write a stop switch, a reset or another node's trip.
+# No node's medicd ever meets "permission denied". No password appears in a command line or a log.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/etcd-lib.sh"
-setup 120
+setup 200
 need_etcd
 . "$top_srcdir/tests/integration/nodes-lib.sh"
 ROLES="$top_srcdir/packaging/medic-etcd-roles"
@@ -34,6 +38,11 @@ perms=$("${E[@]}" --user root:rootpw role get medic-node-A 2>&1)
 like "$perms" 'Read:' "role medic-node-A has read permissions"
 unlike "$(sed -n '/KV Write:/,$p' <<<"$perms")" 'groups/g1/[a-z_]*/B' "role medic-node-A may not write any key of B"
 like "$("$ROLES" --print g1 A)" 'READWRITE key +/medic/groups/g1/holders/A' "--print shows the layout"
+like "$("$ROLES" --print g1 A)" 'READWRITE key +/medic/breaker/tripped/cluster/A' "--print shows the breaker's keys"
+for k in /medic/breaker/events/g1/A /medic/breaker/tripped/groups/g1/A /medic/breaker/tripped/cluster/A; do
+        like "$perms" "$k" "role medic-node-A may write its breaker key $k"
+done
+unlike "$(sed -n '/KV Write:/,$p' <<<"$perms")" '/stop|breaker/reset|prefix' "and no stop switch, no reset, no range"
 
 # Two real medicd nodes, each with its own user.
 for n in A B; do
@@ -41,12 +50,18 @@ for n in A B; do
         node_reboot_rule "$n"
         node_conf "$n" coordinator "password_file = $T/pw/$n.password"
         node_conf "$n" coordinator "user = $n"
+        # 2 distinct nodes (A, B) are granted below: the breaker trips only at a 4th.
+        node_conf "$n" coordinator "breaker_group = 3/10s"
 done
+# An operators' medicd (for medicctl coordinator resume), with the admin role, in its own group.
+node_add O ops
+node_conf O coordinator "password_file = $T/pw/ops.password"
+node_conf O coordinator "user = ops"
 # A also serves an operator's reboot request (the coordinator key mirrored into its flag file).
 on A reboot_request_check 1s "$(node_dir A)/coordinator-reboot-request"
 echo 'rule "operator-reboot" { when = "reboot-request", remedy = reboot {}, retry = "1s" }' |
         on A write_file "$(node_dir A)/rules/20-operator.lua"
-for n in A B; do node_start "$n"; done
+for n in A B O; do node_start "$n"; done
 ok "A registers with its own user" wait_for 15 "ETCDCTL_API=3 etcdctl --endpoints=$ETCD_URL --user root:rootpw get --keys-only /medic/groups/g1/members/A | grep -q ."
 ok "B registers with its own user" wait_for 15 "ETCDCTL_API=3 etcdctl --endpoints=$ETCD_URL --user root:rootpw get --keys-only /medic/groups/g1/members/B | grep -q ."
 rootget() { "${E[@]}" --user root:rootpw get "$@" 2>/dev/null; }
@@ -70,7 +85,47 @@ node_boot A
 ok "A deletes the request key under its own role" wait_for 15 "! rootget --keys-only /medic/groups/g1/reboot_required/A | grep -q ."
 ok "A releases after the request" wait_for 30 "! rootget --keys-only /medic/groups/g1/holders/A | grep -q ."
 
-for n in A B; do
+# ---- the storm breaker under the node roles ----
+node_start B  # alive again (its trigger is gone): the budget leaves room for A
+ok "B is back" wait_for 15 "rootget /medic/groups/g1/members/B | grep -q '\"healthy\":true'"
+# Three more nodes' grants in the window, written with the admin role: A's next request is a
+# 4th node within 10 s, over breaker_group 3/10s.
+now=$(date +%s)
+for x in X1 X2 X3; do
+        "${E[@]}" --user "ops:$pwO" put "/medic/breaker/events/g1/$x" \
+                "{\"node\":\"$x\",\"group\":\"g1\",\"time\":$now,\"what\":\"granted\"}" >/dev/null 2>&1 ||
+                bail_out "cannot write the breaker's history with the admin role"
+done
+touch "$(node_dir A)/trigger"
+ok "A trips the breaker: the trip is recorded in A's own key" wait_for 15 "rootget --keys-only /medic/breaker/tripped/groups/g1/A | grep -q ."
+trip=$(rootget --print-value-only /medic/breaker/tripped/groups/g1/A)
+like "$trip" '"reason":"storm breaker: [45] nodes of group g1' "the trip has its reason"
+like "$trip" '"nodes":\[[^]]*"X1"' "and the nodes involved"
+is "$(rootget --keys-only /medic/groups/g1/stop)" "" "no stop switch is written"
+ok "A's status: the breaker is tripped" wait_for 5 'on A ctl status | grep -Eq "^storm breaker: +tripped \(group\)"'
+ok "the metric medic_breaker_tripped{scope=\"group\"} is 1" wait_for 10 '[ "$(node_metric A "medic_breaker_tripped{scope=\"group\"}")" = 1 ]'
+like "$(on O ctl coordinator status --group g1)" "storm breaker \(group\): .*tripped: storm breaker: [45] nodes" "coordinator status (operators' medicd) shows the trip"
+like "$(timeout 20 "$MEDICCTL" fleet --config "$(node_dir O)/medic.conf" 2>&1)" "switch: storm breaker of group g1 is tripped by A: storm breaker: [45] nodes" "medicctl fleet shows the trip as the breaker"
+# The window passes: the history no longer counts, the trip holds. A's medicd starts again, so
+# that its request is decided afresh (not an answer kept since nothing changed).
+sleep 11
+node_stop A
+node_start A
+ok "after the window a fresh A asks again" wait_for 15 'on A ctl_json status | jget "d[\"coordinator\"].get(\"last_reason\") or \"\"" | grep -q .'
+like "$(on A ctl_json status | jget 'd["coordinator"].get("last_reason")')" "storm breaker is tripped \(group g1\)" "and is refused: the trip holds after the window"
+ok "A is not granted" test -z "$(rootget --keys-only /medic/groups/g1/holders/A)"
+is "$(node_rebooted A && echo rebooted)" "" "A has not rebooted"
+# An operator resumes, through the medicd with the admin role.
+like "$(on O ctl coordinator resume --group g1 2>&1)" "--reason" "resume without --reason is refused"
+out=$(on O ctl coordinator resume --group g1 --reason "rbac test: checks fixed" 2>&1)
+is "$?" 0 "medicctl coordinator resume --reason with the operators' credentials: $out"
+ok "the trip key is gone" test -z "$(rootget --keys-only --prefix /medic/breaker/tripped/)"
+like "$(rootget --print-value-only /medic/breaker/reset/groups/g1)" '"reason":"rbac test: checks fixed"' "the reset is recorded"
+ok "A is granted and reboots after the resume" wait_for 20 "node_rebooted A"
+node_boot A
+ok "A releases" wait_for 30 "! rootget --keys-only /medic/groups/g1/holders/A | grep -q ."
+
+for n in A B O; do
         if grep -qi 'permission denied' "$(node_dir "$n")/medicd.log"; then
                 fail "$n's medicd never hit etcd's permission denied: $(grep -i 'permission denied' "$(node_dir "$n")/medicd.log" | head -2)"
         else
@@ -98,6 +153,12 @@ refused "set the cluster stop switch" put /medic/stop x
 refused "take a slot in another group" put /medic/groups/g2/holders/A x
 refused "write outside the prefix" put /other x
 refused "delete the whole prefix" del --prefix /medic/
+refused "write B's trip key" put /medic/breaker/tripped/groups/g1/B x
+refused "write a trip key of another group" put /medic/breaker/tripped/groups/g2/A x
+refused "write B's cluster trip key" put /medic/breaker/tripped/cluster/B x
+refused "delete the trips" del --prefix /medic/breaker/tripped/
+refused "record a reset of the breaker" put /medic/breaker/reset/groups/g1 x
+refused "write B's breaker history" put /medic/breaker/events/g1/B x
 out=$(asA put /medic/groups/g1/reboot_required/A self)
 like "$out" '^OK' "A may write its own keys"
 asA del /medic/groups/g1/reboot_required/A >/dev/null
@@ -106,6 +167,7 @@ mark=$(on A log_mark)
 out=$(on A ctl coordinator stop --group g1 2>&1)
 like "$out" 'permission denied' "medicctl coordinator stop through a node's medicd: etcd's refusal is shown"
 ok "the stop switch was not written" test -z "$(rootget --keys-only /medic/groups/g1/stop)"
+like "$(on A ctl coordinator resume --group g1 --reason x 2>&1)" 'permission denied' "medicctl coordinator resume through a node's medicd is refused too"
 "${E[@]}" --user "ops:$pwO" put /medic/groups/g1/stop "by ops" >/dev/null 2>&1
 is "$(rootget --print-value-only /medic/groups/g1/stop)" "by ops" "the admin role may set the stop switch"
 
