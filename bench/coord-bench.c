@@ -54,6 +54,8 @@ static void ask(Node *n);
 static int on_release_timer(sd_event_source *s, uint64_t usec, void *ud) {
         Node *n = ud;
         n->timer = sd_event_source_disable_unref(n->timer);
+        if (getenv("BENCH_DEBUG"))
+                fprintf(stderr, "%.3f node %d: release\n", (double) (now_monotonic() - t_start) / 1e6, n->i);
         coordinator_release(n->coord, "bench");
         n->holding = false;
         holders--;
@@ -64,17 +66,20 @@ static int on_release_timer(sd_event_source *s, uint64_t usec, void *ud) {
                        "(ideal %d); at most %d held at once\n",
                        n_nodes, allowed, arg, total, total / ((double) arg / 1000.0),
                        (n_nodes + allowed - 1) / allowed, max_holders);
-                int64_t reads = 0, cached = 0;
+                int64_t reads = 0, cached = 0, retries = 0;
                 for (int i = 0; i < n_nodes; i++) {
                         struct json_object *st = coordinator_status(nodes[i].coord), *v;
                         if (json_object_object_get_ex(st, "group_reads", &v))
                                 reads += json_object_get_int64(v);
                         if (json_object_object_get_ex(st, "decisions_from_watch", &v))
                                 cached += json_object_get_int64(v);
+                        if (json_object_object_get_ex(st, "grant_retries", &v))
+                                retries += json_object_get_int64(v);
                         json_object_put(st);
                 }
                 printf("rollout: requests decided on a read of the group %lld (%.1f per node), "
-                       "on the copy the watch keeps %lld\n", (long long) reads, (double) reads / n_nodes, (long long) cached);
+                       "on the copy the watch keeps %lld; grants decided again on a failed transaction's read %lld\n",
+                       (long long) reads, (double) reads / n_nodes, (long long) cached, (long long) retries);
                 sd_event_exit(event, 0);
         }
         return 0;
@@ -90,7 +95,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *ud) {
 static void on_answer(CoordAnswer a, const char *reason, void *ud) {
         Node *n = ud;
         if (getenv("BENCH_DEBUG"))
-                fprintf(stderr, "node %d: %s %s\n", n->i, coord_answer_to_string(a), reason ? reason : "");
+                fprintf(stderr, "%.3f node %d: %s %s\n", (double) (now_monotonic() - t_start) / 1e6, n->i, coord_answer_to_string(a), reason ? reason : "");
         if (a != COORD_GRANTED) {
                 /* Ask again soon: answers are cached until a watch event, so this costs nothing. */
                 sd_event_add_time_relative(event, &n->timer, CLOCK_MONOTONIC, 20 * USEC_PER_MSEC, USEC_PER_MSEC, on_retry, n);

@@ -152,6 +152,8 @@ struct Etcd {
         struct json_object *gone;     /* node -> when (epoch s) its members/ key left, as the watch saw */
         int64_t group_event_rev;      /* the newest change the group watch delivered */
         uint64_t reads, cached_decisions; /* decisions on a read, on the watch-kept copy */
+        uint64_t grant_retries;       /* grants decided again on a failed transaction's own read */
+        bool direct_tried;            /* this request tried a grant from outside the queue (decide()) */
         uint64_t view_gen;            /* bumped by every watch event */
         uint64_t cached_gen;          /* the generation cached_answer was computed at */
         CoordAnswer cached_answer;
@@ -685,18 +687,26 @@ static void cache_apply(Etcd *e, struct json_object *ev) {
 
 static bool breaker_on(const Etcd *e);
 
-static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
-        struct json_object *body = json_object_new_object(), *succ = json_object_new_array();
+/* The ranges a decision is made on, as txn operations (view_parse() reads their answers): the
+ * group, the cluster-wide stop switch, the storm breaker's trips and (with a breaker) history. */
+static struct json_object *view_ops(Etcd *e, const char *gprefix) {
+        struct json_object *ops = json_object_new_array();
         _cleanup_free_ char *gend = prefix_end(gprefix), *stop = strprintf("%s/stop", e->prefix),
                             *bend = prefix_end(e->bprefix), *tend = prefix_end(e->tprefix);
 
-        json_object_array_add(succ, range_req(gprefix, gend));
-        json_object_array_add(succ, range_req(stop, NULL));
+        json_object_array_add(ops, range_req(gprefix, gend));
+        json_object_array_add(ops, range_req(stop, NULL));
         /* The storm breaker's trips, honoured whether this node has a breaker configured or not. */
-        json_object_array_add(succ, range_req(e->tprefix, tend));
+        json_object_array_add(ops, range_req(e->tprefix, tend));
         if (breaker_on(e))
-                json_object_array_add(succ, range_req(e->bprefix, bend)); /* the storm breaker's history */
-        json_object_object_add(body, "success", succ);
+                json_object_array_add(ops, range_req(e->bprefix, bend)); /* the storm breaker's history */
+        return ops;
+}
+
+static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
+        struct json_object *body = json_object_new_object();
+
+        json_object_object_add(body, "success", view_ops(e, gprefix));
         etcd_call(e, "kv/txn", body, cb, ud);
 }
 
@@ -706,6 +716,17 @@ static void on_view_refreshed(Etcd *e, struct json_object *reply, const char *er
  * the copy is not kept: one read, then the watch's changes. */
 static void view_refresh(Etcd *e) {
         if (e->cache_kept || e->view_refreshing || !e->group_watch.created)
+                return;
+        e->view_refreshing = true;
+        read_view(e, e->gprefix, on_view_refreshed, NULL);
+}
+
+/* After registering or a watch (re)started: one read of the group once this node is registered
+ * and all three watches stand, which the copy then follows (not one read per event: in a burst
+ * of registrations every read is of a large group). */
+static void view_sync(Etcd *e) {
+        if (!e->lease || e->registering || e->view_refreshing || e->cache_ok || !e->group_watch.created ||
+            !e->stop_watch.created || !e->trip_watch.created)
                 return;
         e->view_refreshing = true;
         read_view(e, e->gprefix, on_view_refreshed, NULL);
@@ -730,6 +751,7 @@ static void leave_queue(Etcd *e) {
 }
 
 static void release_send(Etcd *e);
+static void decide(Etcd *e, View *v);
 
 static void answer(Etcd *e, CoordAnswer a, const char *reason) {
         Pending p = e->pending;
@@ -799,8 +821,15 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
                 e->grant_rev = jint(jget(reply, "header"), "revision");
                 return answer(e, COORD_GRANTED, NULL);
         }
-        /* Somebody changed the group meanwhile: decide again on a fresh view. */
-        attempt(e);
+        /* Somebody changed the group meanwhile: decide again at once, on the group as the
+         * transaction's failure branch read it (view_ops(): no second round trip). */
+        View v;
+        if (!e->lease || view_parse(e, e->gprefix, reply, &v) < 0)
+                return attempt(e);
+        cache_fill(e, reply);
+        e->reads++;
+        e->grant_retries++;
+        decide(e, &v);
 }
 
 /* ---- the storm breaker ------------------------------------------------------------------ */
@@ -1061,6 +1090,7 @@ static void grant(Etcd *e, View *v) {
         json_object_put(h);
         json_object_object_add(body, "compare", cmp);
         json_object_object_add(body, "success", succ);
+        json_object_object_add(body, "failure", view_ops(e, e->gprefix)); /* decided again on it */
 #ifdef MEDIC_TEST_HOOKS
         /* tests/helpers/coord-client only: hold the decided grant back, so that a test can let a
          * member's lease end between the decision and the transaction. */
@@ -1146,6 +1176,16 @@ static void decide(Etcd *e, View *v) {
         size_t me = view_member(v, e->node);
         gv.members = v->m; /* view_member may have grown the array */
         gv.n = v->n;
+        /* Not queued yet: decided as the last of the queue (behind everyone who joined before),
+         * so that a free slot is granted at once; only a node that has to wait joins the queue
+         * (the grant deletes the queue key either way). Once per request: a grant that failed
+         * its compare had competitors, and nodes outside the queue cannot see each other, so
+         * they would all try for every slot; the queue orders them. */
+        bool queued = v->m[me].queued, direct = !queued && !e->direct_tried;
+        if (direct) {
+                v->m[me].queued = true;
+                v->m[me].queue_rev = INT64_MAX;
+        }
         switch (grant_decide(&gv, e->node, &pos, &reason)) {
         case GRANT_HELD:
                 view_free(v);
@@ -1181,13 +1221,15 @@ static void decide(Etcd *e, View *v) {
                         view_free(v);
                         return;
                 }
+                if (direct)
+                        e->direct_tried = true;
                 grant(e, v);
                 view_free(v);
                 return;
         }
         case GRANT_WAIT:
         default:
-                if (!v->m[me].queued) {
+                if (!queued) {
                         view_free(v);
                         return enqueue(e);
                 }
@@ -1245,6 +1287,7 @@ static int etcd_request(Coordinator *c, const char *holder, coord_answer_t cb, v
                 return 0;
         }
         e->pending = (Pending) { .holder = strdup(holder), .cb = cb, .userdata = userdata };
+        e->direct_tried = false;
         attempt(e);
         return 0;
 }
@@ -1338,8 +1381,9 @@ static void on_registered(Etcd *e, struct json_object *reply, const char *error,
         (void) sd_event_source_set_time_relative(e->keepalive_timer, e->ttl / 3);
         (void) sd_event_source_set_enabled(e->keepalive_timer, SD_EVENT_ON);
         e->view_gen++;
-        /* The group as it is now (status, metrics), and a request made while this node was away. */
-        read_view(e, e->gprefix, on_first_view, NULL);
+        /* The group as it is now (status, metrics; once the watches stand), and a request made
+         * while this node was away. */
+        view_sync(e);
         request_read(e);
 }
 
@@ -1658,12 +1702,11 @@ static int watch_event(Watch *w, struct json_object *line) {
         if (json_object_get_boolean(jget(res, "created"))) {
                 w->created = true;
                 w->created_rev = jint(jget(res, "header"), "revision");
-                if (w == &e->group_watch) {
+                if (w == &e->group_watch)
                         request_read_soon(e); /* a change made while there was no watch */
-                        view_refresh(e);      /* the copy follows the watch from a read after this */
-                }
-                if (w == &e->trip_watch && e->lease)
-                        read_view(e, e->gprefix, on_first_view, NULL); /* a trip or resume while there was none */
+                /* The copy follows the watches from a read after the last of them stands (a trip,
+                 * resume or change made while one was missing is in it). */
+                view_sync(e);
         }
         if (!(events = jget(res, "events")))
                 return 0;
@@ -2134,6 +2177,7 @@ static struct json_object *etcd_status(Coordinator *c) {
         /* How requests were decided: on a read of the group, or on the copy the watch keeps. */
         json_object_object_add(o, "group_reads", json_object_new_int64((int64_t) e->reads));
         json_object_object_add(o, "decisions_from_watch", json_object_new_int64((int64_t) e->cached_decisions));
+        json_object_object_add(o, "grant_retries", json_object_new_int64((int64_t) e->grant_retries));
         json_object_object_add(o, "reboot_request", request_status(e));
         /* For metrics (see metrics.h): as of the last view of the group; stop switches live. */
         if (e->seen_view) {
