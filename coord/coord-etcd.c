@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "coord-etcd.h"
 #include "coordinator.h"
 #include "grant.h"
 #include "http.h"
@@ -303,25 +304,32 @@ static void on_call_done(const HttpResponse *r, void *userdata) {
                 err = strprintf("%s%s: %s", r->timed_out ? "timed out: " : "", e->endpoints.v[e->endpoint],
                                 r->error ? r->error : "transfer failed");
                 e->endpoint = (e->endpoint + 1) % e->endpoints.n;
-        } else {
-                reply = json_tokener_parse(r->body);
-                if (r->status != 200) {
-                        const char *msg = json_object_get_string(jget(reply, "message"));
-                        err = strprintf("etcd answered HTTP %ld: %s (code %lld)", r->status, msg ? msg : r->body,
-                                        (long long) jint(reply, "code"));
-                        json_object_put(reply);
-                        reply = NULL;
-                } else if (!reply || !json_object_is_type(reply, json_type_object)) {
-                        err = strdup("etcd answered something that is not a JSON object");
-                        json_object_put(reply);
-                        reply = NULL;
-                }
-        }
+        } else
+                (void) etcd_reply_parse(r->status, r->body, &reply, &err);
         if (!err)
                 e->last_contact = now_monotonic();
         k->cb(e, reply, err, k->ud);
         json_object_put(reply);
         call_free(k);
+}
+
+int etcd_reply_parse(long status, const char *body, struct json_object **ret_reply, char **ret_error) {
+        struct json_object *reply = json_tokener_parse(body);
+
+        if (status != 200) {
+                const char *msg = json_object_get_string(jget(reply, "message"));
+                *ret_error = strprintf("etcd answered HTTP %ld: %s (code %lld)", status, msg ? msg : body,
+                                       (long long) jint(reply, "code"));
+                json_object_put(reply);
+                return -EPROTO;
+        }
+        if (!reply || !json_object_is_type(reply, json_type_object)) {
+                *ret_error = strdup("etcd answered something that is not a JSON object");
+                json_object_put(reply);
+                return -EBADMSG;
+        }
+        *ret_reply = reply;
+        return 0;
 }
 
 static void call_send(Call *k) {
@@ -1903,3 +1911,22 @@ const CoordinatorOps coord_etcd_ops = {
         .admin = etcd_admin,
         .group_view = etcd_group_view,
 };
+
+/* ---- the reply parsers on their own (coord-etcd.h) -------------------------------------- */
+
+int etcd_group_parse(const char *gprefix, struct json_object *reply, size_t *ret_members, bool *ret_within_budget,
+                     bool *ret_granted_within_budget) {
+        Etcd e = { .gprefix = (char *) gprefix };
+        View v;
+        int r;
+
+        *ret_granted_within_budget = granted_within_budget(&e, reply);
+        r = view_parse(&e, gprefix, reply, &v);
+        if (r < 0)
+                return r;
+        GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable, .min_healthy = v.min_healthy };
+        *ret_within_budget = grant_within_budget(&gv);
+        *ret_members = v.n;
+        view_free(&v);
+        return 0;
+}
