@@ -3,6 +3,7 @@
  * medic.ipmi.sensors() and medic.ipmi.sel() take from it, pushed to Lua by lua_push_json() as
  * the binding does. */
 #include <lauxlib.h>
+#include <json-c/json.h>
 #include <lualib.h>
 
 #include "fuzz.h"
