@@ -19,9 +19,9 @@ LIB_SOURCES="lib/util.c lib/duration.c lib/ratelimit.c lib/window.c lib/config.c
         lib/condition.c lib/tables.c lib/decide.c"
 DAEMON_SOURCES="$LIB_SOURCES $(sed -n '/^medicd_SOURCES/,/^[^\t]*$/p' "$src/Makefile.am" |
         tr ' \\\t' '\n\n\n' | grep '\.c$' | grep -v '^daemon/medicd\.c$')"
-ALL_TARGETS="config duration ratespec window budget lua state etcd fleetlock dkms ipmi"
+ALL_TARGETS="config duration ratespec window budget lua state control etcd fleetlock dkms ipmi"
 declare -A uses=([config]=lib [duration]=lib [ratespec]=lib [window]=lib [budget]=lib [dkms]=none
-        [lua]=daemon [state]=daemon [etcd]=daemon [fleetlock]=daemon [ipmi]=daemon)
+        [lua]=daemon [state]=daemon [control]=daemon [etcd]=daemon [fleetlock]=daemon [ipmi]=daemon)
 CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
         -DFUZZ_SRCDIR=\"$src\" -I$src/tests/fuzz ${FUZZ_CFLAGS:-}"
 
