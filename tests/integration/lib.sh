@@ -123,7 +123,8 @@ _wrapper_verdict() {
                 grep -q 'ERROR SUMMARY: 0 errors' "$f" || bad="$bad $f"
         done
         if [ -n "$bad" ]; then
-                fail "medicd under '$MEDICD_WRAPPER': no errors, no definite leaks ($n runs)" "$(cat $bad | head -n 80)"
+                fail "medicd under '$MEDICD_WRAPPER': no errors, no definite leaks ($n runs)" \
+                        "$(grep -hE "ERROR SUMMARY|Invalid|uninitialised|definitely|  (at|by) 0x" $bad | head -n 60)"
         elif [ "$n" -eq 0 ]; then
                 skip "medicd under '$MEDICD_WRAPPER': no errors, no definite leaks" "no run of medicd ended normally"
         else
@@ -311,9 +312,16 @@ daemon_alive() {
 try_start_medicd() {
         local i
         echo "=== test: starting medicd $* ($(date +%T.%N)) ===" >> "$T/medicd.log"
-        env ${MEDICD_ENV:-} "$MEDICD" --config "$T/medic.conf" "$@" >> "$T/medicd.log" 2>&1 &
+        if [ -n "${MEDICD_WRAPPER:-}" ]; then
+                # shellcheck disable=SC2086
+                env ${MEDICD_ENV:-} $MEDICD_WRAPPER --log-file="$T/wrapper.%p.log" "$MEDICD" --config "$T/medic.conf" "$@" \
+                        >> "$T/medicd.log" 2>&1 &
+        else
+                # shellcheck disable=SC2086
+                env ${MEDICD_ENV:-} "$MEDICD" --config "$T/medic.conf" "$@" >> "$T/medicd.log" 2>&1 &
+        fi
         MEDICD_PID=$!
-        for i in $(seq 100); do
+        for i in $(seq $((100 * _slow))); do
                 if ! daemon_alive; then
                         wait "$MEDICD_PID" 2>/dev/null
                         diag "medicd exited (status $?) while starting; log tail:"
