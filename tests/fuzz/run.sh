@@ -44,6 +44,11 @@ objects() { # lib|daemon|none -> object list
         echo "$objs"
 }
 
+# The objects first, in parallel (compile() then finds them current).
+export -f compile
+export FUZZ_CC CFLAGS src out
+printf '%s\n' $DAEMON_SOURCES | xargs -P "$(nproc)" -I{} bash -c 'compile {} >/dev/null' 2>/dev/null
+
 targets=${FUZZ_TARGETS:-$ALL_TARGETS}
 echo "1..$(echo $targets | wc -w)"
 for t in $targets; do
