@@ -200,7 +200,14 @@ static struct json_object *jget(struct json_object *o, const char *key) {
 
 /* The kvs of response I of a txn reply whose responses are ranges (NULL: none, or not there). */
 static struct json_object *txn_kvs(struct json_object *reply, size_t i) {
-        return jget(jget(json_object_array_get_idx(jget(reply, "responses"), i), "response_range"), "kvs");
+        struct json_object *resp = jget(reply, "responses"), *kvs;
+
+        /* json-c asserts (aborts medicd) on an array call on anything else: an answer without
+         * responses crashed it (found by tests/fuzz/fuzz-etcd). */
+        if (!json_object_is_type(resp, json_type_array))
+                return NULL;
+        kvs = jget(jget(json_object_array_get_idx(resp, i), "response_range"), "kvs");
+        return json_object_is_type(kvs, json_type_array) ? kvs : NULL;
 }
 
 static void jadd_b64(struct json_object *o, const char *field, const char *value) {
@@ -1333,7 +1340,7 @@ static int watch_event(Watch *w, struct json_object *line) {
                         view_refresh(e);      /* the copy follows the watch from a read after this */
                 }
         }
-        if (!(events = jget(res, "events")))
+        if (!(events = jget(res, "events")) || !json_object_is_type(events, json_type_array))
                 return 0;
         e->view_gen++;
         for (size_t i = 0; i < json_object_array_length(events); i++) {
