@@ -1286,7 +1286,8 @@ static void on_request_read(Etcd *e, struct json_object *reply, const char *erro
                 return;
         }
         e->request_backoff = 0;
-        request_news(e, kvs && json_object_array_length(kvs) > 0 ? json_object_array_get_idx(kvs, 0) : NULL,
+        request_news(e, json_object_is_type(kvs, json_type_array) && json_object_array_length(kvs) > 0
+                                ? json_object_array_get_idx(kvs, 0) : NULL,
                      jint(jget(reply, "header"), "revision"), false);
 }
 

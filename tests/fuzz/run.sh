@@ -57,13 +57,13 @@ for t in $targets; do
            ! $FUZZ_CC $CFLAGS -fsanitize=fuzzer "$src/tests/fuzz/fuzz-$t.c" $objs ${FUZZ_LIBS:-} -lm -o "$bin" 2>"$log"; then
                 tap "not ok" "fuzz-$t: does not build"; [ -f "$log" ] && sed "s/^/# /" "$log" | head -n 20; failed=1; continue
         fi
-        mkdir -p "$out/corpus/$t"
+        mkdir -p "$out/scratch/$t"
         extra=""
         [ -f "$src/tests/fuzz/fuzz-$t.dict" ] && extra="-dict=$src/tests/fuzz/fuzz-$t.dict"
         # shellcheck disable=SC2086
         ( cd "$out" && ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$FUZZ_TIME" -timeout=25 -rss_limit_mb=2048 \
                 -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/crash-$t-" $extra \
-                "$out/corpus/$t" "$src/tests/fuzz/corpus/$t" ) > "$log" 2>&1
+                "$out/scratch/$t" "$src/tests/fuzz/corpus/$t" ) > "$log" 2>&1
         rc=$?
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         if [ $rc -eq 0 ]; then
