@@ -156,7 +156,8 @@ static int tasks_start(const ActHost *h, const char *rule, const char *dir, char
                         strlist_add(&t->files, path);
                 }
                 closedir(d);
-                qsort(t->files.v, t->files.n, sizeof(char *), cmp_str);
+                if (t->files.n > 0) /* qsort() of NULL, 0 is undefined (UBSan stopped medicd here) */
+                        qsort(t->files.v, t->files.n, sizeof(char *), cmp_str);
         } else if (errno != ENOENT)
                 log_warning_errno(errno, "Cannot read task directory %s, treating it as empty: %m", dir);
         /* Start from the loop: the callback never comes from inside tasks_run(). */
