@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "killpoint.h"
 #include "util.h"
 
 int strlist_add(StrList *l, const char *s) {
@@ -185,6 +186,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
+        KILLPOINT_AT("write-temp-created", path);
 
         r = write_all(fd, data, size);
         if (r >= 0 && fchmod(fd, mode) < 0)
@@ -193,12 +195,15 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 r = -errno;
         if (close(fd) < 0 && r >= 0)
                 r = -errno;
+        if (r >= 0)
+                KILLPOINT_AT("write-before-rename", path);
         if (r >= 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0) {
                 (void) unlink(tmp);
                 return r;
         }
+        KILLPOINT_AT("write-after-rename", path);
 
         /* Make the rename itself durable. */
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
