@@ -72,18 +72,26 @@ EOF
         done
 }
 
-# state_files_parse DIR WHEN: every file in the state directory (temporary files included;
-# not the empty lock) is JSON; the bad ones are appended to $STATE_FILES_BAD.
+# state_files_parse DIR WHEN [all]: every file in the state directory (not the empty lock; with
+# "all" the temporary files of the atomic writes too: none may be left after a restart) is JSON;
+# the bad ones are appended to $STATE_FILES_BAD.
 state_files_parse() {
-        local f ok=0
-        for f in "$1"/* "$1"/.[!.]*; do
-                [ -f "$f" ] || continue
-                [ "$(basename "$f")" = lock ] && continue
-                python3 -m json.tool "$f" >/dev/null 2>&1 && continue
-                echo "$2: $(basename "$f") ($(head -c 80 "$f" | tr '\n' ' '))" >> "$STATE_FILES_BAD"
-                ok=1
-        done
-        return $ok
+        python3 -c '
+import json, os, sys
+d, when, hidden = sys.argv[1], sys.argv[2], sys.argv[3] == "all"
+bad = []
+for f in sorted(os.listdir(d)):
+    p = os.path.join(d, f)
+    if f == "lock" or (f.startswith(".") and not hidden) or not os.path.isfile(p):
+        continue
+    try:
+        json.load(open(p))
+    except Exception:
+        bad.append("%s: %s (%r)" % (when, f, open(p, "rb").read(80)))
+if bad:
+    open(sys.argv[4], "a").write("".join(b + "\n" for b in bad))
+sys.exit(1 if bad else 0)
+' "$1" "$2" "${3:-}" "$STATE_FILES_BAD"
 }
 
 # the boot: the sysrq keys written so far are kept in sysrq-all, a new boot id, the trigger gone.
@@ -95,16 +103,20 @@ new_boot() {
         BOOTED=1
 }
 
-# start ENV: the hooked medicd with ENV (kill or list settings, or none); its pid tracked.
+# start ENV: the hooked medicd with ENV (kill or list settings, or none); its pid tracked. A
+# medicd that dies at its kill point while starting has started as far as the scenario goes.
 start() {
-        MEDICD_ENV="MEDIC_TEST_SYSRQ_PAUSE_MS=100 $1"
-        try_start_medicd || return 1
-        echo "$MEDICD_PID" >> "$ROOT/pids"
+        MEDICD_ENV="MEDIC_TEST_SYSRQ_PAUSE_MS=100 MEDIC_TEST_TICK_MS=250 $1"
+        if try_start_medicd 2>/dev/null; then
+                echo "$MEDICD_PID" >> "$ROOT/pids"
+                return 0
+        fi
+        [ "$killed" = no ] && [ -s "$T/killed" ]
 }
 
 # reap: medicd died at its kill point (SIGKILL, already gone): collected.
 reap() {
-        wait "$MEDICD_PID" 2>/dev/null
+        [ -n "$MEDICD_PID" ] && wait "$MEDICD_PID" 2>/dev/null
         MEDICD_PID=""
 }
 
@@ -215,10 +227,22 @@ check_after() {
         holders=$(etcd_holders "$1" | tr '\n' ' ')
         [ -z "$holders" ] || echo "fail permission leaked: etcd holders $holders"
         [ ! -e "$T/state/permission.json" ] || echo "fail permission.json left: $(cat "$T/state/permission.json")"
-        ctl_json status | jget '" ".join("fail medicd %s %s" % (k, d["coordinator"][k]) for k in ("holder", "asking") if d["coordinator"][k])' | grep .
-        ctl_json conditions | jget '" ".join(sorted(c["name"] for c in d["conditions"]))' |
-                grep -qx 'disk-ok hw wants-reboot' || echo "fail conditions lost: $(ctl_json conditions | jget '[c["name"] for c in d["conditions"]]')"
-        state_files_parse "$T/state" "at the end" || echo "fail a state file does not parse"
+        ctl_json status > "$T/status.json"
+        ctl_json conditions > "$T/conditions.json"
+        python3 -c '
+import json, sys
+try:
+    st, cs = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+except Exception as e:
+    sys.exit("fail medicd does not answer: %r" % e)
+for k in ("holder", "asking"):
+    if st["coordinator"][k]:
+        print("fail medicd still %s: %s" % (k, st["coordinator"][k]))
+names = sorted(c["name"] for c in cs["conditions"])
+if names != ["disk-ok", "hw", "wants-reboot"]:
+    print("fail conditions lost: %s" % names)
+' "$T/status.json" "$T/conditions.json" 2>&1
+        state_files_parse "$T/state" "at the end" all || echo "fail a state file does not parse"
 }
 
 # ---- the listing run ------------------------------------------------------------------------
