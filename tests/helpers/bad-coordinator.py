@@ -33,8 +33,8 @@ limits it to that many requests (counted per entry while the file is unchanged).
              booleans, "false" for succeeded, arrays for objects, objects for arrays)
   mangle     forward, then change the real answer's types: booleans and numbers become strings
              ("false" stays a non-empty string), numeric strings become arrays
-  b64        HTTP 200, valid JSON of the right shape whose kvs keys and values are not base64
-             or decode to binary garbage ("succeeded": false)
+  b64        forward, then replace the kvs of the real answer (in a txn: of its first
+             response) by keys and values that are not base64 or decode to binary garbage
   garbage    HTTP 200 with binary garbage (control bytes, NUL, invalid UTF-8, newlines)
   huge       HTTP 200 with a "mib" MiB body (default 64) starting as JSON, Content-Length set
   endless    HTTP 200, chunked, garbage lines without end until the client goes away
@@ -308,7 +308,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         real = None
-        if forward or kind == "mangle":
+        if forward or kind in ("mangle", "b64"):
             status, headers, real = self.fetch(body)
             self.rec.update(forwarded=0, upstream_status=status)
         canned = json.dumps({"header": {"cluster_id": "1", "revision": "999"}, "succeeded": True,
@@ -338,9 +338,16 @@ class Handler(BaseHTTPRequestHandler):
                 data = real
             return self.answer(status, data)
         if kind == "b64":
-            r = {"response_range": {"kvs": B64_BAD, "count": "4"}}
-            return self.answer(200, json.dumps({"header": {"cluster_id": "1", "revision": "999"}, "succeeded": False,
-                                                "kvs": B64_BAD, "count": "4", "responses": [r] * 4}).encode())
+            try:
+                data = json.loads(real)
+                if isinstance(data.get("responses"), list) and data["responses"]:
+                    data["responses"][0] = {"response_range": {"kvs": B64_BAD, "count": "4"}}
+                if "kvs" in data:
+                    data["kvs"] = B64_BAD
+                data = json.dumps(data).encode()
+            except (ValueError, AttributeError):
+                data = real
+            return self.answer(status, data)
         if kind == "garbage":
             return self.answer(200, GARBAGE, ctype="text/html")
         if kind == "huge":
