@@ -53,6 +53,7 @@
 
 /* etcd refuses a transaction with more compares than its --max-txn-ops (default 128). */
 #define ETCD_MAX_TXN_OPS 128
+#define MAX_REFUSALS 8 /* grant transactions refused in a row before the request is answered "unknown" */
 
 #define RETRY_MIN (1 * USEC_PER_SEC)
 #define RETRY_MAX (30 * USEC_PER_SEC)
@@ -128,6 +129,7 @@ struct Etcd {
 
         Pending pending;              /* at most one request in flight per node */
         bool attempting;
+        unsigned refusals;            /* grant transactions refused in a row, this request */
         /* A release is retried until etcd confirms the delete; until then no request is decided
          * (a read racing the delete would answer "already holds permission" after it). */
         bool release_wanted, release_in_flight;
@@ -148,6 +150,10 @@ struct Etcd {
         bool cache_kept;
         bool view_refreshing;         /* a read to start keeping the copy is out */
         int64_t grant_rev;            /* the revision of this node's last grant (0: none in this process) */
+        /* A grant transaction of this process had no answer: etcd may apply it late, and a holder
+         * key of this node that is not granted (granted: answered, not yet released) is given
+         * back while no request is in flight. */
+        bool maybe_granted, granted;
         uint64_t last_contact;        /* CLOCK_MONOTONIC usec of etcd's last answer or watch data */
         struct json_object *gone;     /* node -> when (epoch s) its members/ key left, as the watch saw */
         int64_t group_event_rev;      /* the newest change the group watch delivered */
@@ -762,11 +768,29 @@ static void leave_queue(Etcd *e) {
 
 static void release_send(Etcd *e);
 
+/* A holder key of this node that no answer granted, from a grant etcd applied late: given back
+ * (deleting is harmless when it is not there). force: whether or not the copy shows it. */
+static void late_grant_check(Etcd *e, bool force) {
+        _cleanup_free_ char *key = NULL;
+
+        if (!e->maybe_granted || e->granted || e->pending.cb || e->release_wanted)
+                return;
+        if (!force && !((key = gkey(e, "holders", e->node)) && e->cache_kept && jget(e->cache, key)))
+                return;
+        log_warning("etcd: %s may hold permission in group %s from a grant etcd applied late (after it "
+                    "gave up on it); giving it back", e->node, e->group);
+        e->release_wanted = true;
+        e->view_gen++;
+        if (!e->release_in_flight)
+                release_send(e);
+}
+
 static void answer(Etcd *e, CoordAnswer a, const char *reason) {
         Pending p = e->pending;
 
         e->pending = (Pending) {};
         e->attempting = false;
+        e->refusals = 0;
         if (e->release_wanted && a != COORD_UNKNOWN) {
                 /* Released while this request was in flight: whatever it saw is stale. */
                 a = COORD_UNKNOWN;
@@ -781,11 +805,15 @@ static void answer(Etcd *e, CoordAnswer a, const char *reason) {
                 e->cached_answer = a;
                 e->cached_gen = e->view_gen;
         }
+        if (a == COORD_GRANTED)
+                e->granted = true;
         if (p.cb)
                 p.cb(a, reason, p.userdata);
         free(p.holder);
         if (e->release_wanted && !e->release_in_flight && !e->pending.cb)
                 release_send(e);
+        else if (a != COORD_GRANTED)
+                late_grant_check(e, false);
 }
 
 /* The group as the grant transaction read it back (its third response: the group at the
@@ -815,6 +843,7 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
                 /* Outcome unknown: maybe granted, maybe not. Only a fresh read can tell. */
                 _cleanup_free_ char *why = strprintf("grant outcome unknown (%s); will re-read", error);
                 e->view_gen++;
+                e->maybe_granted = true;
                 return answer(e, COORD_UNKNOWN, why);
         }
         e->cache_ok = false; /* granted: our own write; refused: the view was behind */
@@ -833,7 +862,13 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
                 e->grant_rev = jint(jget(reply, "header"), "revision");
                 return answer(e, COORD_GRANTED, NULL);
         }
-        /* Somebody changed the group meanwhile: decide again on a fresh view. */
+        /* Somebody changed the group meanwhile: decide again on a fresh view. Not without end:
+         * an etcd (or something posing as one) that refuses every grant is not asked in a loop. */
+        if (++e->refusals >= MAX_REFUSALS) {
+                _cleanup_free_ char *why = strprintf("etcd refused the grant transaction %d times in a row; the group "
+                                                     "changes too fast or etcd misbehaves", MAX_REFUSALS);
+                return answer(e, COORD_UNKNOWN, why);
+        }
         attempt(e);
 }
 
@@ -1290,6 +1325,7 @@ static void etcd_withdraw(Coordinator *c, const char *holder) {
         Etcd *e = c->data;
         leave_queue(e);
         e->view_gen++;
+        late_grant_check(e, true);
 }
 
 static int on_release_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1311,6 +1347,7 @@ static void on_released(Etcd *e, struct json_object *reply, const char *error, v
         e->release_wanted = false;
         e->release_backoff = 0;
         e->cache_ok = false;
+        e->granted = false;
         e->view_gen++;
 }
 
@@ -1732,6 +1769,8 @@ static int watch_event(Watch *w, struct json_object *line) {
                         request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"), true);
         }
         log_debug("etcd: %zu change(s) under %s", jlen(jget(res, "events")), w->key);
+        if (w == &e->group_watch)
+                late_grant_check(e, false);
         return 0;
 }
 
