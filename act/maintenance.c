@@ -6,6 +6,7 @@
  * persisted, so a restart or a reboot in the middle carries on where it was. */
 #include <string.h>
 
+#include "killpoint.h"
 #include "duration.h"
 #include "log.h"
 #include "maintenance.h"
@@ -24,6 +25,7 @@ static void set_phase(ActHost *h, RuleState *s, const char *phase) {
         free(s->maintenance);
         s->maintenance = strdup_or_null(phase);
         act_save(h);
+        KILLPOINT_AT("maint-phase", phase ? phase : "none");
 }
 
 static char **env_for(ActHost *h, RuleState *s, StrList *l) {
@@ -70,6 +72,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
         if (!s)
                 return;
         s->maintenance_tasks = NULL;
+        KILLPOINT_AT("maint-tasks-done", s->maintenance ? s->maintenance : "none");
         if (streq_ptr(s->maintenance, "draining")) {
                 if (!ok && !permission_revoked(h->perm)) {
                         _cleanup_free_ char *why = strprintf("drain failed: %s", detail ? detail : "?");

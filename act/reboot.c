@@ -11,13 +11,20 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "killpoint.h"
 #include "duration.h"
 #include "log.h"
 #include "permission.h"
 #include "reboot.h"
 #include "settle.h"
 
+#ifdef MEDIC_TEST_HOOKS
+/* The hooked test build: MEDIC_TEST_SYSRQ_PAUSE_MS shortens the pause between the keys. */
+#define SYSRQ_PAUSE (killpoint_env_ms("MEDIC_TEST_SYSRQ_PAUSE_MS") ? \
+                     killpoint_env_ms("MEDIC_TEST_SYSRQ_PAUSE_MS") * USEC_PER_MSEC : 2 * USEC_PER_SEC)
+#else
 #define SYSRQ_PAUSE (2 * USEC_PER_SEC)
+#endif
 #define SYSRQ_NEEDED (16 | 32 | 128) /* sync, remount read-only, reboot */
 
 typedef enum Phase {
@@ -149,6 +156,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         char buf[32];
 
         r->deadline = sd_event_source_disable_unref(r->deadline);
+        KILLPOINT_AT("ladder-deadline", method);
         /* A logind call still unanswered belongs to the systemd step, which is over: its late
          * answer (sd-bus times out after 25 s) must not be taken for a failure of the next
          * method. A sysrq sequence that outlives its deadline goes on (s, u, b). */
@@ -214,6 +222,7 @@ static int on_sysrq_step(sd_event_source *s, uint64_t usec, void *userdata) {
         int k;
 
         r->sysrq_timer = sd_event_source_disable_unref(r->sysrq_timer);
+        KILLPOINT_AT("sysrq-before", key);
         k = sysrq_write(r, r->h->config->sysrq_trigger, key);
         if (k < 0) {
                 _cleanup_free_ char *why = strprintf("cannot write '%s' to %s: %s", key, r->h->config->sysrq_trigger, strerror(-k));
@@ -223,6 +232,7 @@ static int on_sysrq_step(sd_event_source *s, uint64_t usec, void *userdata) {
                         log_warning("sysrq: %s", why);
                 return 0;
         }
+        KILLPOINT_AT("sysrq-after", key);
         log_notice("sysrq: wrote '%s' (%s)", key, key[0] == 's' ? "sync" : key[0] == 'u' ? "remount read-only" : "reboot");
         if (++r->sysrq_step < (int) sizeof keys)
                 (void) sd_event_add_time_relative(r->h->event, &r->sysrq_timer, CLOCK_MONOTONIC, SYSRQ_PAUSE,
@@ -243,8 +253,10 @@ static int try_sysrq(Rebooter *r) {
                 int k = sysrq_write(r, c->sysrq_enable, "1\n");
                 if (k < 0)
                         log_warning_errno(k, "Cannot enable sysrq in %s: %m; trying anyway", c->sysrq_enable);
-                else
+                else {
                         log_notice("Enabled sysrq (was %ld)", v);
+                        KILLPOINT("sysrq-enabled");
+                }
         }
         r->sysrq_step = 0;
         return sd_event_add_time_relative(r->h->event, &r->sysrq_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_sysrq_step, r);
@@ -254,6 +266,7 @@ static int try_watchdog(Rebooter *r) {
         const Config *c = r->h->config;
         int secs = (int) (c->watchdog_timeout / USEC_PER_SEC);
 
+        KILLPOINT("watchdog-before");
         if (r->watchdog_fd < 0) {
                 r->watchdog_fd = open(c->watchdog_device, O_WRONLY | O_CLOEXEC | O_NOCTTY);
                 if (r->watchdog_fd < 0) {
@@ -273,6 +286,7 @@ static int try_watchdog(Rebooter *r) {
         if (write(r->watchdog_fd, "\0", 1) < 0)
                 log_warning_errno(errno, "Cannot write to %s: %m", c->watchdog_device);
         log_notice("Stopped petting %s (timeout %ds)", c->watchdog_device, secs);
+        KILLPOINT("watchdog-after");
         return 0;
 }
 
@@ -297,6 +311,7 @@ static void ladder_step(Rebooter *r, size_t i) {
         }
         const char *method = methods->v[i];
         (void) intent_save(r);
+        KILLPOINT_AT("ladder-step", method);
         if (r->h->record) {
                 /* Record only: the machine would go down here; the reboot stays in progress. */
                 (void) r->h->record(r->h->record_data, r->rule, "reboot");
@@ -323,6 +338,7 @@ static void on_abort_tasks(bool ok, const char *detail, void *userdata) {
 
         r->tasks = NULL;
         r->abort_why = NULL;
+        KILLPOINT("abort-tasks-done");
         if (!ok) {
                 _cleanup_free_ char *msg = strprintf("an abort task failed: %s", detail ? detail : "?");
                 log_event(LOG_ERR, MEDIC_MSG_REBOOT_ABORTED, LOG_FIELDS({ "MEDIC_RULE", r->rule }, { "MEDIC_REASON", msg }),
@@ -331,6 +347,7 @@ static void on_abort_tasks(bool ok, const char *detail, void *userdata) {
         }
         r->phase = PHASE_IDLE;
         intent_remove(r);
+        KILLPOINT("abort-intent-removed");
         (void) permission_release(r->h->perm, r->rule, why ? why : "the reboot was abandoned");
         if (r->failed)
                 r->failed(why ? why : "the reboot was abandoned", r->userdata);
@@ -352,6 +369,7 @@ static void abandon(Rebooter *r, const char *why) {
         stop_work(r);
         r->phase = PHASE_ABORTING;
         (void) intent_save(r);
+        KILLPOINT("abandon-recorded");
         free(r->abort_why);
         r->abort_why = strdup_or_null(why);
         k = tasks_run_all(r->h, r->rule, r->h->config->abort_dir, task_env(r, &env), on_abort_tasks, r, &r->tasks);
@@ -365,6 +383,7 @@ static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
         _cleanup_free_ char *changed = NULL;
 
         r->tasks = NULL;
+        KILLPOINT("pre-tasks-done");
         if (!ok && permission_revoked(r->h->perm)) {
                 /* Taken back while the tasks ran (an operator's release): not a task's fault. */
                 _cleanup_free_ char *why = strdup(permission_revoked(r->h->perm));
@@ -388,6 +407,7 @@ static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
         /* Durably, before anything is tried. */
         if (intent_save(r) < 0)
                 return abandon(r, "cannot record the reboot intent");
+        KILLPOINT("intent-rebooting");
         ladder_step(r, 0);
 }
 
@@ -423,6 +443,7 @@ int rebooter_start(Rebooter *r, const RuleDecl *d, const char *condition, reboot
                 r->phase = PHASE_IDLE;
                 return k;
         }
+        KILLPOINT("intent-pre-reboot");
         log_event(LOG_NOTICE, MEDIC_MSG_REBOOT_STARTED,
                   LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_CONDITION", condition }, { "MEDIC_DECISION", "reboot" }),
                   "Rule %s reboots the node: running the pre-reboot tasks of %s", d->name, r->h->config->pre_reboot_dir);
@@ -458,6 +479,7 @@ static void on_post_tasks(bool ok, const char *detail, void *userdata) {
                 settle_begin(&r->settle);
         }
         (void) intent_save(r);
+        KILLPOINT("post-tasks-done");
 }
 
 void rebooter_tick(Rebooter *r) {
@@ -471,7 +493,9 @@ void rebooter_tick(Rebooter *r) {
                   "Reboot for rule %s done: healthy for %s; giving the permission back", r->rule,
                   duration_format(r->h->config->settle, buf, sizeof buf));
         journal_note(r->h->journal, "reboot", r->rule, r->condition, "done", "healthy after the reboot; permission released");
+        KILLPOINT("reboot-settled");
         intent_remove(r);
+        KILLPOINT("reboot-intent-removed");
         r->phase = PHASE_IDLE;
         (void) permission_release(r->h->perm, r->rule, "healthy after the reboot");
 }
@@ -506,6 +530,7 @@ int rebooter_new(ActHost *h, Rebooter **ret) {
                                   "The node came back from the reboot for rule %s (last method tried: %s); "
                                   "running the post-reboot tasks", r->rule, jstr(intent, "method") ?: "?");
                         journal_note(h->journal, "reboot", r->rule, r->condition, "rebooted", jstr(intent, "method"));
+                        KILLPOINT("reboot-came-back");
                         r->phase = PHASE_POST;
                         StrList env = {};
                         if (tasks_run(h, r->rule, h->config->post_reboot_dir, task_env(r, &env), on_post_tasks, r,

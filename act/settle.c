@@ -2,6 +2,7 @@
 /* The health gate after a disruption, shared by the reboot and the maintenance. */
 #include <string.h>
 
+#include "killpoint.h"
 #include "duration.h"
 #include "log.h"
 #include "settle.h"
@@ -60,6 +61,7 @@ bool settle_tick(ActHost *h, SettleState *st, const char *rule, const char *afte
                                   "The node came back sick (%s); keeping the permission, the group's rollout stops here", msg);
                         journal_escalate(h->journal, "came-back-sick", rule, msg);
                         settle_sick(st, msg);
+                        KILLPOINT("settle-sick");
                 }
                 return false;
         }
@@ -67,8 +69,12 @@ bool settle_tick(ActHost *h, SettleState *st, const char *rule, const char *afte
                 st->healthy_bt = now;
                 log_info("Healthy after %s; releasing the permission after %s of health", after,
                          duration_format(settle, buf, sizeof buf));
+                KILLPOINT("settle-healthy");
         }
-        return usec_sub_sat(now, st->healthy_bt) >= settle;
+        if (usec_sub_sat(now, st->healthy_bt) < settle)
+                return false;
+        KILLPOINT("settle-done");
+        return true;
 }
 
 char *settle_describe(ActHost *h, const SettleState *st, uint64_t settle) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "killpoint.h"
 #include "exec.h"
 #include "log.h"
 #include "permission.h"
@@ -53,6 +54,7 @@ static void on_task_done(const ExecResult *r, void *userdata) {
         _cleanup_free_ char *desc = exec_result_describe(r, t->timeout);
 
         t->exec = NULL;
+        KILLPOINT_AT("task-exited", path);
         if (!(r->exited && r->exit_status == 0)) {
                 size_t n = strcspn(r->err, "\n");
                 _cleanup_free_ char *why = strprintf("%s %s%s%.*s", path, desc ? desc : "failed",
@@ -96,7 +98,10 @@ static void run_next(TaskRun *t) {
         }
         ExecOptions o = { .timeout_usec = t->timeout, .env = t->env.v };
         log_info("Running task %s", path);
+        KILLPOINT_AT("task-start", path);
         int r = exec_start(t->event, argv, &o, on_task_done, t, &t->exec);
+        if (r >= 0)
+                KILLPOINT_AT("task-started", path);
         if (r < 0) {
                 _cleanup_free_ char *why = strprintf("%s: cannot start: %s", path, strerror(-r));
                 if (!t->keep_going)
@@ -156,7 +161,8 @@ static int tasks_start(const ActHost *h, const char *rule, const char *dir, char
                         strlist_add(&t->files, path);
                 }
                 closedir(d);
-                qsort(t->files.v, t->files.n, sizeof(char *), cmp_str);
+                if (t->files.n > 0) /* qsort() of NULL, 0 is undefined (UBSan stopped medicd here) */
+                        qsort(t->files.v, t->files.n, sizeof(char *), cmp_str);
         } else if (errno != ENOENT)
                 log_warning_errno(errno, "Cannot read task directory %s, treating it as empty: %m", dir);
         /* Start from the loop: the callback never comes from inside tasks_run(). */

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "coord-etcd.h"
 #include "duration.h"
 #include "coordinator.h"
 #include "grant.h"
@@ -249,7 +250,14 @@ static bool jtrue(struct json_object *v) {
 
 /* The kvs of response I of a txn reply whose responses are ranges (NULL: none, or not there). */
 static struct json_object *txn_kvs(struct json_object *reply, size_t i) {
-        return jget(jget(jidx(jget(reply, "responses"), i), "response_range"), "kvs");
+        struct json_object *resp = jget(reply, "responses"), *kvs;
+
+        /* json-c asserts (aborts medicd) on an array call on anything else: an answer without
+         * responses crashed it (found by tests/fuzz/fuzz-etcd). */
+        if (!json_object_is_type(resp, json_type_array))
+                return NULL;
+        kvs = jget(jget(json_object_array_get_idx(resp, i), "response_range"), "kvs");
+        return json_object_is_type(kvs, json_type_array) ? kvs : NULL;
 }
 
 static void jadd_b64(struct json_object *o, const char *field, const char *value) {
@@ -353,30 +361,37 @@ static void on_call_done(const HttpResponse *r, void *userdata) {
                 err = strprintf("%s%s: %s", r->timed_out ? "timed out: " : "", e->endpoints.v[e->endpoint],
                                 r->error ? r->error : "transfer failed");
                 e->endpoint = (e->endpoint + 1) % e->endpoints.n;
-        } else {
-                reply = r->truncated ? NULL : json_tokener_parse(r->body);
-                if (r->status != 200) {
-                        /* The server's text, cut and cleaned for one log line. */
-                        struct json_object *m = jget(reply, "message");
-                        _cleanup_free_ char *msg = str_excerpt(json_object_is_type(m, json_type_string)
-                                                                       ? json_object_get_string(m) : r->body, 200);
-                        err = strprintf("etcd answered HTTP %ld: %s (code %lld)", r->status, msg ? msg : "",
-                                        (long long) jint(reply, "code"));
-                        json_object_put(reply);
-                        reply = NULL;
-                } else if (!reply || !json_object_is_type(reply, json_type_object)) {
-                        err = r->truncated ? strprintf("etcd answered more than %zu bytes", r->size)
-                                           : strprintf("etcd answered something that is not a JSON object (%zu bytes)",
-                                                       r->size);
-                        json_object_put(reply);
-                        reply = NULL;
-                }
-        }
+        } else if (r->truncated)
+                err = strprintf("etcd answered HTTP %ld with more than %zu bytes", r->status, r->size);
+        else
+                (void) etcd_reply_parse(r->status, r->body, &reply, &err);
         if (!err)
                 e->last_contact = now_monotonic();
         k->cb(e, reply, err, k->ud);
         json_object_put(reply);
         call_free(k);
+}
+
+int etcd_reply_parse(long status, const char *body, struct json_object **ret_reply, char **ret_error) {
+        struct json_object *reply = json_tokener_parse(body);
+
+        if (status != 200) {
+                /* The server's text, cut and cleaned for one log line. */
+                struct json_object *m = jget(reply, "message");
+                _cleanup_free_ char *msg = str_excerpt(json_object_is_type(m, json_type_string)
+                                                               ? json_object_get_string(m) : body, 200);
+                *ret_error = strprintf("etcd answered HTTP %ld: %s (code %lld)", status, msg ? msg : "",
+                                       (long long) jint(reply, "code"));
+                json_object_put(reply);
+                return -EPROTO;
+        }
+        if (!reply || !json_object_is_type(reply, json_type_object)) {
+                *ret_error = strprintf("etcd answered something that is not a JSON object (%zu bytes)", strlen(body));
+                json_object_put(reply);
+                return -EBADMSG;
+        }
+        *ret_reply = reply;
+        return 0;
 }
 
 static void call_send(Call *k) {
@@ -1741,7 +1756,7 @@ static int watch_event(Watch *w, struct json_object *line) {
                 if (w == &e->trip_watch && e->lease)
                         read_view(e, e->gprefix, on_first_view, NULL); /* a trip or resume while there was none */
         }
-        if (!(events = jget(res, "events")))
+        if (!(events = jget(res, "events")) || !json_object_is_type(events, json_type_array))
                 return 0;
         e->view_gen++;
         for (size_t i = 0; i < jlen(events); i++) {
@@ -2495,3 +2510,22 @@ const CoordinatorOps coord_etcd_ops = {
         .group_view = etcd_group_view,
         .held = etcd_held,
 };
+
+/* ---- the reply parsers on their own (coord-etcd.h) -------------------------------------- */
+
+int etcd_group_parse(const char *gprefix, struct json_object *reply, size_t *ret_members, bool *ret_within_budget,
+                     bool *ret_granted_within_budget) {
+        Etcd e = { .gprefix = (char *) gprefix };
+        View v;
+        int r;
+
+        *ret_granted_within_budget = granted_within_budget(&e, reply);
+        r = view_parse(&e, gprefix, reply, &v);
+        if (r < 0)
+                return r;
+        GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable, .min_healthy = v.min_healthy };
+        *ret_within_budget = grant_within_budget(&gv);
+        *ret_members = v.n;
+        view_free(&v);
+        return 0;
+}

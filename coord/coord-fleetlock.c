@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "coord-fleetlock.h"
 #include "coordinator.h"
 #include "duration.h"
 #include "http.h"
@@ -684,3 +685,11 @@ const CoordinatorOps coord_fleetlock_ops = {
         .withdraw = fl_withdraw,
         .admin = fl_admin,
 };
+
+/* ---- the reply parser on its own (coord-fleetlock.h) ------------------------------------- */
+
+char *fleetlock_reply_describe(const char *url, const char *group, const char *node, const HttpResponse *r,
+                               char **ret_kind, bool *ret_ambiguous) {
+        FleetLock f = { .url = (char *) url, .group = (char *) group, .node = (char *) node, .timeout = 10 * USEC_PER_SEC };
+        return describe_failure(&f, r, ret_kind, ret_ambiguous);
+}

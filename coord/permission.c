@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "killpoint.h"
 #include "log.h"
 #include "permission.h"
 
@@ -138,6 +139,7 @@ void permission_claim(Permission *p, const char *rule) {
         int r = record_save(p, REC_HELD, rule, p->since);
         if (r < 0)
                 log_warning_errno(r, "Cannot record the permission in %s, ignoring: %m", p->path);
+        KILLPOINT("claim-recorded");
 }
 
 void permission_startup(Permission *p) {
@@ -150,6 +152,7 @@ void permission_startup(Permission *p) {
                   "A previous medicd %s the permission for rule %s and nothing here claims it: giving it back",
                   p->restored == REC_HELD ? "held" : "asked for", p->restored_rule);
         (void) coordinator_release(p->coord, p->restored_rule);
+        KILLPOINT("startup-release-sent");
         p->restored = REC_NONE;
         if (p->rec == REC_NONE) {
                 int r = record_save(p, REC_NONE, NULL, 0);
@@ -257,6 +260,7 @@ static void on_answer(CoordAnswer a, const char *reason, void *userdata) {
         }
         p->in_flight = false;
         if (a == COORD_GRANTED) {
+                KILLPOINT("grant-received");
                 int r = record_save(p, REC_HELD, c->rule, now_realtime());
                 if (r < 0) {
                         /* What cannot be recorded does not happen. */
@@ -266,8 +270,10 @@ static void on_answer(CoordAnswer a, const char *reason, void *userdata) {
                         a = COORD_UNKNOWN;
                         reason = why;
                         note_answer(p, a, reason);
-                } else
+                } else {
                         set_state(p, REC_HELD, c->rule);
+                        KILLPOINT("grant-recorded");
+                }
         } else
                 note_answer(p, a, reason);
         c->cb(a, reason, c->userdata);
@@ -292,6 +298,7 @@ int permission_ask(Permission *p, const char *rule, permission_answer_t cb, void
                         return log_error_errno(r, "Cannot record the request for rule %s in %s: %m; not asking",
                                                rule, p->path);
                 set_state(p, REC_ASKING, rule);
+                KILLPOINT("ask-recorded");
         }
         c = calloc(1, sizeof(*c));
         if (!c || !(c->rule = strdup(rule))) {
@@ -304,6 +311,7 @@ int permission_ask(Permission *p, const char *rule, permission_answer_t cb, void
         c->userdata = userdata;
         p->in_flight = true;
         r = coordinator_request(p->coord, rule, on_answer, c);
+        KILLPOINT("ask-sent");
         if (r < 0) {
                 /* Not sent: the context was not handed over. */
                 if (p->in_flight && c->gen == p->gen) {
@@ -327,11 +335,14 @@ int permission_release(Permission *p, const char *rule, const char *why) {
         p->gen++;
         p->in_flight = false;
         p->orphan_released = true; /* the backend's view of the holder may lag behind */
+        KILLPOINT("release-begin");
         r = coordinator_release(p->coord, rule);
+        KILLPOINT("release-sent");
         set_state(p, REC_NONE, NULL);
         int k = record_save(p, REC_NONE, NULL, 0);
         if (k < 0)
                 log_warning_errno(k, "Cannot remove %s, ignoring: %m", p->path);
+        KILLPOINT("release-recorded");
         return r;
 }
 

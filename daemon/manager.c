@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "killpoint.h"
 #include "commands.h"
 #include "control.h"
 #include "duration.h"
@@ -24,7 +25,12 @@
 #include "exec.h"
 #include "watch.h"
 
+#ifdef MEDIC_TEST_HOOKS
+/* The hooked test build (lib/killpoint.h): MEDIC_TEST_TICK_MS shortens the tick. */
+#define TICK_USEC (killpoint_env_ms("MEDIC_TEST_TICK_MS") ? killpoint_env_ms("MEDIC_TEST_TICK_MS") * USEC_PER_MSEC : USEC_PER_SEC)
+#else
 #define TICK_USEC USEC_PER_SEC
+#endif
 #define SAVE_INTERVAL USEC_PER_SEC
 
 
@@ -351,6 +357,11 @@ static int take_lock(Manager *m) {
                 return log_error_errno(errno, "Cannot open %s: %m", path);
         if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
                 return log_error_errno(errno, "Another medicd uses %s (%s is locked)", m->config->state_dir, path);
+        /* Ours alone now: what a medicd killed in the middle of a write left is removed. */
+        r = atomic_temps_remove(m->config->state_dir);
+        if (r > 0)
+                log_notice("Removed %d temporary file%s a previous medicd left in %s", r, r == 1 ? "" : "s",
+                           m->config->state_dir);
         return 0;
 }
 

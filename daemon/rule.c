@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "killpoint.h"
 #include "duration.h"
 #include "log.h"
 #include "maintenance.h"
@@ -321,6 +322,7 @@ char *rule_recheck(Manager *m, const char *rule) {
                         s->last_fired_bt = saved.last_fired_bt;
                         return strprintf("the disruption cannot be recorded durably (%s)", strerror(-r));
                 }
+                KILLPOINT("recheck-recorded");
         }
         return NULL;
 }
@@ -349,6 +351,7 @@ static int record_firing(Manager *m, const RuleDecl *d, RuleState *s, uint64_t n
         m->dirty = true;
         if (!disruptive)
                 return 0;
+        KILLPOINT("fire-before-record");
         r = state_save(m);
         if (r < 0) {
                 s->attempts = saved.attempts;
@@ -358,6 +361,7 @@ static int record_firing(Manager *m, const RuleDecl *d, RuleState *s, uint64_t n
                 eventlog_remove(&m->disruptions, now);
                 return r;
         }
+        KILLPOINT("fire-recorded");
         return 0;
 }
 
@@ -465,8 +469,10 @@ static void on_permission(CoordAnswer a, const char *reason, void *userdata) {
                                   "Rule %s: %s; giving the permission back, nothing done", c->rule, msg);
                         journal_note(&m->journal, "decision", c->rule, c->condition, "abandoned", msg);
                         (void) permission_release(m->perm, c->rule, msg);
-                } else
+                } else {
+                        KILLPOINT("grant-decided");
                         run_remedy(m, d, s);
+                }
         }
         ctx_free(c);
         manager_save(m);
@@ -485,6 +491,7 @@ static void ask(Manager *m, const RuleDecl *d, RuleState *s) {
                 log_event(LOG_NOTICE, MEDIC_MSG_PERMISSION, LOG_FIELDS({ "MEDIC_RULE", d->name }, { "MEDIC_DECISION", "ask" }),
                           "Rule %s wants to run %s: asking the %s coordinator for permission", d->name, d->remedy.text,
                           permission_backend(m->perm));
+        KILLPOINT("rule-ask");
         r = permission_ask(m->perm, d->name, on_permission, c);
         if (r < 0) {
                 if (r != -EALREADY && r != -EBUSY)

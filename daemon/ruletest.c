@@ -356,7 +356,8 @@ static int l_test_body(lua_State *L) {
                         strlist_addf(&t->labels, "%s=%s", lua_tostring(L, -2), conf_value(L, -1, "test: a label"));
                         lua_pop(L, 1);
                 }
-                qsort(t->labels.v, t->labels.n, sizeof(char *), cmp_str);
+                if (t->labels.n > 0) /* qsort() of NULL, 0 is undefined */
+                        qsort(t->labels.v, t->labels.n, sizeof(char *), cmp_str);
         }
         lua_pop(L, 1);
         read_config(L, 1, t);

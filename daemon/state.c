@@ -132,39 +132,29 @@ static int move_aside(Manager *m, const char *path, const char *why) {
         return 0;
 }
 
-int state_load(Manager *m) {
-        _cleanup_free_ char *path = state_path(m), *buf = NULL;
+int state_parse(const StateParts *p, const char *text, char **ret_why) {
         struct json_object *root, *conds, *rules, *hist;
         enum json_tokener_error jerr;
-        size_t size;
-        int r;
 
-        r = read_file(path, STATE_MAX, &buf, &size);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0) {
-                _cleanup_free_ char *why = strprintf("cannot read: %s", strerror(-r));
-                return move_aside(m, path, why);
-        }
-        root = json_tokener_parse_verbose(buf, &jerr);
+        root = json_tokener_parse_verbose(text, &jerr);
         if (!root || !json_object_is_type(root, json_type_object) ||
             !json_object_object_get_ex(root, "conditions", &conds) || !json_object_is_type(conds, json_type_object) ||
             !json_object_object_get_ex(root, "rules", &rules) || !json_object_is_type(rules, json_type_object)) {
-                _cleanup_free_ char *why = strprintf("not a valid state file (%s)",
-                                                     root ? "missing conditions or rules" : json_tokener_error_desc(jerr));
+                *ret_why = strprintf("not a valid state file (%s)",
+                                     root ? "missing conditions or rules" : json_tokener_error_desc(jerr));
                 json_object_put(root);
-                return move_aside(m, path, why);
+                return -EBADMSG;
         }
 
         /* Boot-clock times count only in the boot they were taken in. */
-        bool same_boot = m->boot_id && streq_ptr(get_str(root, "boot_id"), m->boot_id);
+        bool same_boot = p->boot_id && streq_ptr(get_str(root, "boot_id"), p->boot_id);
         json_object_object_foreach(conds, name, o) {
                 CondState st = cond_state_from_string(get_str(o, "state"));
                 Condition *c;
                 struct json_object *v;
                 if (st < 0 || !json_object_is_type(o, json_type_object))
                         continue;
-                c = condtable_get(&m->conds, name);
+                c = condtable_get(p->conds, name);
                 if (!c)
                         break;
                 c->state = st;
@@ -186,7 +176,7 @@ int state_load(Manager *m) {
                 struct json_object *v;
                 if (!json_object_is_type(ro, json_type_object))
                         continue;
-                s = ruletable_get(&m->rstates, rname, true);
+                s = ruletable_get(p->rstates, rname, true);
                 if (!s)
                         break;
                 if (json_object_object_get_ex(ro, "fired", &v))
@@ -206,19 +196,39 @@ int state_load(Manager *m) {
                 s->maintenance_since = get_u64(ro, "maintenance_since");
         }
         if (json_object_object_get_ex(root, "history", &hist) && json_object_is_type(hist, json_type_array)) {
-                json_object_put(m->journal.history);
-                m->journal.history = json_object_get(hist);
+                json_object_put(p->journal->history);
+                p->journal->history = json_object_get(hist);
         }
         if (json_object_object_get_ex(root, "disruptions", &hist))
-                eventlog_from_json(&m->disruptions, hist);
+                eventlog_from_json(p->disruptions, hist);
         if (json_object_object_get_ex(root, "parked", &hist) && json_object_get_boolean(hist)) {
-                m->journal.parked = true;
-                m->journal.parked_reason = strdup_or_null(get_str(root, "parked_reason"));
-                m->journal.parked_rule = strdup_or_null(get_str(root, "parked_rule"));
+                p->journal->parked = true;
+                p->journal->parked_reason = strdup_or_null(get_str(root, "parked_reason"));
+                p->journal->parked_rule = strdup_or_null(get_str(root, "parked_rule"));
                 log_warning("This node is parked (%s): no automation until 'medicctl unpark'",
-                            m->journal.parked_reason ? m->journal.parked_reason : "reboot-loop protection");
+                            p->journal->parked_reason ? p->journal->parked_reason : "reboot-loop protection");
         }
         json_object_put(root);
+        return 0;
+}
+
+int state_load(Manager *m) {
+        _cleanup_free_ char *path = state_path(m), *buf = NULL, *why = NULL;
+        size_t size;
+        int r;
+
+        r = read_file(path, STATE_MAX, &buf, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                why = strprintf("cannot read: %s", strerror(-r));
+                return move_aside(m, path, why);
+        }
+        r = state_parse(&(StateParts) { .conds = &m->conds, .rstates = &m->rstates, .journal = &m->journal,
+                                        .disruptions = &m->disruptions, .boot_id = m->boot_id },
+                        buf, &why);
+        if (r < 0)
+                return move_aside(m, path, why);
         log_info("Restored %zu conditions and %zu rule states from %s", m->conds.n, m->rstates.n, path);
         return 0;
 }

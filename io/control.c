@@ -99,8 +99,13 @@ static void conn_write_some(ControlConn *c) {
 }
 
 void control_reply(ControlConn *c, struct json_object *reply) {
-        const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+        const char *text;
 
+        if (!c) { /* no connection (commands_dispatch() called directly: tests/fuzz/fuzz-control) */
+                json_object_put(reply);
+                return;
+        }
+        text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
         c->answered = true;
         c->out = strprintf("%s\n", text);
         c->out_size = c->out ? strlen(c->out) : 0;
@@ -118,15 +123,23 @@ void control_reply(ControlConn *c, struct json_object *reply) {
         conn_write_some(c);
 }
 
+struct json_object *control_request_parse(const char *line) {
+        struct json_object *req = json_tokener_parse(line);
+
+        if (!req || !json_object_is_type(req, json_type_object)) {
+                json_object_put(req);
+                return NULL;
+        }
+        return req;
+}
+
 static void conn_handle(ControlConn *c) {
         struct json_object *req, *reply;
 
         c->io = sd_event_source_disable_unref(c->io);
-        req = json_tokener_parse(c->in);
-        if (!req || !json_object_is_type(req, json_type_object)) {
-                json_object_put(req);
+        req = control_request_parse(c->in);
+        if (!req)
                 return control_reply(c, control_error("request is not a JSON object"));
-        }
         c->handed = true;
         reply = c->control->handler(c, req, c->uid, c->control->userdata);
         json_object_put(req);

@@ -16,6 +16,10 @@ typedef struct json_object *(*control_handler_t)(ControlConn *conn, struct json_
 
 int control_new(sd_event *e, const char *path, control_handler_t handler, void *userdata, Control **ret);
 Control *control_free(Control *c);
-/* Sends reply (takes ownership) and closes the connection. */
+/* Sends reply (takes ownership) and closes the connection; with conn NULL (a handler called
+ * without a connection) the reply is dropped. */
 void control_reply(ControlConn *conn, struct json_object *reply);
+/* One request line (without its newline) as the handler gets it: a JSON object, or NULL (the
+ * client is answered "request is not a JSON object"). */
+struct json_object *control_request_parse(const char *line);
 struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

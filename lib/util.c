@@ -2,6 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "killpoint.h"
 #include "util.h"
 
 int strlist_add(StrList *l, const char *s) {
@@ -185,6 +187,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
+        KILLPOINT_AT("write-temp-created", path);
 
         r = write_all(fd, data, size);
         if (r >= 0 && fchmod(fd, mode) < 0)
@@ -193,12 +196,15 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 r = -errno;
         if (close(fd) < 0 && r >= 0)
                 r = -errno;
+        if (r >= 0)
+                KILLPOINT_AT("write-before-rename", path);
         if (r >= 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0) {
                 (void) unlink(tmp);
                 return r;
         }
+        KILLPOINT_AT("write-after-rename", path);
 
         /* Make the rename itself durable. */
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -207,6 +213,25 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         r = fsync(dfd) < 0 ? -errno : 0;
         (void) close(dfd);
         return r;
+}
+
+int atomic_temps_remove(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int n = 0;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                const char *dot = strrchr(de->d_name, '.');
+                /* ".NAME.XXXXXX": a leading dot, a name, a dot and mkostemp()'s six characters. */
+                if (de->d_name[0] != '.' || !dot || dot - de->d_name < 2 || strlen(dot + 1) != 6)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        n++;
+        }
+        closedir(d);
+        return n;
 }
 
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {

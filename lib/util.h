@@ -75,6 +75,9 @@ char *str_excerpt(const char *s, size_t max);
 /* Writes data to path atomically: temporary file in the same directory, fsync, rename,
  * fsync of the directory. Returns 0 or a negative errno. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+/* Removes the temporary files write_file_atomic() leaves in DIR when the process dies before
+ * its rename (".NAME.XXXXXX"); only while no other process writes there. Returns how many. */
+int atomic_temps_remove(const char *dir);
 
 /* Reads a whole regular file of at most max bytes. Returns 0 or a negative errno (-EFBIG when larger). */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_size);

@@ -554,13 +554,16 @@ static int l_json_decode(lua_State *L) {
 }
 
 static int l_json_encode(lua_State *L) {
-        _cleanup_free_ char *err = NULL;
-        char *s;
+        char *err = NULL, *s;
 
         luaL_checkany(L, 1);
         s = lua_to_json(L, 1, &err);
-        if (!s)
-                return luaL_error(L, "medic.json_encode: %s", err ? err : "out of memory");
+        if (!s) {
+                /* lua_error() does not return: err is freed first (valgrind found the leak). */
+                lua_pushfstring(L, "medic.json_encode: %s", err ? err : "out of memory");
+                free(err);
+                return lua_error(L);
+        }
         lua_pushstring(L, s);
         free(s);
         return 1;

@@ -586,10 +586,13 @@ static int rule_body(lua_State *L) {
 
         opt_strings(L, 1, "window", "rule", name, &windows);
         for (size_t i = 0; i < windows.n; i++) {
-                _cleanup_free_ char *err = NULL;
+                char *err = NULL;
                 Window *w;
                 if (window_parse(windows.v[i], &w, &err) < 0) {
+                        /* luaL_error() does not return: nothing may be left to a cleanup
+                         * (a leak found by tests/fuzz/fuzz-lua). */
                         lua_pushfstring(L, "rule '%s': invalid window '%s': %s", name, windows.v[i], err ? err : "?");
+                        free(err);
                         strlist_clear(&windows);
                         return luaL_error(L, "%s", lua_tostring(L, -1));
                 }
@@ -809,7 +812,8 @@ static int list_files(const StrList *dirs, StrList *ret) {
                 }
                 closedir(dir);
         }
-        qsort(files.v, files.n, sizeof(char *), cmp_base);
+        if (files.n > 0) /* qsort() of NULL, 0 is undefined (found by tests/fuzz/fuzz-lua) */
+                qsort(files.v, files.n, sizeof(char *), cmp_base);
         /* Drop masks only now, after they replaced what they mask. */
         for (size_t i = 0; i < files.n;) {
                 struct stat st;

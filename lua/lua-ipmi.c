@@ -291,7 +291,9 @@ static int run_helper(lua_State *L, int what) {
         LuaFile *f = luafile_from_state(L);
         const Config *c = f->host->config;
         const IpmiConfig *ic = &c->ipmi;
-        _cleanup_free_ char *sdr = NULL, *after = NULL;
+        /* Not _cleanup_: lua_yieldk() and luaL_error() do not return (valgrind found sdr and
+         * after lost on every call); each is freed once argv holds its copy. */
+        char *sdr = NULL, *after = NULL;
         StrList argv = {};
         ExecOptions o = {};
         uint64_t now = now_monotonic(), deadline, budget, session, limit = 0;
@@ -354,6 +356,7 @@ static int run_helper(lua_State *L, int what) {
         strlist_add(&argv, helper_path(c));
         strlist_add(&argv, "--sdr-cache-dir");
         strlist_add(&argv, sdr);
+        sdr = mfree(sdr);
         strlist_addf(&argv, "--session-timeout=%" PRIu64, session / USEC_PER_MSEC);
         if (ic->host) {
                 strlist_add(&argv, "--host");
@@ -397,6 +400,7 @@ static int run_helper(lua_State *L, int what) {
                         json_object_put(state);
                         if (after)
                                 strlist_add(&argv, after);
+                        after = mfree(after);
                 }
                 o.max_output = IPMI_SEL_MAX_OUTPUT;
         } else

@@ -17,7 +17,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/etcd-lib.sh"
 . "$top_srcdir/tests/integration/etcd-cluster-lib.sh"
-setup 230
+setup 300
 need_etcd
 command -v etcdctl >/dev/null || { echo "1..0 # SKIP etcdctl is not installed (Debian package etcd-client)"; exit 0; }
 start_etcd_cluster

@@ -28,6 +28,11 @@ export LC_ALL=C
 
 T=""
 MEDICD_PID=""
+# MEDICD_WRAPPER="valgrind --error-exitcode=99 ..." starts medicd under that command (.ci/run's
+# valgrind pass): each run's report goes to $T/wrapper.PID.log and done_testing adds one test
+# point saying it is clean. Such a medicd starts and stops slower: waits are 6 times longer.
+_slow=1
+[ -n "${MEDICD_WRAPPER:-}" ] && _slow=6
 MEDIC_NODE="testnode-$$"
 MEDIC_GROUP="testgroup"
 TEST_PIDS=()                     # extra processes the test started (killed on exit)
@@ -105,7 +110,30 @@ bail_out() {
         exit 1
 }
 
+# The wrapper's reports (valgrind: an "ERROR SUMMARY" line of each medicd that exited; definite
+# leaks count as errors with --errors-for-leak-kinds=definite).
+_wrapper_verdict() {
+        local f bad="" n=0
+        [ -n "${MEDICD_WRAPPER:-}" ] && [ -n "$T" ] || return 0
+        stop_medicd
+        for f in "$T"/wrapper.*.log; do
+                [ -f "$f" ] || continue
+                grep -q 'ERROR SUMMARY:' "$f" || continue   # killed on purpose: no verdict
+                n=$((n + 1))
+                grep -q 'ERROR SUMMARY: 0 errors' "$f" || bad="$bad $f"
+        done
+        if [ -n "$bad" ]; then
+                fail "medicd under '$MEDICD_WRAPPER': no errors, no definite leaks ($n runs)" \
+                        "$(grep -hE "ERROR SUMMARY|Invalid|uninitialised|definitely|  (at|by) 0x" $bad | head -n 60)"
+        elif [ "$n" -eq 0 ]; then
+                skip "medicd under '$MEDICD_WRAPPER': no errors, no definite leaks" "no run of medicd ended normally"
+        else
+                pass "medicd under '$MEDICD_WRAPPER': no errors, no definite leaks ($n runs)"
+        fi
+}
+
 done_testing() {
+        _wrapper_verdict
         [ -z "$_tap_planned" ] && echo "1..$_tap_n"
         diag "$((_tap_n - _tap_fail - _tap_skip)) passed, $_tap_fail failed, $_tap_skip skipped"
         if [ "$_tap_fail" -gt 0 ] && [ -n "$T" ] && [ -f "$T/medicd.log" ]; then
@@ -123,7 +151,7 @@ _cleanup() {
         trap - EXIT INT TERM
         if [ -n "$MEDICD_PID" ]; then
                 kill -TERM "$MEDICD_PID" 2>/dev/null
-                for _ in $(seq 50); do kill -0 "$MEDICD_PID" 2>/dev/null || break; sleep 0.1; done
+                for _ in $(seq $((50 * _slow))); do kill -0 "$MEDICD_PID" 2>/dev/null || break; sleep 0.1; done
                 kill -KILL "$MEDICD_PID" 2>/dev/null
                 wait "$MEDICD_PID" 2>/dev/null
         fi
@@ -284,10 +312,16 @@ daemon_alive() {
 try_start_medicd() {
         local i
         echo "=== test: starting medicd $* ($(date +%T.%N)) ===" >> "$T/medicd.log"
-        # shellcheck disable=SC2086
-        env ${MEDICD_ENV:-} "$MEDICD" --config "$T/medic.conf" "$@" >> "$T/medicd.log" 2>&1 &
+        if [ -n "${MEDICD_WRAPPER:-}" ]; then
+                # shellcheck disable=SC2086
+                env ${MEDICD_ENV:-} $MEDICD_WRAPPER --log-file="$T/wrapper.%p.log" "$MEDICD" --config "$T/medic.conf" "$@" \
+                        >> "$T/medicd.log" 2>&1 &
+        else
+                # shellcheck disable=SC2086
+                env ${MEDICD_ENV:-} "$MEDICD" --config "$T/medic.conf" "$@" >> "$T/medicd.log" 2>&1 &
+        fi
         MEDICD_PID=$!
-        for i in $(seq 100); do
+        for i in $(seq $((100 * _slow))); do
                 if ! daemon_alive; then
                         wait "$MEDICD_PID" 2>/dev/null
                         diag "medicd exited (status $?) while starting; log tail:"
@@ -316,7 +350,7 @@ stop_medicd() {
         local sig=${1:-TERM} i rc=1
         [ -n "$MEDICD_PID" ] || return 0
         kill -"$sig" "$MEDICD_PID" 2>/dev/null
-        for i in $(seq 50); do
+        for i in $(seq $((50 * _slow))); do
                 if ! daemon_alive; then rc=0; break; fi
                 sleep 0.1
         done

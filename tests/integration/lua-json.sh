@@ -4,7 +4,7 @@
 # JSON values become (null as nil), the errors for bad text (and that good text passes),
 # the nesting limits, arrays and objects on the way out, the values that cannot be encoded.
 . "$top_srcdir/tests/integration/lib.sh"
-setup 30
+setup 60
 
 write_file "$T/checks/10-json.lua" <<'EOF'
 local function show(...)

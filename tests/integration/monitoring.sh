@@ -3,10 +3,11 @@
 # packaging/monitoring/: the Prometheus rules pass `promtool check rules` and their unit tests
 # (`promtool test rules` with tests/monitoring/medic-alerts.test.yml); the Grafana dashboard's
 # queries parse (checked by promtool as rules); and every metric any expression uses is one a
-# real medicd exports (a scrape of its loopback listener while it holds the slot, so that
+# real medicd exports (a scrape of its loopback listener, on etcd with a storm breaker, while it holds the slot, so that
 # every series is there), a recording rule of the file, or Prometheus' own `up`. Controls: a
 # changed threshold fails the unit tests, an unknown metric name is caught.
 . "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/etcd-lib.sh"
 setup 90
 
 MON="$top_srcdir/packaging/monitoring"
@@ -81,6 +82,11 @@ is "$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(sort
         "['Fleet overview', 'Node detail (\$node)']" "the dashboard has a fleet overview and a node detail"
 
 # ---- a real scrape of medicd ---------------------------------------------------------------------
+# On etcd with a storm breaker, so that the coordinator's series (the breaker's too) are there.
+need_etcd
+start_etcd
+medicd_on_etcd
+printf 'breaker_group = 50%%/10m\n' >> "$T/medic.conf"
 reboot_test_files
 reboot_rule_files --health
 sed -i "/^\[reboot\]/a methods = sysrq\nsysrq_deadline = 10m" "$T/medic.conf"

@@ -178,7 +178,16 @@ n2=$(count_lines "$T/ticks2")
 ok "tick keeps ticking after the bomb ($n1 -> $n2)" test "$n2" -ge $((n1 + 2))
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$MEDICD_PID/status" 2>/dev/null)
 diag "medicd VmRSS after the bomb: ${rss:-?} kB"
-ok "medicd RSS stays below 200 MB after the bomb" test "${rss:-0}" -lt 204800
+# AddressSanitizer keeps freed memory in quarantine and adds shadow memory (about 3 times the
+# RSS); valgrind's process is not medicd's.
+if [ -n "${MEDICD_WRAPPER:-}" ]; then
+        skip "medicd RSS stays below 200 MB after the bomb" "medicd runs under '$MEDICD_WRAPPER': its RSS is the wrapper's"
+elif ldd "$MEDICD" 2>/dev/null | grep -q libasan; then
+        ok "medicd RSS stays below 600 MB after the bomb (an ASan build: 3 times the 200 MB of a plain one)" \
+                test "${rss:-0}" -lt 614400
+else
+        ok "medicd RSS stays below 200 MB after the bomb" test "${rss:-0}" -lt 204800
+fi
 stop_medicd
 ok "medicd stops on SIGTERM within 5 s" test $? -eq 0
 

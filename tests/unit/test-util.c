@@ -4,6 +4,7 @@
 #endif
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -186,6 +187,29 @@ static void test_write_file_atomic_keeps_old_on_failure(void **state) {
         assert_int_equal(rmdir(dirpath), 0);
 }
 
+/* What a write killed before its rename leaves (".NAME.XXXXXX") goes; nothing else does. */
+static void test_atomic_temps_remove(void **state) {
+        _cleanup_free_ char *dir = strprintf("%s/temps", tmpdir);
+        const char *keep[] = { "state.json", ".hidden", ".a.toolong7", "lock" };
+        const char *gone[] = { ".state.json.Ab3dE9", ".permission.json.xYz012" };
+
+        assert_int_equal(mkdir(dir, 0700), 0);
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+                _cleanup_free_ char *p = strprintf("%s/%s", dir, keep[i]);
+                assert_int_equal(write_file_atomic(p, "{}", 2, 0600), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(gone); i++) {
+                _cleanup_free_ char *p = strprintf("%s/%s", dir, gone[i]);
+                int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                assert_true(fd >= 0);
+                close(fd);
+        }
+        assert_int_equal(atomic_temps_remove(dir), 2);
+        assert_int_equal(count_entries(dir), 4);
+        assert_int_equal(atomic_temps_remove(dir), 0);
+        assert_true(atomic_temps_remove("/nonexistent/medic") < 0);
+}
+
 static void test_write_file_atomic_large(void **state) {
         _cleanup_free_ char *path = strprintf("%s/large", tmpdir);
         const size_t n = 3 * 1024 * 1024 + 17;
@@ -317,6 +341,7 @@ int main(void) {
                 cmocka_unit_test(test_clocks),
                 cmocka_unit_test(test_write_file_atomic),
                 cmocka_unit_test(test_write_file_atomic_keeps_old_on_failure),
+                cmocka_unit_test(test_atomic_temps_remove),
                 cmocka_unit_test(test_write_file_atomic_large),
                 cmocka_unit_test(test_read_file),
                 cmocka_unit_test(test_read_word),
