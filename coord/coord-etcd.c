@@ -56,6 +56,7 @@
 
 /* etcd refuses a transaction with more compares than its --max-txn-ops (default 128). */
 #define ETCD_MAX_TXN_OPS 128
+#define MAX_REFUSALS 8 /* grant transactions refused in a row before the request is answered "unknown" */
 
 #define RETRY_MIN (1 * USEC_PER_SEC)
 #define RETRY_MAX (30 * USEC_PER_SEC)
@@ -131,6 +132,7 @@ struct Etcd {
 
         Pending pending;              /* at most one request in flight per node */
         bool attempting;
+        unsigned refusals;            /* grant transactions refused in a row, this request */
         /* A release is retried until etcd confirms the delete; until then no request is decided
          * (a read racing the delete would answer "already holds permission" after it). */
         bool release_wanted, release_in_flight;
@@ -151,6 +153,10 @@ struct Etcd {
         bool cache_kept;
         bool view_refreshing;         /* a read to start keeping the copy is out */
         int64_t grant_rev;            /* the revision of this node's last grant (0: none in this process) */
+        /* A grant transaction of this process had no answer: etcd may apply it late, and a holder
+         * key of this node that is not granted (granted: answered, not yet released) is given
+         * back while no request is in flight. */
+        bool maybe_granted, granted;
         uint64_t last_contact;        /* CLOCK_MONOTONIC usec of etcd's last answer or watch data */
         struct json_object *gone;     /* node -> when (epoch s) its members/ key left, as the watch saw */
         int64_t group_event_rev;      /* the newest change the group watch delivered */
@@ -227,9 +233,23 @@ static int64_t jint(struct json_object *o, const char *key) {
 
 static struct json_object *jget(struct json_object *o, const char *key) {
         struct json_object *v = NULL;
-        if (o)
+        if (json_object_is_type(o, json_type_object))
                 json_object_object_get_ex(o, key, &v);
         return v;
+}
+
+/* What etcd answered, read without trusting its types: json-c asserts on arrays that are not
+ * (a crash), and takes any non-empty string for true ("false" included). */
+static size_t jlen(struct json_object *a) {
+        return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+static struct json_object *jidx(struct json_object *a, size_t i) {
+        return i < jlen(a) ? json_object_array_get_idx(a, i) : NULL;
+}
+
+static bool jtrue(struct json_object *v) {
+        return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
 /* The kvs of response I of a txn reply whose responses are ranges (NULL: none, or not there). */
@@ -345,7 +365,9 @@ static void on_call_done(const HttpResponse *r, void *userdata) {
                 err = strprintf("%s%s: %s", r->timed_out ? "timed out: " : "", e->endpoints.v[e->endpoint],
                                 r->error ? r->error : "transfer failed");
                 e->endpoint = (e->endpoint + 1) % e->endpoints.n;
-        } else
+        } else if (r->truncated)
+                err = strprintf("etcd answered HTTP %ld with more than %zu bytes", r->status, r->size);
+        else
                 (void) etcd_reply_parse(r->status, r->body, &reply, &err);
         if (!err)
                 e->last_contact = now_monotonic();
@@ -358,14 +380,17 @@ int etcd_reply_parse(long status, const char *body, struct json_object **ret_rep
         struct json_object *reply = json_tokener_parse(body);
 
         if (status != 200) {
-                const char *msg = json_object_get_string(jget(reply, "message"));
-                *ret_error = strprintf("etcd answered HTTP %ld: %s (code %lld)", status, msg ? msg : body,
+                /* The server's text, cut and cleaned for one log line. */
+                struct json_object *m = jget(reply, "message");
+                _cleanup_free_ char *msg = str_excerpt(json_object_is_type(m, json_type_string)
+                                                               ? json_object_get_string(m) : body, 200);
+                *ret_error = strprintf("etcd answered HTTP %ld: %s (code %lld)", status, msg ? msg : "",
                                        (long long) jint(reply, "code"));
                 json_object_put(reply);
                 return -EPROTO;
         }
         if (!reply || !json_object_is_type(reply, json_type_object)) {
-                *ret_error = strdup("etcd answered something that is not a JSON object");
+                *ret_error = strprintf("etcd answered something that is not a JSON object (%zu bytes)", strlen(body));
                 json_object_put(reply);
                 return -EBADMSG;
         }
@@ -539,14 +564,18 @@ static size_t view_member(View *v, const char *name) {
         return v->n++;
 }
 
-/* Adds one of the group's keys (an etcd kv object) to the view. */
-static void view_add(View *v, const char *gprefix, struct json_object *kv) {
+/* Adds one of the group's keys (an etcd kv object) to the view. -EBADMSG when the key or the
+ * value is not base64 (a key the view cannot read may be a holder it would miss). */
+static int view_add(View *v, const char *gprefix, struct json_object *kv) {
         size_t glen = strlen(gprefix);
-        _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
-        _cleanup_free_ char *val = unb64(json_object_get_string(jget(kv, "value")) ?: "");
+        struct json_object *k = jget(kv, "key"), *jv = jget(kv, "value");
+        _cleanup_free_ char *key = json_object_is_type(k, json_type_string) ? unb64(json_object_get_string(k)) : NULL;
+        _cleanup_free_ char *val = unb64(json_object_is_type(jv, json_type_string) ? json_object_get_string(jv) : "");
 
-        if (!key || !val || strncmp(key, gprefix, glen) != 0)
-                return;
+        if (!key || !val)
+                return -EBADMSG;
+        if (strncmp(key, gprefix, glen) != 0)
+                return 0;
         const char *rest = key + glen, *slash = strchr(rest, '/');
         if (!slash) {
                 if (strcmp(rest, "stop") == 0) {
@@ -566,7 +595,7 @@ static void view_add(View *v, const char *gprefix, struct json_object *kv) {
                         v->budget_set = true;
                         json_object_put(b);
                 }
-                return;
+                return 0;
         }
         size_t kind_len = (size_t) (slash - rest);
         size_t i = view_member(v, slash + 1);
@@ -578,7 +607,7 @@ static void view_add(View *v, const char *gprefix, struct json_object *kv) {
         } else if (strncmp(rest, "members", kind_len) == 0 && kind_len == 7) {
                 struct json_object *h = json_tokener_parse(val);
                 m->alive = true;
-                m->healthy = json_object_get_boolean(jget(h, "healthy"));
+                m->healthy = jtrue(jget(h, "healthy"));
                 v->member_mod[i] = jint(kv, "mod_revision");
                 v->updated[i] = jint(h, "updated");
                 json_object_put(h);
@@ -594,6 +623,7 @@ static void view_add(View *v, const char *gprefix, struct json_object *kv) {
                 v->request[i] = strdup(val);
                 v->request_mod[i] = jint(kv, "mod_revision");
         }
+        return 0;
 }
 
 static void view_finish(View *v) {
@@ -609,29 +639,32 @@ static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, V
 
         *v = (View) { .max_unavailable = e->max_unavailable, .min_healthy = e->min_healthy };
         v->revision = jint(jget(reply, "header"), "revision");
-        if (!json_object_is_type(resp, json_type_array) || json_object_array_length(resp) < 2 || v->revision <= 0)
+        if (!json_object_is_type(resp, json_type_array) || jlen(resp) < 2 || v->revision <= 0)
                 return -EBADMSG;
         struct json_object *kvs = txn_kvs(reply, 0);
-        for (size_t i = 0; kvs && i < json_object_array_length(kvs); i++)
-                view_add(v, gprefix, json_object_array_get_idx(kvs, i));
+        for (size_t i = 0; kvs && i < jlen(kvs); i++)
+                if (view_add(v, gprefix, jidx(kvs, i)) < 0) {
+                        view_free(v);
+                        return -EBADMSG;
+                }
         struct json_object *skvs = txn_kvs(reply, 1);
-        v->stop_cluster = skvs && json_object_array_length(skvs) > 0;
+        v->stop_cluster = skvs && jlen(skvs) > 0;
         if (v->stop_cluster)
-                v->stop_cluster_value = unb64(json_object_get_string(jget(json_object_array_get_idx(skvs, 0), "value")) ?: "");
+                v->stop_cluster_value = unb64(json_object_get_string(jget(jidx(skvs, 0), "value")) ?: "");
         /* The trips of this group's breaker and the cluster's (gprefix is PREFIX/groups/G/). */
         size_t off = strlen(e->prefix) + strlen("/groups/");
         _cleanup_free_ char *group = strlen(gprefix) > off ? strndup(gprefix + off, strlen(gprefix) - off - 1) : strdup("");
         struct json_object *tkvs = txn_kvs(reply, 2);
         v->trips = json_object_new_object();
-        for (size_t i = 0; group && tkvs && i < json_object_array_length(tkvs); i++) {
-                struct json_object *kv = json_object_array_get_idx(tkvs, i);
+        for (size_t i = 0; group && tkvs && i < jlen(tkvs); i++) {
+                struct json_object *kv = jidx(tkvs, i);
                 _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
                 _cleanup_free_ char *val = unb64(json_object_get_string(jget(kv, "value")) ?: "");
                 if (key && val && trip_scope(e, key, group))
                         json_object_object_add(v->trips, key, json_object_new_string(val));
         }
         struct json_object *bkvs = txn_kvs(reply, 3);
-        if (json_object_array_length(resp) >= 4)
+        if (jlen(resp) >= 4)
                 v->breaker = json_object_is_type(bkvs, json_type_array) ? json_object_get(bkvs) : json_object_new_array();
         view_finish(v);
         return 0;
@@ -639,15 +672,19 @@ static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, V
 
 /* The view from the watch-kept copy of the group; the cluster-wide stop switch as its own watch
  * last said (a grant compares that it is absent, so a stale "absent" cannot grant). */
-static void view_from_cache(Etcd *e, View *v) {
+static int view_from_cache(Etcd *e, View *v) {
+        int r = 0;
+
         *v = (View) { .max_unavailable = e->max_unavailable, .min_healthy = e->min_healthy, .revision = e->cache_rev };
         json_object_object_foreach(e->cache, key, kv) {
                 (void) key;
-                view_add(v, e->gprefix, kv);
+                if (view_add(v, e->gprefix, kv) < 0)
+                        r = -EBADMSG; /* a value a watch event brought that cannot be read */
         }
         v->stop_cluster = e->stop_cluster;
         v->trips = json_object_get(e->trips);
         view_finish(v);
+        return r;
 }
 
 /* A fresh read of this node's group becomes the watch-kept copy, if no change the watch
@@ -659,8 +696,8 @@ static void cache_fill(Etcd *e, struct json_object *reply) {
 
         json_object_put(e->cache);
         e->cache = json_object_new_object();
-        for (size_t i = 0; kvs && i < json_object_array_length(kvs); i++) {
-                struct json_object *kv = json_object_array_get_idx(kvs, i);
+        for (size_t i = 0; kvs && i < jlen(kvs); i++) {
+                struct json_object *kv = jidx(kvs, i);
                 _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
                 if (key)
                         json_object_object_add(e->cache, key, json_object_get(kv));
@@ -770,11 +807,29 @@ static void leave_queue(Etcd *e) {
 static void release_send(Etcd *e);
 static void decide(Etcd *e, View *v);
 
+/* A holder key of this node that no answer granted, from a grant etcd applied late: given back
+ * (deleting is harmless when it is not there). force: whether or not the copy shows it. */
+static void late_grant_check(Etcd *e, bool force) {
+        _cleanup_free_ char *key = NULL;
+
+        if (!e->maybe_granted || e->granted || e->pending.cb || e->release_wanted)
+                return;
+        if (!force && !((key = gkey(e, "holders", e->node)) && e->cache_kept && jget(e->cache, key)))
+                return;
+        log_warning("etcd: %s may hold permission in group %s from a grant etcd applied late (after it "
+                    "gave up on it); giving it back", e->node, e->group);
+        e->release_wanted = true;
+        e->view_gen++;
+        if (!e->release_in_flight)
+                release_send(e);
+}
+
 static void answer(Etcd *e, CoordAnswer a, const char *reason) {
         Pending p = e->pending;
 
         e->pending = (Pending) {};
         e->attempting = false;
+        e->refusals = 0;
         if (e->release_wanted && a != COORD_UNKNOWN) {
                 /* Released while this request was in flight: whatever it saw is stale. */
                 a = COORD_UNKNOWN;
@@ -789,11 +844,15 @@ static void answer(Etcd *e, CoordAnswer a, const char *reason) {
                 e->cached_answer = a;
                 e->cached_gen = e->view_gen;
         }
+        if (a == COORD_GRANTED)
+                e->granted = true;
         if (p.cb)
                 p.cb(a, reason, p.userdata);
         free(p.holder);
         if (e->release_wanted && !e->release_in_flight && !e->pending.cb)
                 release_send(e);
+        else if (a != COORD_GRANTED)
+                late_grant_check(e, false);
 }
 
 /* The group as the grant transaction read it back (its third response: the group at the
@@ -806,8 +865,11 @@ static bool granted_within_budget(Etcd *e, struct json_object *reply) {
 
         if (!kvs)
                 return false; /* a malformed answer proves nothing */
-        for (size_t i = 0; i < json_object_array_length(kvs); i++)
-                view_add(&v, e->gprefix, json_object_array_get_idx(kvs, i));
+        for (size_t i = 0; i < jlen(kvs); i++)
+                if (view_add(&v, e->gprefix, jidx(kvs, i)) < 0) {
+                        view_free(&v);
+                        return false;
+                }
         view_finish(&v);
         GroupView gv = { .members = v.m, .n = v.n, .max_unavailable = v.max_unavailable, .min_healthy = v.min_healthy };
         ok = grant_within_budget(&gv);
@@ -820,10 +882,11 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
                 /* Outcome unknown: maybe granted, maybe not. Only a fresh read can tell. */
                 _cleanup_free_ char *why = strprintf("grant outcome unknown (%s); will re-read", error);
                 e->view_gen++;
+                e->maybe_granted = true;
                 return answer(e, COORD_UNKNOWN, why);
         }
         e->cache_ok = false; /* granted: our own write; refused: the view was behind */
-        if (json_object_get_boolean(jget(reply, "succeeded"))) {
+        if (jtrue(jget(reply, "succeeded"))) {
                 /* ud: the grant read the group back, to be checked on it. */
                 if (ud && !granted_within_budget(e, reply)) {
                         /* Give it back before anyone can act on it: while the release is not
@@ -839,7 +902,14 @@ static void on_grant_txn(Etcd *e, struct json_object *reply, const char *error, 
                 return answer(e, COORD_GRANTED, NULL);
         }
         /* Somebody changed the group meanwhile: decide again at once, on the group as the
-         * transaction's failure branch read it (view_ops(): no second round trip). */
+         * transaction's failure branch read it (view_ops(): no second round trip). Not without
+         * end: an etcd (or something posing as one) that refuses every grant is not asked in a
+         * loop. */
+        if (++e->refusals >= MAX_REFUSALS) {
+                _cleanup_free_ char *why = strprintf("etcd refused the grant transaction %d times in a row; the group "
+                                                     "changes too fast or etcd misbehaves", MAX_REFUSALS);
+                return answer(e, COORD_UNKNOWN, why);
+        }
         View v;
         if (!e->lease || view_parse(e, e->gprefix, reply, &v) < 0)
                 return attempt(e);
@@ -901,11 +971,11 @@ static void history_parse(Etcd *e, struct json_object *kvs, BreakerHistory *h) {
         _cleanup_free_ char *greset = strprintf("reset/groups/%s", e->group);
 
         *h = (BreakerHistory) { .values = json_object_new_array() };
-        h->ev = calloc(json_object_array_length(kvs) + 1, sizeof(*h->ev));
+        h->ev = calloc(jlen(kvs) + 1, sizeof(*h->ev));
         if (!h->ev || !h->values || !greset)
                 return;
-        for (size_t i = 0; i < json_object_array_length(kvs); i++) {
-                struct json_object *kv = json_object_array_get_idx(kvs, i);
+        for (size_t i = 0; i < jlen(kvs); i++) {
+                struct json_object *kv = jidx(kvs, i);
                 _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
                 _cleanup_free_ char *val = unb64(json_object_get_string(jget(kv, "value")) ?: "");
                 struct json_object *o;
@@ -996,7 +1066,7 @@ static void on_trip_txn(Etcd *e, struct json_object *reply, const char *error, v
                 e->view_gen++;
                 return answer(e, COORD_UNKNOWN, why);
         }
-        if (!json_object_get_boolean(jget(reply, "succeeded")))
+        if (!jtrue(jget(reply, "succeeded")))
                 return attempt(e); /* the history or a trip changed meanwhile: decide again */
         _cleanup_free_ char *reason = trip_reason(value);
         log_warning("etcd: %s; nothing is granted until an operator resumes (medicctl coordinator resume --reason)",
@@ -1279,9 +1349,12 @@ static void attempt(Etcd *e) {
         /* The storm breaker decides on its history, which only a read brings. */
         if (e->cache_ok && !breaker_on(e)) {
                 View v;
-                view_from_cache(e, &v);
-                e->cached_decisions++;
-                return decide(e, &v);
+                if (view_from_cache(e, &v) == 0) {
+                        e->cached_decisions++;
+                        return decide(e, &v);
+                }
+                view_free(&v);
+                e->cache_ok = false;
         }
         read_view(e, e->gprefix, on_view_for_request, NULL);
 }
@@ -1313,6 +1386,7 @@ static void etcd_withdraw(Coordinator *c, const char *holder) {
         Etcd *e = c->data;
         leave_queue(e);
         e->view_gen++;
+        late_grant_check(e, true);
 }
 
 static int on_release_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1334,6 +1408,7 @@ static void on_released(Etcd *e, struct json_object *reply, const char *error, v
         e->release_wanted = false;
         e->release_backoff = 0;
         e->cache_ok = false;
+        e->granted = false;
         e->view_gen++;
 }
 
@@ -1610,7 +1685,7 @@ static void on_request_consumed(Etcd *e, struct json_object *reply, const char *
         if (error) {
                 log_warning("etcd: cannot remove the served reboot request %s: %s", e->request_key, error);
                 request_retry(e);
-        } else if (json_object_get_boolean(jget(reply, "succeeded"))) {
+        } else if (jtrue(jget(reply, "succeeded"))) {
                 e->request_backoff = 0;
                 log_notice("etcd: the reboot request for this node (revision %lld) was served by a reboot; removed it",
                            (long long) e->request_rev);
@@ -1670,8 +1745,7 @@ static void on_request_read(Etcd *e, struct json_object *reply, const char *erro
                 return;
         }
         e->request_backoff = 0;
-        request_news(e, json_object_is_type(kvs, json_type_array) && json_object_array_length(kvs) > 0
-                                ? json_object_array_get_idx(kvs, 0) : NULL,
+        request_news(e, kvs && jlen(kvs) > 0 ? jidx(kvs, 0) : NULL,
                      jint(jget(reply, "header"), "revision"), false);
 }
 
@@ -1707,17 +1781,19 @@ static int watch_event(Watch *w, struct json_object *line) {
         struct json_object *res = jget(line, "result"), *events;
 
         if (jget(line, "error")) {
-                log_warning("etcd: watch error: %s", json_object_to_json_string(jget(line, "error")));
+                _cleanup_free_ char *what = str_excerpt(json_object_to_json_string(jget(line, "error")), 200);
+                log_warning("etcd: watch error: %s", what ? what : "");
                 return -ECANCELED;
         }
         if (!res)
                 return 0;
-        if (json_object_get_boolean(jget(res, "canceled"))) {
-                log_warning("etcd: the watch on %s was cancelled (%s)", w->key,
-                            json_object_get_string(jget(res, "cancel_reason")) ?: "compacted or removed");
+        if (jtrue(jget(res, "canceled"))) {
+                _cleanup_free_ char *why =
+                        str_excerpt(json_object_get_string(jget(res, "cancel_reason")) ?: "compacted or removed", 200);
+                log_warning("etcd: the watch on %s was cancelled (%s)", w->key, why ? why : "");
                 return -ECANCELED;
         }
-        if (json_object_get_boolean(jget(res, "created"))) {
+        if (jtrue(jget(res, "created"))) {
                 w->created = true;
                 w->created_rev = jint(jget(res, "header"), "revision");
                 if (w == &e->group_watch)
@@ -1729,12 +1805,14 @@ static int watch_event(Watch *w, struct json_object *line) {
         if (!(events = jget(res, "events")) || !json_object_is_type(events, json_type_array))
                 return 0;
         e->view_gen++;
-        for (size_t i = 0; i < json_object_array_length(events); i++) {
-                struct json_object *ev = json_object_array_get_idx(events, i), *kv = jget(ev, "kv");
+        for (size_t i = 0; i < jlen(events); i++) {
+                struct json_object *ev = jidx(events, i), *kv = jget(ev, "kv");
                 _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
                 bool deleted = streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE");
-                if (!key)
+                if (!key) {
+                        e->cache_ok = e->cache_kept = false; /* a change it cannot read: read again */
                         continue;
+                }
                 if (w == &e->group_watch)
                         cache_apply(e, ev);
                 _cleanup_free_ char *gstop = strprintf("%sstop", e->gprefix), *cstop = strprintf("%s/stop", e->prefix);
@@ -1751,7 +1829,9 @@ static int watch_event(Watch *w, struct json_object *line) {
                 if (strcmp(key, e->request_key) == 0)
                         request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"), true);
         }
-        log_debug("etcd: %zu change(s) under %s", json_object_array_length(jget(res, "events")), w->key);
+        log_debug("etcd: %zu change(s) under %s", jlen(jget(res, "events")), w->key);
+        if (w == &e->group_watch)
+                late_grant_check(e, false);
         return 0;
 }
 
@@ -2008,7 +2088,7 @@ static void on_admin_resumed(Etcd *e, struct json_object *reply, const char *err
 
         if (error)
                 o = control_error("etcd refused or did not answer: %s", error);
-        else if (!json_object_get_boolean(jget(reply, "succeeded")))
+        else if (!jtrue(jget(reply, "succeeded")))
                 o = control_error("the stop switch %s or the storm breaker's trips changed while it was resumed: "
                                   "look at them again", a->key);
         else {
@@ -2037,12 +2117,12 @@ static void on_admin_resume_read(Etcd *e, struct json_object *reply, const char 
         skvs = txn_kvs(reply, 0);
         tkvs = txn_kvs(reply, 1);
         int64_t rev = jint(jget(reply, "header"), "revision");
-        kv = skvs ? json_object_array_get_idx(skvs, 0) : NULL;
+        kv = skvs ? jidx(skvs, 0) : NULL;
         _cleanup_free_ char *val = kv ? unb64(json_object_get_string(jget(kv, "value")) ?: "") : NULL;
         /* The trip: the first trip key's value (an older medic's breaker set the stop switch). */
-        struct json_object *tkv = tkvs ? json_object_array_get_idx(tkvs, 0) : NULL;
+        struct json_object *tkv = tkvs ? jidx(tkvs, 0) : NULL;
         _cleanup_free_ char *trip = tkv ? unb64(json_object_get_string(jget(tkv, "value")) ?: "") : trip_of(val);
-        size_t ntrips = tkvs ? json_object_array_length(tkvs) : 0;
+        size_t ntrips = tkvs ? jlen(tkvs) : 0;
         if (rev <= 0) {
                 a->cb(control_error("etcd answered a malformed read of %s", a->key), a->ud);
                 return admin_free(a);
@@ -2274,7 +2354,7 @@ static int etcd_group_view(Coordinator *c, struct json_object **ret, char **ret_
                                      (unsigned long long) ((now - e->last_contact) / USEC_PER_SEC));
                 return -ENODATA;
         }
-        view_from_cache(e, &v);
+        (void) view_from_cache(e, &v);
         struct json_object *o = json_object_new_object(), *members = json_object_new_array();
         int64_t wall = (int64_t) (now_realtime() / USEC_PER_SEC);
         for (size_t i = 0; i < v.n; i++) {

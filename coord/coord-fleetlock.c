@@ -78,27 +78,6 @@ typedef struct FleetLock {
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* A copy of text from the server fit for a log line: control characters become spaces, at most
- * max bytes (not cutting a UTF-8 sequence), "..." when cut. */
-static char *sanitize(const char *s, size_t max) {
-        size_t n = strlen(s);
-        bool cut = n > max;
-        char *out;
-
-        if (cut) {
-                n = max;
-                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
-                        n--;
-        }
-        out = malloc(n + 4);
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                out[i] = (unsigned char) s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
-        strcpy(out + n, cut ? "..." : "");
-        return out;
-}
-
 static void fl_save(FleetLock *f) {
         struct json_object *o = json_object_new_object();
         const char *text;
@@ -206,13 +185,13 @@ static char *describe_failure(FleetLock *f, const HttpResponse *r, char **ret_ki
         o = json_tokener_parse(r->body);
         if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "kind", &k) ||
             !json_object_is_type(k, json_type_string) || json_object_get_string_len(k) == 0) {
-                _cleanup_free_ char *excerpt = sanitize(r->body, 100);
+                _cleanup_free_ char *excerpt = str_excerpt(r->body, 100);
                 json_object_put(o);
                 return strprintf("the FleetLock server %s answered HTTP %ld without a FleetLock error%s%s", f->url,
                                  r->status, excerpt && *excerpt ? ": " : "", excerpt ? excerpt : "");
         }
-        kind = sanitize(json_object_get_string(k), MAX_KIND);
-        value = sanitize(json_object_object_get_ex(o, "value", &v) && json_object_is_type(v, json_type_string)
+        kind = str_excerpt(json_object_get_string(k), MAX_KIND);
+        value = str_excerpt(json_object_object_get_ex(o, "value", &v) && json_object_is_type(v, json_type_string)
                                  ? json_object_get_string(v) : "", MAX_VALUE);
         json_object_put(o);
         if (!kind || !value)

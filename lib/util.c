@@ -380,3 +380,22 @@ char *boot_id_read(const char *path) {
 
         return read_word(path, 256, &id) < 0 ? NULL : id;
 }
+
+char *str_excerpt(const char *s, size_t max) {
+        size_t n = strlen(s);
+        bool cut = n > max;
+        char *out;
+
+        if (cut) {
+                n = max;
+                while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+                        n--;
+        }
+        out = malloc(n + 4);
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                out[i] = (unsigned char) s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+        strcpy(out + n, cut ? "..." : "");
+        return out;
+}

@@ -68,6 +68,9 @@ static inline uint64_t usec_sub_sat(uint64_t a, uint64_t b) {
 bool streq_ptr(const char *a, const char *b);
 char *strdup_or_null(const char *s);
 char *strprintf(const char *fmt, ...) _printf_(1, 2);
+/* A copy of s fit for one log line: control bytes become spaces, at most max bytes (cut at a
+ * UTF-8 boundary, "..." added when cut). NULL when out of memory. */
+char *str_excerpt(const char *s, size_t max);
 
 /* Writes data to path atomically: temporary file in the same directory, fsync, rename,
  * fsync of the directory. Returns 0 or a negative errno. */

@@ -316,6 +316,24 @@ static void test_mkdir_p(void **state) {
         assert_int_equal(rm_rf(file), 0);
 }
 
+static void test_str_excerpt(void **state) {
+        char *x;
+
+        x = str_excerpt("plain", 100);
+        assert_string_equal(x, "plain");
+        free(x);
+        x = str_excerpt("a\x01" "b\nc\x7f\x1b[31m", 100);
+        assert_string_equal(x, "a b c  [31m");
+        free(x);
+        x = str_excerpt("abcdef", 3);
+        assert_string_equal(x, "abc...");
+        free(x);
+        /* not cut inside a UTF-8 sequence: "é" is 2 bytes at 2-3 */
+        x = str_excerpt("ab\xc3\xa9" "cd", 3);
+        assert_string_equal(x, "ab...");
+        free(x);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_strlist),
@@ -328,6 +346,7 @@ int main(void) {
                 cmocka_unit_test(test_read_file),
                 cmocka_unit_test(test_read_word),
                 cmocka_unit_test(test_mkdir_p),
+                cmocka_unit_test(test_str_excerpt),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
