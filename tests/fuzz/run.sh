@@ -14,11 +14,15 @@ out=$builddir/tests/fuzz
 mkdir -p "$out/obj"
 
 # What each target links besides its own file: pure lib/ code, or the daemon's objects (all of
-# medicd but its main()).
-LIB_SOURCES="lib/util.c lib/duration.c lib/ratelimit.c lib/window.c lib/config.c lib/budget.c
-        lib/condition.c lib/tables.c lib/decide.c"
-DAEMON_SOURCES="$LIB_SOURCES $(sed -n '/^medicd_SOURCES/,/^[^\t]*$/p' "$src/Makefile.am" |
-        tr ' \\\t' '\n\n\n' | grep '\.c$' | grep -v '^daemon/medicd\.c$')"
+# medicd but its main()): the .c files of Makefile.am's libmedic_core_a_SOURCES and
+# libmedicd_a_SOURCES, so that a file added there is linked here too.
+am_sources() { # VARIABLE: the .c files Makefile.am lists in it
+        sed -n "/^$1 *=/,/^[^\t]*\$/p" "$src/Makefile.am" | sed "s/^$1 *=//" | tr ' \\\t' '\n\n\n' | grep '\.c$'
+}
+LIB_SOURCES=$(am_sources libmedic_core_a_SOURCES)
+DAEMON_SOURCES="$LIB_SOURCES $(am_sources libmedicd_a_SOURCES)"
+[ -n "$LIB_SOURCES" ] && [ "$(echo $DAEMON_SOURCES | wc -w)" -gt "$(echo $LIB_SOURCES | wc -w)" ] ||
+        { echo "Bail out! cannot read the sources from $src/Makefile.am"; exit 1; }
 ALL_TARGETS="config duration ratespec window budget lua state control etcd fleetlock dkms ipmi"
 declare -A uses=([config]=lib [duration]=lib [ratespec]=lib [window]=lib [budget]=lib [dkms]=none
         [lua]=daemon [state]=daemon [control]=daemon [etcd]=daemon [fleetlock]=daemon [ipmi]=daemon)
@@ -58,12 +62,22 @@ for t in $targets; do
                 tap "not ok" "fuzz-$t: does not build"; [ -f "$log" ] && sed "s/^/# /" "$log" | head -n 20; failed=1; continue
         fi
         mkdir -p "$out/scratch/$t"
+        seeds=""
+        if [ "$t" = lua ]; then
+                # The shipped checks, rules and packs are the Lua target's seeds, as they are now
+                # (not copies in the corpus that go stale).
+                seeds=$out/seeds/lua
+                rm -rf "$seeds" && mkdir -p "$seeds"
+                find "$src/checks" "$src/rules" -name '*.lua' | while read -r f; do
+                        cp "$f" "$seeds/$(echo "${f#"$src"/}" | tr / -)"
+                done
+        fi
         extra=""
         [ -f "$src/tests/fuzz/fuzz-$t.dict" ] && extra="-dict=$src/tests/fuzz/fuzz-$t.dict"
         # shellcheck disable=SC2086
         ( cd "$out" && ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$FUZZ_TIME" -timeout=25 -rss_limit_mb=2048 \
                 -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/crash-$t-" $extra \
-                "$out/scratch/$t" "$src/tests/fuzz/corpus/$t" ) > "$log" 2>&1
+                "$out/scratch/$t" "$src/tests/fuzz/corpus/$t" $seeds ) > "$log" 2>&1
         rc=$?
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         if [ $rc -eq 0 ]; then
