@@ -952,7 +952,7 @@ static char *trip_reason(const char *trip) {
 }
 
 /* The history under PREFIX/breaker/: its events (pointing into hist, which the caller keeps
- * until it is done with them) and the times of the last resets. */
+ * until it is done with them) and the revisions of the last resets. */
 typedef struct BreakerHistory {
         BreakerEvent *ev;
         size_t n;
@@ -989,13 +989,14 @@ static void history_parse(Etcd *e, struct json_object *kvs, BreakerHistory *h) {
                 json_object_array_add(h->values, o);
                 const char *rest = key + blen;
                 if (strcmp(rest, "reset/cluster") == 0)
-                        h->reset_cluster = jint(o, "time");
+                        h->reset_cluster = jint(kv, "mod_revision");
                 else if (strcmp(rest, greset) == 0)
-                        h->reset_group = jint(o, "time");
+                        h->reset_group = jint(kv, "mod_revision");
                 else if (strncmp(rest, "events/", 7) == 0)
                         h->ev[h->n++] = (BreakerEvent) { .node = json_object_get_string(jget(o, "node")),
                                                          .group = json_object_get_string(jget(o, "group")),
-                                                         .time = jint(o, "time") };
+                                                         .time = jint(o, "time"),
+                                                         .rev = jint(kv, "mod_revision") };
         }
 }
 

@@ -132,7 +132,7 @@ bool breaker_trips(const BreakerSpec *spec, const BreakerEvent *ev, size_t n, co
         for (size_t i = 0; i < n; i++) {
                 if (group && !streq_ptr(ev[i].group, group))
                         continue;
-                if (ev[i].time <= from || ev[i].time <= since || !ev[i].node)
+                if (ev[i].time <= from || (since > 0 && ev[i].rev <= since) || !ev[i].node)
                         continue;
                 if (!strlist_contains(&nodes, ev[i].node))
                         strlist_add(&nodes, ev[i].node);

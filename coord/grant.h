@@ -62,12 +62,14 @@ GrantVerdict grant_decide(const GroupView *v, const char *node, unsigned *ret_po
  * coordinator's history, a node that was granted a disruptive remedy or became unhealthy. */
 typedef struct BreakerEvent {
         const char *node, *group;
-        int64_t time;       /* epoch s */
+        int64_t time;       /* epoch s: whether it is inside the window */
+        int64_t rev;        /* the revision it was written at: whether it came after the last reset */
 } BreakerEvent;
 
 /* Whether granting node now trips the breaker spec: the distinct nodes (node included) with an
- * entry inside the window ending at now (epoch s), after since (the last reset, epoch s; 0:
- * none), and of group (NULL: any), are more than the spec allows for a group of members.
+ * entry inside the window ending at now (epoch s), written after since (the revision of the
+ * last reset; 0: none: whole seconds cannot order a reset and a grant of the same second), and
+ * of group (NULL: any), are more than the spec allows for a group of members.
  * Entries in the future (a clock behind) count as inside. ret_nodes (may be NULL) gets the
  * nodes counted; ret_allowed (may be NULL) the limit. A spec without a window never trips. */
 bool breaker_trips(const BreakerSpec *spec, const BreakerEvent *ev, size_t n, const char *group, int64_t since,

@@ -149,10 +149,10 @@ static void test_breaker(void **state) {
         BreakerSpec c3 = { .limit = { 3, false }, .window_usec = 3600 * USEC_PER_SEC };
         BreakerSpec off = { .limit = { 0, false } };
         const BreakerEvent ev[] = {
-                { "a", "g1", now - 60 }, { "b", "g1", now - 30 }, { "a", "g1", now - 10 }, /* a twice: once */
-                { "c", "g2", now - 5 },
-                { "old", "g1", now - 601 },                                                 /* outside 10m */
-                { "future", "g1", now + 30 },                                               /* a clock ahead: counts */
+                { "a", "g1", now - 60, 1 }, { "b", "g1", now - 30, 2 }, { "a", "g1", now - 10, 4 }, /* a twice: once */
+                { "c", "g2", now - 5, 5 },
+                { "old", "g1", now - 601, 0 },                                                    /* outside 10m */
+                { "future", "g1", now + 30, 6 },                                                  /* a clock ahead: counts */
         };
         StrList nodes = {};
         unsigned allowed;
@@ -168,7 +168,14 @@ static void test_breaker(void **state) {
         /* a asking again is counted once: a, b, future = 3, within. */
         assert_false(breaker_trips(&g30, ev, ELEMENTSOF(ev), "g1", 0, now, "a", 10, NULL, NULL));
         /* A reset after b's entry: only a's latest and future count, with d: 3. */
-        assert_false(breaker_trips(&g30, ev, ELEMENTSOF(ev), "g1", now - 20, now, "d", 10, NULL, NULL));
+        assert_false(breaker_trips(&g30, ev, ELEMENTSOF(ev), "g1", 3, now, "d", 10, NULL, NULL));
+        /* Entries of the reset's own second: the one written after the reset counts, the one
+         * before it does not (ordered by etcd revision, not by whole seconds). */
+        const BreakerEvent same_second[] = {
+                { "e", "g1", now - 5, 10 }, { "f", "g1", now - 5, 12 }, { "g", "g1", now - 5, 13 },
+        };
+        assert_false(breaker_trips(&g30, same_second, 3, "g1", 11, now, "d", 10, NULL, NULL)); /* f, g, d */
+        assert_true(breaker_trips(&g30, same_second, 3, "g1", 9, now, "d", 10, NULL, NULL));   /* e, f, g, d */
         /* A larger group allows more: 30% of 20 = 6. */
         assert_false(breaker_trips(&g30, ev, ELEMENTSOF(ev), "g1", 0, now, "d", 20, NULL, NULL));
         /* Cluster-wide, in the hour: a, b, c, old, future, d = 6 > 3, every group. */
