@@ -48,6 +48,7 @@
 
 #include "control.h"
 #include "coord-etcd.h"
+#include "etcd-common.h"
 #include "duration.h"
 #include "coordinator.h"
 #include "grant.h"
@@ -172,44 +173,6 @@ struct Etcd {
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static char *b64(const char *s) {
-        size_t n = strlen(s);
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
-        return out;
-}
-
-static char *unb64(const char *s) {
-        size_t n = strlen(s);
-        unsigned char *out = malloc(3 * (n / 4) + 1);
-        int k;
-
-        if (!out)
-                return NULL;
-        k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (k < 0) {
-                free(out);
-                return NULL;
-        }
-        /* EVP_DecodeBlock counts padding bytes as data. */
-        while (n > 0 && s[n - 1] == '=') {
-                n--;
-                k--;
-        }
-        out[k] = 0;
-        return (char *) out;
-}
-
-/* The end of the range of keys starting with prefix: the prefix with its last byte + 1. */
-static char *prefix_end(const char *p) {
-        char *e = strdup(p);
-        size_t n = e ? strlen(e) : 0;
-        if (n > 0)
-                e[n - 1]++;
-        return e;
-}
-
 /* The next delay of a retry: RETRY_MIN, then doubled up to RETRY_MAX. */
 static uint64_t backoff_next(uint64_t b) {
         return b ? (b * 2 > RETRY_MAX ? RETRY_MAX : b * 2) : RETRY_MIN;
@@ -220,36 +183,6 @@ static void retry_later(sd_event_source *timer, uint64_t *backoff) {
         *backoff = backoff_next(*backoff);
         (void) sd_event_source_set_time_relative(timer, *backoff);
         (void) sd_event_source_set_enabled(timer, SD_EVENT_ONESHOT);
-}
-
-static int64_t jint(struct json_object *o, const char *key) {
-        struct json_object *v;
-        if (!o || !json_object_object_get_ex(o, key, &v))
-                return 0;
-        if (json_object_is_type(v, json_type_string))
-                return strtoll(json_object_get_string(v), NULL, 10);
-        return json_object_get_int64(v);
-}
-
-static struct json_object *jget(struct json_object *o, const char *key) {
-        struct json_object *v = NULL;
-        if (json_object_is_type(o, json_type_object))
-                json_object_object_get_ex(o, key, &v);
-        return v;
-}
-
-/* What etcd answered, read without trusting its types: json-c asserts on arrays that are not
- * (a crash), and takes any non-empty string for true ("false" included). */
-static size_t jlen(struct json_object *a) {
-        return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
-static struct json_object *jidx(struct json_object *a, size_t i) {
-        return i < jlen(a) ? json_object_array_get_idx(a, i) : NULL;
-}
-
-static bool jtrue(struct json_object *v) {
-        return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
 /* The kvs of response I of a txn reply whose responses are ranges (NULL: none, or not there). */
@@ -2391,25 +2324,6 @@ static int etcd_group_view(Coordinator *c, struct json_object **ret, char **ret_
 
 /* ---- life ------------------------------------------------------------------------------------ */
 
-static int read_password(const char *path, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t size;
-        int r;
-
-        if (stat(path, &st) < 0)
-                return -errno;
-        if (st.st_mode & 0077)
-                return log_error_errno(EPERM, "%s is readable by group or others (mode %04o): refusing it",
-                                       path, (unsigned) (st.st_mode & 07777));
-        r = read_file(path, 4096, &buf, &size);
-        if (r < 0)
-                return r;
-        buf[strcspn(buf, "\r\n")] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 static int etcd_init(Coordinator *c) {
         const Config *cfg = c->config;
         Etcd *e = calloc(1, sizeof(*e));
@@ -2455,7 +2369,10 @@ static int etcd_init(Coordinator *c) {
         if (cfg->user) {
                 _cleanup_free_ char *pw = NULL;
                 if (cfg->password_file) {
-                        r = read_password(cfg->password_file, &pw);
+                        r = etcd_read_password(cfg->password_file, &pw);
+                        if (r == -EPERM)
+                                return log_error_errno(r, "etcd: password_file %s is readable by group or others: refusing it",
+                                                       cfg->password_file);
                         if (r < 0)
                                 return log_error_errno(r, "etcd: cannot read password_file %s: %m", cfg->password_file);
                 }
@@ -2563,10 +2480,16 @@ const CoordinatorOps coord_etcd_ops = {
 
 int etcd_group_parse(const char *gprefix, struct json_object *reply, size_t *ret_members, bool *ret_within_budget,
                      bool *ret_granted_within_budget) {
-        Etcd e = { .gprefix = (char *) gprefix };
+        /* gprefix is PREFIX/groups/G/: the view also reads the breaker's keys under PREFIX. */
+        const char *g = strstr(gprefix, "/groups/");
+        _cleanup_free_ char *prefix = g ? strndup(gprefix, (size_t) (g - gprefix)) : NULL;
+        _cleanup_free_ char *tprefix = prefix ? strprintf("%s/breaker/tripped/", prefix) : NULL;
+        Etcd e = { .gprefix = (char *) gprefix, .prefix = prefix, .tprefix = tprefix };
         View v;
         int r;
 
+        if (!tprefix)
+                return -EINVAL;
         *ret_granted_within_budget = granted_within_budget(&e, reply);
         r = view_parse(&e, gprefix, reply, &v);
         if (r < 0)

@@ -6,7 +6,6 @@
  * key beside the groups' members. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <time.h>
 
 #include "budget.h"
+#include "etcd-common.h"
 #include "fleet.h"
 #include "grant.h"
 #include "util.h"
@@ -51,46 +51,6 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
         b->n += len;
         b->s[b->n] = 0;
         return len;
-}
-
-static char *b64(const char *s) {
-        size_t len = strlen(s);
-        char *out = malloc(4 * ((len + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) len);
-        return out;
-}
-
-/* Decodes etcd's base64 (NULL on bad input); the padding's extra NULs are cut off. */
-static char *unb64(const char *s) {
-        size_t len = strlen(s);
-        char *out = malloc(3 * (len / 4) + 1);
-        int n;
-
-        if (!out)
-                return NULL;
-        n = EVP_DecodeBlock((unsigned char *) out, (const unsigned char *) s, (int) len);
-        if (n < 0) {
-                free(out);
-                return NULL;
-        }
-        while (len > 0 && s[len - 1] == '=') {
-                len--;
-                n--;
-        }
-        out[n < 0 ? 0 : n] = 0;
-        return out;
-}
-
-static struct json_object *jget(struct json_object *o, const char *key) {
-        struct json_object *v = NULL;
-        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static int64_t jint(struct json_object *o, const char *key) {
-        /* etcd's gateway sends 64-bit numbers as strings */
-        struct json_object *v = jget(o, key);
-        return v ? json_object_get_int64(v) : 0;
 }
 
 /* POSTs body (JSON) to URL/v3/PATH; *ret_reply gets the parsed answer. */
@@ -151,46 +111,18 @@ static int post(const Config *cfg, const char *url, const char *path, const char
         return 0;
 }
 
-/* The password in a root-only file, as medicd reads it. */
-static int read_password(const char *path, char **ret, char **ret_error) {
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t size;
-        int r;
-
-        if (stat(path, &st) < 0) {
-                r = -errno;
-                *ret_error = fmt_error("cannot read password_file %s: %s", path, strerror(-r));
-                return r;
-        }
-        if (st.st_mode & 0077) {
-                *ret_error = fmt_error("%s is readable by group or others (mode %04o): refusing it", path,
-                                       (unsigned) (st.st_mode & 07777));
-                return -EPERM;
-        }
-        r = read_file(path, 4096, &buf, &size);
-        if (r < 0) {
-                *ret_error = fmt_error("cannot read password_file %s: %s", path, strerror(-r));
-                return r;
-        }
-        buf[strcspn(buf, "\r\n")] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 /* The range PREFIX/ on the first endpoint that answers (authenticating first with a user). */
 static int read_prefix(const Config *cfg, const char *pfx, struct json_object **ret, const char **ret_endpoint, char **ret_error) {
-        _cleanup_free_ char *password = NULL, *end = strdup(pfx), *k = b64(pfx), *e = NULL;
+        _cleanup_free_ char *password = NULL, *end = prefix_end(pfx), *k = b64(pfx), *e = end ? b64(end) : NULL;
         int r = -ENOENT;
 
-        if (!end || !k)
+        if (!k || !e)
                 return -ENOMEM;
-        end[strlen(end) - 1]++;
-        e = b64(end);
-        if (!e)
-                return -ENOMEM;
-        if (cfg->user && cfg->password_file && (r = read_password(cfg->password_file, &password, ret_error)) < 0)
+        if (cfg->user && cfg->password_file && (r = etcd_read_password(cfg->password_file, &password)) < 0) {
+                *ret_error = r == -EPERM ? fmt_error("%s is readable by group or others: refusing it", cfg->password_file)
+                                         : fmt_error("cannot read password_file %s: %s", cfg->password_file, strerror(-r));
                 return r;
+        }
         for (size_t i = 0; i < cfg->endpoints.n; i++) {
                 const char *url = cfg->endpoints.v[i];
                 _cleanup_free_ char *token = NULL;
