@@ -234,7 +234,7 @@ elapsed=$(( $(now_ms) - t0 ))
 ticks1=$(count_lines "$T/ticks")
 is "$(cond_get ipmi-quick state)" unknown "with the BMC down, ipmi-quick is unknown (never ok)"
 like "$(cond_get ipmi-quick message)" 'did not answer within|timeout' "the message says the BMC did not answer"
-ok "unknown within the check's 3 s timeout (took ${elapsed} ms)" test "$elapsed" -lt 3500
+ok "unknown within the check's 3 s timeout, not the 60 s session timeout (took ${elapsed} ms)" test "$elapsed" -lt 8000
 ok "the 1-second check kept running meanwhile ($ticks0 -> $ticks1 runs)" test "$(( ticks1 - ticks0 ))" -ge 2
 ipmi_config "$T/ipmi.pw" 2s
 ctl reload >/dev/null
@@ -242,6 +242,8 @@ t0=$(now_ms)
 run_check ipmi-critical
 elapsed=$(( $(now_ms) - t0 ))
 is "$(cond_get ipmi-critical state)" unknown "ipmi-critical is unknown with the BMC down"
-ok "within the 2 s session timeout (took ${elapsed} ms)" test "$elapsed" -lt 3000
+# The bound is the 2 s session timeout, not the check's 30 s or libipmimonitoring's 60 s default;
+# the margin is for a loaded machine (seen: 3.1 s on a CI runner under sanitizers).
+ok "bounded by the 2 s session timeout, far below the check's 30 s (took ${elapsed} ms)" test "$elapsed" -lt 6000
 ok "medicd is still running" daemon_alive
 done_testing
