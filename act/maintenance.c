@@ -37,9 +37,10 @@ static char **env_for(ActHost *h, RuleState *s, StrList *l) {
         return l->v;
 }
 
-/* The maintenance is over: the permission goes back. */
-static void finish(ActHost *h, RuleState *s, const char *detail, const char *why) {
-        journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "done", detail);
+/* The maintenance is over (NOTE: "done", or "undone" after an abandoned or failed drain was
+ * put back): the permission goes back. */
+static void finish(ActHost *h, RuleState *s, const char *note, const char *detail, const char *why) {
+        journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, note, detail);
         s->maintenance_retry = 0;
         s->maintenance_since = 0;
         settle_clear(&s->maintenance_settle);
@@ -80,7 +81,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                                   "Maintenance for rule %s: %s; undraining and giving the permission back", s->name, why);
                         journal_escalate(h->journal, "drain-failed", s->name, why);
                         /* Put back what the drain may have done half-way. */
-                        set_phase(h, s, "undraining");
+                        set_phase(h, s, "undoing");
                         maintenance_tick(h);
                         return;
                 }
@@ -93,7 +94,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                                   LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "abandon" }, { "MEDIC_REASON", why }),
                                   "Maintenance for rule %s abandoned: %s; running the undrain tasks", s->name, why);
                         journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "abandoned", why);
-                        set_phase(h, s, "undraining");
+                        set_phase(h, s, "undoing");
                         maintenance_tick(h);
                         return;
                 }
@@ -104,7 +105,8 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                 set_phase(h, s, "holding");
                 return;
         }
-        if (streq_ptr(s->maintenance, "undraining")) {
+        if (streq_ptr(s->maintenance, "undraining") || streq_ptr(s->maintenance, "undoing")) {
+                bool undo = streq_ptr(s->maintenance, "undoing");
                 if (!ok) {
                         _cleanup_free_ char *why = strprintf("undrain failed: %s", detail ? detail : "?");
                         log_event(LOG_ERR, MEDIC_MSG_REMEDY_FAILED, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_REASON", why }),
@@ -116,6 +118,15 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                 }
                 const RuleDecl *d = luaset_find_rule(h->set, s->name);
                 s->maintenance_retry = 0;
+                if (undo) {
+                        /* Nothing was repaired: no settle to wait for, and not "done". */
+                        log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE,
+                                  LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
+                                  "Maintenance for rule %s undone: undrained (%s) after it was abandoned; "
+                                  "giving the permission back", s->name, detail ? detail : "");
+                        finish(h, s, "undone", detail, "the abandoned maintenance is undone");
+                        return;
+                }
                 if (d && d->remedy.kind == REMEDY_MAINTENANCE && d->remedy.settle > 0) {
                         begin_settle(h, s, d);
                         maintenance_tick(h);
@@ -124,7 +135,7 @@ static void on_tasks(bool ok, const char *detail, void *userdata) {
                 log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
                           "Maintenance for rule %s done: undrained (%s); giving the permission back", s->name,
                           detail ? detail : "");
-                finish(h, s, detail, "the maintenance is over");
+                finish(h, s, "done", detail, "the maintenance is over");
         }
 }
 
@@ -179,7 +190,7 @@ static void settling(ActHost *h, RuleState *s, const RuleDecl *d) {
         log_event(LOG_NOTICE, MEDIC_MSG_REMEDY_DONE, LOG_FIELDS({ "MEDIC_RULE", s->name }, { "MEDIC_DECISION", "release" }),
                   "Maintenance for rule %s done: healthy for %s; giving the permission back", s->name,
                   duration_format(d->remedy.settle, buf, sizeof buf));
-        finish(h, s, "healthy after the maintenance; permission released", "healthy after the maintenance");
+        finish(h, s, "done", "healthy after the maintenance; permission released", "healthy after the maintenance");
 }
 
 /* Drives every rule in maintenance: after a restart a drain cut short is undone and a hold,
@@ -207,7 +218,7 @@ void maintenance_tick(ActHost *h) {
                                     "(the rule asks again if its trigger still holds)", s->name);
                         journal_note(h->journal, "maintenance", s->name, s->maintenance_condition, "abandoned",
                                      "medicd stopped during the drain");
-                        set_phase(h, s, "undraining");
+                        set_phase(h, s, "undoing");
                         (void) run_tasks(h, s, d->remedy.undrain);
                 } else if (streq_ptr(s->maintenance, "holding")) {
                         Condition *c = s->maintenance_condition ? condtable_find(h->conds, s->maintenance_condition) : NULL;
@@ -216,7 +227,8 @@ void maintenance_tick(ActHost *h) {
                                 set_phase(h, s, "undraining");
                                 (void) run_tasks(h, s, d->remedy.undrain);
                         }
-                } else if (streq_ptr(s->maintenance, "undraining") && now_monotonic() >= s->maintenance_retry)
+                } else if ((streq_ptr(s->maintenance, "undraining") || streq_ptr(s->maintenance, "undoing")) &&
+                           now_monotonic() >= s->maintenance_retry)
                         (void) run_tasks(h, s, d->remedy.undrain);
                 else if (streq_ptr(s->maintenance, "settling"))
                         settling(h, s, d);

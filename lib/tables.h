@@ -55,7 +55,7 @@ typedef struct RuleState {
         uint64_t waiting_since_bt; /* the same on CLOCK_BOOTTIME, in this boot (persisted with the boot id) */
         bool stuck_escalated;    /* this wait was escalated (stuck_after) already (persisted) */
         struct Remedy *running;  /* not persisted; cancelled by its owner before the state is freed */
-        char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining", "settling" or NULL (persisted) */
+        char *maintenance;       /* maintenance remedy: "draining", "holding", "undraining", "settling", "undoing" (undraining after an abandoned or failed drain) or NULL (persisted) */
         char *maintenance_condition;
         uint64_t maintenance_since; /* realtime usec: the settle began (persisted; shown, never counted) */
         SettleState maintenance_settle;

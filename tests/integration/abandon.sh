@@ -42,6 +42,8 @@ rule "hardware-failure" {
 EOF
 phase() { rule_get hardware-failure maintenance; }
 abandoned() { history_reasons hardware-failure abandoned; }
+# n_entries DECISION: how many history entries of the rule have that decision.
+n_entries() { history_reasons hardware-failure "$1" | grep -c . ; }
 # episode_end: the trigger clears and the node is back in service.
 episode_end() {
         rm -f "$T/broken"
@@ -60,6 +62,7 @@ is "$(abandoned)" "" "control: nothing abandoned"
 episode_end
 ok "control: repaired, undrained" wait_for 10 "[ \$(count_lines $T/undrain) -eq 1 ]"
 ok "control: the slot is free again" wait_for 5 '[ "$(local_holder)" = null ]'
+is "$(n_entries done)" 1 "control: the history says the maintenance is done"
 
 # ---- (1) a blocker turns problem while the drain tasks run ------------------------------------
 touch "$T/broken"
@@ -73,6 +76,8 @@ ok "(1) the local slot is given back" wait_for 5 '[ "$(local_holder)" = null ]'
 is "$(status_holder)" null "(1) medicctl status: no holder"
 is "$(phase)" null "(1) the rule is not in maintenance"
 like "$(abandoned)" "blocker" "(1) the history has an 'abandoned' entry naming the blocker"
+is "$(n_entries undone)" 1 "(1) ... then an 'undone' entry once undrained"
+is "$(n_entries done)" 1 "(1) ... and no 'done' entry for the abandoned maintenance"
 sleep 3
 ok "(1) it does not start again while blocked" test "$(count_lines "$T/drain")" -eq 4 -a "$(local_holder)" = null
 episode_end
@@ -92,6 +97,7 @@ is "$(status_holder)" null "(2) medicctl status: no holder"
 is "$(phase)" null "(2) the rule is not in maintenance"
 like "$(abandoned | tail -n 1)" "stop file" "(2) the history has an 'abandoned' entry naming the stop file"
 is "$(abandoned | grep -c .)" 2 "(2) two abandoned maintenances in all"
+is "$(n_entries undone)/$(n_entries done)" 2/1 "(2) two undone, still the one done"
 episode_end
 rm -f "$T/stop"
 stop_medicd
