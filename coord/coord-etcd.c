@@ -49,6 +49,7 @@
 #include "control.h"
 #include "coord-etcd.h"
 #include "etcd-common.h"
+#include "etcd-watch.h"
 #include "duration.h"
 #include "coordinator.h"
 #include "grant.h"
@@ -75,8 +76,7 @@ typedef struct Watch {
         Etcd *etcd;
         char *key, *range_end;
         HttpRequest *req;
-        char *buf;
-        size_t len;
+        EtcdWatchStream stream;
         sd_event_source *retry;
         bool created;                 /* etcd confirmed the watch: it sends every change after created_rev */
         int64_t created_rev;
@@ -642,10 +642,10 @@ static void cache_fill(Etcd *e, struct json_object *reply) {
 }
 
 /* One change from the group watch. */
-static void cache_apply(Etcd *e, struct json_object *ev) {
-        struct json_object *kv = jget(ev, "kv");
-        int64_t rev = jint(kv, "mod_revision");
-        _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
+static void cache_apply(Etcd *e, const EtcdWatchEvent *ev) {
+        struct json_object *kv = ev->kv;
+        int64_t rev = ev->mod_revision;
+        const char *key = ev->key;
 
         if (rev > e->group_event_rev)
                 e->group_event_rev = rev;
@@ -653,7 +653,7 @@ static void cache_apply(Etcd *e, struct json_object *ev) {
          * transaction's events share it.) */
         if (!e->cache_kept || !key || rev <= e->cache_read_rev)
                 return;
-        bool deleted = streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE");
+        bool deleted = ev->deleted;
         if (deleted)
                 json_object_object_del(e->cache, key);
         else
@@ -1708,41 +1708,39 @@ static struct json_object *request_status(const Etcd *e) {
         return o;
 }
 
-/* One line of a watch stream; -ECANCELED when etcd ended the watch (the stream is then
- * dropped and a new watch started). */
-static int watch_event(Watch *w, struct json_object *line) {
+/* One response of a watch stream (etcd-watch.h); -ECANCELED when etcd ended the watch (the
+ * stream is then dropped and a new watch started). */
+static int watch_event(Watch *w, const EtcdWatchMsg *m) {
         Etcd *e = w->etcd;
-        struct json_object *res = jget(line, "result"), *events;
 
-        if (jget(line, "error")) {
-                _cleanup_free_ char *what = str_excerpt(json_object_to_json_string(jget(line, "error")), 200);
-                log_warning("etcd: watch error: %s", what ? what : "");
-                return -ECANCELED;
-        }
-        if (!res)
+        switch (m->kind) {
+        case ETCD_WATCH_OTHER:
                 return 0;
-        if (jtrue(jget(res, "canceled"))) {
-                _cleanup_free_ char *why =
-                        str_excerpt(json_object_get_string(jget(res, "cancel_reason")) ?: "compacted or removed", 200);
-                log_warning("etcd: the watch on %s was cancelled (%s)", w->key, why ? why : "");
+        case ETCD_WATCH_ERROR:
+                log_warning("etcd: watch error: %s", m->why);
                 return -ECANCELED;
+        case ETCD_WATCH_CANCELED:
+                log_warning("etcd: the watch on %s was cancelled (%s)", w->key, m->why);
+                return -ECANCELED;
+        case ETCD_WATCH_RESPONSE:
+                break;
         }
-        if (jtrue(jget(res, "created"))) {
+        if (m->created) {
                 w->created = true;
-                w->created_rev = jint(jget(res, "header"), "revision");
+                w->created_rev = m->revision;
                 if (w == &e->group_watch)
                         request_read_soon(e); /* a change made while there was no watch */
                 /* The copy follows the watches from a read after the last of them stands (a trip,
                  * resume or change made while one was missing is in it). */
                 view_sync(e);
         }
-        if (!(events = jget(res, "events")) || !json_object_is_type(events, json_type_array))
+        if (!m->has_events)
                 return 0;
         e->view_gen++;
-        for (size_t i = 0; i < jlen(events); i++) {
-                struct json_object *ev = jidx(events, i), *kv = jget(ev, "kv");
-                _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
-                bool deleted = streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE");
+        for (size_t i = 0; i < m->n_events; i++) {
+                const EtcdWatchEvent *ev = &m->events[i];
+                const char *key = ev->key;
+                bool deleted = ev->deleted;
                 if (!key) {
                         e->cache_ok = e->cache_kept = false; /* a change it cannot read: read again */
                         continue;
@@ -1753,7 +1751,8 @@ static int watch_event(Watch *w, struct json_object *line) {
                 if (streq_ptr(key, gstop) || streq_ptr(key, cstop))
                         *(streq_ptr(key, gstop) ? &e->stop_group : &e->stop_cluster) = !deleted;
                 if (w == &e->trip_watch && trip_scope(e, key, e->group)) {
-                        _cleanup_free_ char *val = deleted ? NULL : unb64(json_object_get_string(jget(kv, "value")) ?: "");
+                        _cleanup_free_ char *val =
+                                deleted ? NULL : unb64(json_object_get_string(jget(ev->kv, "value")) ?: "");
                         if (val)
                                 json_object_object_add(e->trips, key, json_object_new_string(val));
                         else
@@ -1761,40 +1760,30 @@ static int watch_event(Watch *w, struct json_object *line) {
                         trips_update(e);
                 }
                 if (strcmp(key, e->request_key) == 0)
-                        request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"), true);
+                        request_news(e, deleted ? NULL : ev->kv, ev->mod_revision, true);
         }
-        log_debug("etcd: %zu change(s) under %s", jlen(jget(res, "events")), w->key);
+        log_debug("etcd: %zu change(s) under %s", m->n_events, w->key);
         if (w == &e->group_watch)
                 late_grant_check(e, false);
         return 0;
 }
 
+static int watch_line(const char *line, size_t len, void *userdata) {
+        EtcdWatchMsg m;
+        int k = etcd_watch_parse(line, len, &m);
+
+        if (k < 0)
+                return k;
+        k = watch_event(userdata, &m);
+        etcd_watch_msg_done(&m);
+        return k;
+}
+
 static int watch_data(const char *data, size_t size, void *userdata) {
         Watch *w = userdata;
-        char *b = realloc(w->buf, w->len + size + 1);
-        char *nl;
 
-        if (!b)
-                return -ENOMEM;
         w->etcd->last_contact = now_monotonic();
-        w->buf = b;
-        memcpy(w->buf + w->len, data, size);
-        w->len += size;
-        w->buf[w->len] = 0;
-        while ((nl = memchr(w->buf, '\n', w->len))) {
-                *nl = 0;
-                struct json_object *o = json_tokener_parse(w->buf);
-                int k = o ? watch_event(w, o) : 0;
-                json_object_put(o);
-                if (k < 0)
-                        return k;
-                size_t rest = w->len - (size_t) (nl + 1 - w->buf);
-                memmove(w->buf, nl + 1, rest);
-                w->len = rest;
-        }
-        if (w->len > 16 * 1024 * 1024)
-                return -EMSGSIZE;
-        return 0;
+        return etcd_watch_feed(&w->stream, data, size, watch_line, w);
 }
 
 static int on_watch_retry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1807,7 +1796,7 @@ static void on_watch_end(const HttpResponse *r, void *userdata) {
         Etcd *e = w->etcd;
 
         w->req = NULL;
-        w->len = 0;
+        etcd_watch_reset(&w->stream);
         w->created = false;
         e->cache_ok = false; /* decisions read again until both watches are back */
         if (w == &e->group_watch)
@@ -1861,7 +1850,7 @@ static void watch_done(Watch *w) {
         sd_event_source_disable_unref(w->retry);
         free(w->key);
         free(w->range_end);
-        free(w->buf);
+        etcd_watch_stream_done(&w->stream);
 }
 
 /* ---- operators: status, stop/resume, release, forget, set-budget ------------------------------- */
