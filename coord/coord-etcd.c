@@ -64,6 +64,7 @@
 #define RETRY_MAX (30 * USEC_PER_SEC)
 
 typedef struct Etcd Etcd;
+typedef struct Call Call;
 typedef void (*etcd_cb_t)(Etcd *e, struct json_object *reply, const char *error, void *ud);
 
 typedef struct Pending {
@@ -125,6 +126,7 @@ struct Etcd {
         uint64_t backoff;
         sd_event_source *reg_timer, *keepalive_timer;
         Watch group_watch, stop_watch, trip_watch;
+        Call *calls;                  /* out, not answered yet */
 
         bool healthy;
         bool healthy_published;       /* the health last sent was healthy */
@@ -254,19 +256,27 @@ static char *gkey(Etcd *e, const char *kind, const char *node) {
 
 /* ---- calls -------------------------------------------------------------------------------- */
 
-typedef struct Call {
+struct Call {
         Etcd *etcd;
         char *path, *body;
         etcd_cb_t cb;
         void *ud;
+        void (*ud_free)(void *ud);  /* what ud holds, when the call ends without cb (shutdown) */
         unsigned tries;
-} Call;
+        Call *prev, *next;          /* in Etcd.calls: every call not yet answered */
+};
 
 static void call_send(Call *k);
 static void authenticate(Etcd *e, Call *then);
 static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud);
 
 static void call_free(Call *k) {
+        if (k->prev)
+                k->prev->next = k->next;
+        else if (k->etcd->calls == k)
+                k->etcd->calls = k->next;
+        if (k->next)
+                k->next->prev = k->prev;
         free(k->path);
         free(k->body);
         free(k);
@@ -378,8 +388,10 @@ static void authenticate(Etcd *e, Call *then) {
         etcd_call(e, "auth/authenticate", body, on_authenticated, then);
 }
 
-/* Posts body (consumed) to /v3/path; cb gets the reply object (borrowed) or an error. */
-static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud) {
+/* Posts body (consumed) to /v3/path; cb gets the reply object (borrowed) or an error. A call
+ * still out when the backend is freed gets no cb: ud_free (may be NULL) frees ud then. */
+static void etcd_call_owned(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud,
+                            void (*ud_free)(void *ud)) {
         Call *k = calloc(1, sizeof(*k));
         if (!k) {
                 json_object_put(body);
@@ -387,12 +399,21 @@ static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_
                 return;
         }
         k->etcd = e;
+        k->ud_free = ud_free;
+        k->next = e->calls;
+        if (e->calls)
+                e->calls->prev = k;
+        e->calls = k;
         k->path = strdup(path);
         k->body = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
         k->cb = cb;
         k->ud = ud;
         json_object_put(body);
         call_send(k);
+}
+
+static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud) {
+        etcd_call_owned(e, path, body, cb, ud, NULL);
 }
 
 /* ---- the group view --------------------------------------------------------------------- */
@@ -690,11 +711,11 @@ static struct json_object *view_ops(Etcd *e, const char *gprefix) {
         return ops;
 }
 
-static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
+static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud, void (*ud_free)(void *ud)) {
         struct json_object *body = json_object_new_object();
 
         json_object_object_add(body, "success", view_ops(e, gprefix));
-        etcd_call(e, "kv/txn", body, cb, ud);
+        etcd_call_owned(e, "kv/txn", body, cb, ud, ud_free);
 }
 
 static void on_view_refreshed(Etcd *e, struct json_object *reply, const char *error, void *ud);
@@ -705,7 +726,7 @@ static void view_refresh(Etcd *e) {
         if (e->cache_kept || e->view_refreshing || !e->group_watch.created)
                 return;
         e->view_refreshing = true;
-        read_view(e, e->gprefix, on_view_refreshed, NULL);
+        read_view(e, e->gprefix, on_view_refreshed, NULL, NULL);
 }
 
 /* After registering or a watch (re)started: one read of the group once this node is registered
@@ -716,7 +737,7 @@ static void view_sync(Etcd *e) {
             !e->stop_watch.created || !e->trip_watch.created)
                 return;
         e->view_refreshing = true;
-        read_view(e, e->gprefix, on_view_refreshed, NULL);
+        read_view(e, e->gprefix, on_view_refreshed, NULL, NULL);
 }
 
 /* ---- asking for permission ------------------------------------------------------------------ */
@@ -1024,7 +1045,7 @@ static void breaker_trip(Etcd *e, const View *v, const char *key, char *value) {
         json_object_array_add(succ, delete_req(queue, NULL));
         json_object_object_add(body, "compare", cmp);
         json_object_object_add(body, "success", succ);
-        etcd_call(e, "kv/txn", body, on_trip_txn, value);
+        etcd_call_owned(e, "kv/txn", body, on_trip_txn, value, free);
 }
 
 /* This node's entry in the breaker's history (what: "granted" or "unhealthy"). */
@@ -1290,7 +1311,7 @@ static void attempt(Etcd *e) {
                 view_free(&v);
                 e->cache_ok = false;
         }
-        read_view(e, e->gprefix, on_view_for_request, NULL);
+        read_view(e, e->gprefix, on_view_for_request, NULL, NULL);
 }
 
 static int etcd_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata) {
@@ -1374,7 +1395,7 @@ static int etcd_release(Coordinator *c, const char *holder) {
 
 static void start_registration(Etcd *e);
 static void watch_start(Watch *w);
-static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud);
+static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud, void (*ud_free)(void *ud));
 static void on_first_view(Etcd *e, struct json_object *reply, const char *error, void *ud);
 static void request_read(Etcd *e);
 
@@ -1873,6 +1894,10 @@ static void admin_free(Admin *a) {
         free(a);
 }
 
+static void admin_free_void(void *a) {
+        admin_free(a);
+}
+
 static void on_admin_view(Etcd *e, struct json_object *reply, const char *error, void *ud) {
         Admin *a = ud;
         struct json_object *o, *members, *holders, *queue, *budget, *stop;
@@ -2075,7 +2100,7 @@ static void on_admin_resume_read(Etcd *e, struct json_object *reply, const char 
         json_object_put(rec);
         json_object_object_add(body, "compare", cmp);
         json_object_object_add(body, "success", succ);
-        etcd_call(e, "kv/txn", body, on_admin_resumed, a);
+        etcd_call_owned(e, "kv/txn", body, on_admin_resumed, a, admin_free_void);
 }
 
 static bool valid_name(const char *s) {
@@ -2113,7 +2138,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
         a->ud = ud;
 
         if (streq_ptr(action, "status")) {
-                read_view(e, a->gprefix, on_admin_view, a);
+                read_view(e, a->gprefix, on_admin_view, a, admin_free_void);
                 return 0;
         }
         if (streq_ptr(action, "resume")) {
@@ -2126,7 +2151,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 json_object_array_add(rs, range_req(a->key, NULL));
                 json_object_array_add(rs, range_req(a->tkey, tend));
                 json_object_object_add(r, "success", rs);
-                etcd_call(e, "kv/txn", r, on_admin_resume_read, a);
+                etcd_call_owned(e, "kv/txn", r, on_admin_resume_read, a, admin_free_void);
                 return 0;
         }
         body = json_object_new_object();
@@ -2178,7 +2203,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 return 0;
         }
         json_object_object_add(body, "success", succ);
-        etcd_call(e, "kv/txn", body, on_admin_write, a);
+        etcd_call_owned(e, "kv/txn", body, on_admin_write, a, admin_free_void);
         return 0;
 }
 
@@ -2414,7 +2439,13 @@ static void etcd_done(Coordinator *c) {
         watch_done(&e->group_watch);
         watch_done(&e->stop_watch);
         watch_done(&e->trip_watch);
-        http_client_free(e->http);
+        http_client_free(e->http); /* drops the requests out, without their callbacks */
+        while (e->calls) {
+                Call *k = e->calls;
+                if (k->ud_free)
+                        k->ud_free(k->ud);
+                call_free(k);
+        }
         sd_event_source_disable_unref(e->reg_timer);
         sd_event_source_disable_unref(e->keepalive_timer);
         sd_event_source_disable_unref(e->release_timer);
