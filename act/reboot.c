@@ -306,7 +306,7 @@ static void ladder_step(Rebooter *r, size_t i) {
                           r->rule, why);
                 journal_escalate(r->h->journal, "reboot-stuck", r->rule, why);
                 if (r->failed)
-                        r->failed(why, r->userdata);
+                        r->failed(r->rule, r->condition, why, r->userdata);
                 return;
         }
         const char *method = methods->v[i];
@@ -350,7 +350,7 @@ static void on_abort_tasks(bool ok, const char *detail, void *userdata) {
         KILLPOINT("abort-intent-removed");
         (void) permission_release(r->h->perm, r->rule, why ? why : "the reboot was abandoned");
         if (r->failed)
-                r->failed(why ? why : "the reboot was abandoned", r->userdata);
+                r->failed(r->rule, r->condition, why ? why : "the reboot was abandoned", r->userdata);
         act_save(r->h);
 }
 
@@ -395,7 +395,7 @@ static void on_pre_tasks(bool ok, const char *detail, void *userdata) {
                 return abandon(r, why);
         }
         /* The tasks took their time: decided again, on what this process observes now. */
-        changed = r->recheck ? r->recheck(r->userdata) : NULL;
+        changed = r->recheck ? r->recheck(r->rule, r->userdata) : NULL;
         if (changed) {
                 _cleanup_free_ char *why = strprintf("no longer wanted after the pre-reboot tasks: %s", changed);
                 return abandon(r, why);

@@ -13,10 +13,10 @@ typedef struct Rebooter Rebooter;
 
 /* Called when a reboot did not happen: the tasks failed (permission given back) or the
  * ladder ran out (permission kept: the node is in an unknown state). */
-typedef void (*reboot_failed_t)(const char *reason, void *userdata);
+typedef void (*reboot_failed_t)(const char *rule, const char *condition, const char *reason, void *userdata);
 /* Asked after the pre-reboot tasks, before any method is tried: NULL when the reboot may
  * still go on, or why not (malloc'ed). Then the abort tasks run and the permission goes back. */
-typedef char *(*reboot_recheck_t)(void *userdata);
+typedef char *(*reboot_recheck_t)(const char *rule, void *userdata);
 
 /* Looks at the recorded intent: a new boot id starts the post-reboot phase, the same boot id
  * (medicd restarted in the middle) resumes the ladder. */

@@ -191,7 +191,12 @@ int remedy_start(const ActHost *h, const RuleDecl *d, const char *condition, rem
         return 0;
 }
 
-void remedy_cancel(Remedy *r) {
-        if (r)
-                remedy_free(r);
+void *remedy_cancel(Remedy *r) {
+        void *ud;
+
+        if (!r)
+                return NULL;
+        ud = r->userdata;
+        remedy_free(r);
+        return ud;
 }

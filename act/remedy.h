@@ -17,5 +17,6 @@ typedef void (*remedy_done_t)(bool success, const char *detail, void *userdata);
  * (exported to commands as MEDIC_CONDITION). */
 int remedy_start(const ActHost *h, const RuleDecl *d, const char *condition, remedy_done_t done,
                  void *userdata, Remedy **ret);
-/* Stops waiting for it (a command's process group is killed); no callback. */
-void remedy_cancel(Remedy *r);
+/* Stops waiting for it (a command's process group is killed); no callback: returns the
+ * userdata done would have got (NULL for NULL), the caller's to free. */
+void *remedy_cancel(Remedy *r);

@@ -49,6 +49,7 @@
 #include "control.h"
 #include "coord-etcd.h"
 #include "etcd-common.h"
+#include "etcd-watch.h"
 #include "duration.h"
 #include "coordinator.h"
 #include "grant.h"
@@ -63,6 +64,7 @@
 #define RETRY_MAX (30 * USEC_PER_SEC)
 
 typedef struct Etcd Etcd;
+typedef struct Call Call;
 typedef void (*etcd_cb_t)(Etcd *e, struct json_object *reply, const char *error, void *ud);
 
 typedef struct Pending {
@@ -75,8 +77,7 @@ typedef struct Watch {
         Etcd *etcd;
         char *key, *range_end;
         HttpRequest *req;
-        char *buf;
-        size_t len;
+        EtcdWatchStream stream;
         sd_event_source *retry;
         bool created;                 /* etcd confirmed the watch: it sends every change after created_rev */
         int64_t created_rev;
@@ -125,6 +126,7 @@ struct Etcd {
         uint64_t backoff;
         sd_event_source *reg_timer, *keepalive_timer;
         Watch group_watch, stop_watch, trip_watch;
+        Call *calls;                  /* out, not answered yet */
 
         bool healthy;
         bool healthy_published;       /* the health last sent was healthy */
@@ -254,19 +256,27 @@ static char *gkey(Etcd *e, const char *kind, const char *node) {
 
 /* ---- calls -------------------------------------------------------------------------------- */
 
-typedef struct Call {
+struct Call {
         Etcd *etcd;
         char *path, *body;
         etcd_cb_t cb;
         void *ud;
+        void (*ud_free)(void *ud);  /* what ud holds, when the call ends without cb (shutdown) */
         unsigned tries;
-} Call;
+        Call *prev, *next;          /* in Etcd.calls: every call not yet answered */
+};
 
 static void call_send(Call *k);
 static void authenticate(Etcd *e, Call *then);
 static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud);
 
 static void call_free(Call *k) {
+        if (k->prev)
+                k->prev->next = k->next;
+        else if (k->etcd->calls == k)
+                k->etcd->calls = k->next;
+        if (k->next)
+                k->next->prev = k->prev;
         free(k->path);
         free(k->body);
         free(k);
@@ -378,8 +388,10 @@ static void authenticate(Etcd *e, Call *then) {
         etcd_call(e, "auth/authenticate", body, on_authenticated, then);
 }
 
-/* Posts body (consumed) to /v3/path; cb gets the reply object (borrowed) or an error. */
-static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud) {
+/* Posts body (consumed) to /v3/path; cb gets the reply object (borrowed) or an error. A call
+ * still out when the backend is freed gets no cb: ud_free (may be NULL) frees ud then. */
+static void etcd_call_owned(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud,
+                            void (*ud_free)(void *ud)) {
         Call *k = calloc(1, sizeof(*k));
         if (!k) {
                 json_object_put(body);
@@ -387,12 +399,21 @@ static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_
                 return;
         }
         k->etcd = e;
+        k->ud_free = ud_free;
+        k->next = e->calls;
+        if (e->calls)
+                e->calls->prev = k;
+        e->calls = k;
         k->path = strdup(path);
         k->body = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
         k->cb = cb;
         k->ud = ud;
         json_object_put(body);
         call_send(k);
+}
+
+static void etcd_call(Etcd *e, const char *path, struct json_object *body, etcd_cb_t cb, void *ud) {
+        etcd_call_owned(e, path, body, cb, ud, NULL);
 }
 
 /* ---- the group view --------------------------------------------------------------------- */
@@ -642,10 +663,10 @@ static void cache_fill(Etcd *e, struct json_object *reply) {
 }
 
 /* One change from the group watch. */
-static void cache_apply(Etcd *e, struct json_object *ev) {
-        struct json_object *kv = jget(ev, "kv");
-        int64_t rev = jint(kv, "mod_revision");
-        _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
+static void cache_apply(Etcd *e, const EtcdWatchEvent *ev) {
+        struct json_object *kv = ev->kv;
+        int64_t rev = ev->mod_revision;
+        const char *key = ev->key;
 
         if (rev > e->group_event_rev)
                 e->group_event_rev = rev;
@@ -653,7 +674,7 @@ static void cache_apply(Etcd *e, struct json_object *ev) {
          * transaction's events share it.) */
         if (!e->cache_kept || !key || rev <= e->cache_read_rev)
                 return;
-        bool deleted = streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE");
+        bool deleted = ev->deleted;
         if (deleted)
                 json_object_object_del(e->cache, key);
         else
@@ -690,11 +711,11 @@ static struct json_object *view_ops(Etcd *e, const char *gprefix) {
         return ops;
 }
 
-static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud) {
+static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud, void (*ud_free)(void *ud)) {
         struct json_object *body = json_object_new_object();
 
         json_object_object_add(body, "success", view_ops(e, gprefix));
-        etcd_call(e, "kv/txn", body, cb, ud);
+        etcd_call_owned(e, "kv/txn", body, cb, ud, ud_free);
 }
 
 static void on_view_refreshed(Etcd *e, struct json_object *reply, const char *error, void *ud);
@@ -705,7 +726,7 @@ static void view_refresh(Etcd *e) {
         if (e->cache_kept || e->view_refreshing || !e->group_watch.created)
                 return;
         e->view_refreshing = true;
-        read_view(e, e->gprefix, on_view_refreshed, NULL);
+        read_view(e, e->gprefix, on_view_refreshed, NULL, NULL);
 }
 
 /* After registering or a watch (re)started: one read of the group once this node is registered
@@ -716,7 +737,7 @@ static void view_sync(Etcd *e) {
             !e->stop_watch.created || !e->trip_watch.created)
                 return;
         e->view_refreshing = true;
-        read_view(e, e->gprefix, on_view_refreshed, NULL);
+        read_view(e, e->gprefix, on_view_refreshed, NULL, NULL);
 }
 
 /* ---- asking for permission ------------------------------------------------------------------ */
@@ -1024,7 +1045,7 @@ static void breaker_trip(Etcd *e, const View *v, const char *key, char *value) {
         json_object_array_add(succ, delete_req(queue, NULL));
         json_object_object_add(body, "compare", cmp);
         json_object_object_add(body, "success", succ);
-        etcd_call(e, "kv/txn", body, on_trip_txn, value);
+        etcd_call_owned(e, "kv/txn", body, on_trip_txn, value, free);
 }
 
 /* This node's entry in the breaker's history (what: "granted" or "unhealthy"). */
@@ -1290,7 +1311,7 @@ static void attempt(Etcd *e) {
                 view_free(&v);
                 e->cache_ok = false;
         }
-        read_view(e, e->gprefix, on_view_for_request, NULL);
+        read_view(e, e->gprefix, on_view_for_request, NULL, NULL);
 }
 
 static int etcd_request(Coordinator *c, const char *holder, coord_answer_t cb, void *userdata) {
@@ -1374,7 +1395,7 @@ static int etcd_release(Coordinator *c, const char *holder) {
 
 static void start_registration(Etcd *e);
 static void watch_start(Watch *w);
-static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud);
+static void read_view(Etcd *e, const char *gprefix, etcd_cb_t cb, void *ud, void (*ud_free)(void *ud));
 static void on_first_view(Etcd *e, struct json_object *reply, const char *error, void *ud);
 static void request_read(Etcd *e);
 
@@ -1708,41 +1729,39 @@ static struct json_object *request_status(const Etcd *e) {
         return o;
 }
 
-/* One line of a watch stream; -ECANCELED when etcd ended the watch (the stream is then
- * dropped and a new watch started). */
-static int watch_event(Watch *w, struct json_object *line) {
+/* One response of a watch stream (etcd-watch.h); -ECANCELED when etcd ended the watch (the
+ * stream is then dropped and a new watch started). */
+static int watch_event(Watch *w, const EtcdWatchMsg *m) {
         Etcd *e = w->etcd;
-        struct json_object *res = jget(line, "result"), *events;
 
-        if (jget(line, "error")) {
-                _cleanup_free_ char *what = str_excerpt(json_object_to_json_string(jget(line, "error")), 200);
-                log_warning("etcd: watch error: %s", what ? what : "");
-                return -ECANCELED;
-        }
-        if (!res)
+        switch (m->kind) {
+        case ETCD_WATCH_OTHER:
                 return 0;
-        if (jtrue(jget(res, "canceled"))) {
-                _cleanup_free_ char *why =
-                        str_excerpt(json_object_get_string(jget(res, "cancel_reason")) ?: "compacted or removed", 200);
-                log_warning("etcd: the watch on %s was cancelled (%s)", w->key, why ? why : "");
+        case ETCD_WATCH_ERROR:
+                log_warning("etcd: watch error: %s", m->why);
                 return -ECANCELED;
+        case ETCD_WATCH_CANCELED:
+                log_warning("etcd: the watch on %s was cancelled (%s)", w->key, m->why);
+                return -ECANCELED;
+        case ETCD_WATCH_RESPONSE:
+                break;
         }
-        if (jtrue(jget(res, "created"))) {
+        if (m->created) {
                 w->created = true;
-                w->created_rev = jint(jget(res, "header"), "revision");
+                w->created_rev = m->revision;
                 if (w == &e->group_watch)
                         request_read_soon(e); /* a change made while there was no watch */
                 /* The copy follows the watches from a read after the last of them stands (a trip,
                  * resume or change made while one was missing is in it). */
                 view_sync(e);
         }
-        if (!(events = jget(res, "events")) || !json_object_is_type(events, json_type_array))
+        if (!m->has_events)
                 return 0;
         e->view_gen++;
-        for (size_t i = 0; i < jlen(events); i++) {
-                struct json_object *ev = jidx(events, i), *kv = jget(ev, "kv");
-                _cleanup_free_ char *key = unb64(json_object_get_string(jget(kv, "key")) ?: "");
-                bool deleted = streq_ptr(json_object_get_string(jget(ev, "type")), "DELETE");
+        for (size_t i = 0; i < m->n_events; i++) {
+                const EtcdWatchEvent *ev = &m->events[i];
+                const char *key = ev->key;
+                bool deleted = ev->deleted;
                 if (!key) {
                         e->cache_ok = e->cache_kept = false; /* a change it cannot read: read again */
                         continue;
@@ -1753,7 +1772,8 @@ static int watch_event(Watch *w, struct json_object *line) {
                 if (streq_ptr(key, gstop) || streq_ptr(key, cstop))
                         *(streq_ptr(key, gstop) ? &e->stop_group : &e->stop_cluster) = !deleted;
                 if (w == &e->trip_watch && trip_scope(e, key, e->group)) {
-                        _cleanup_free_ char *val = deleted ? NULL : unb64(json_object_get_string(jget(kv, "value")) ?: "");
+                        _cleanup_free_ char *val =
+                                deleted ? NULL : unb64(json_object_get_string(jget(ev->kv, "value")) ?: "");
                         if (val)
                                 json_object_object_add(e->trips, key, json_object_new_string(val));
                         else
@@ -1761,40 +1781,30 @@ static int watch_event(Watch *w, struct json_object *line) {
                         trips_update(e);
                 }
                 if (strcmp(key, e->request_key) == 0)
-                        request_news(e, deleted ? NULL : kv, jint(kv, "mod_revision"), true);
+                        request_news(e, deleted ? NULL : ev->kv, ev->mod_revision, true);
         }
-        log_debug("etcd: %zu change(s) under %s", jlen(jget(res, "events")), w->key);
+        log_debug("etcd: %zu change(s) under %s", m->n_events, w->key);
         if (w == &e->group_watch)
                 late_grant_check(e, false);
         return 0;
 }
 
+static int watch_line(const char *line, size_t len, void *userdata) {
+        EtcdWatchMsg m;
+        int k = etcd_watch_parse(line, len, &m);
+
+        if (k < 0)
+                return k;
+        k = watch_event(userdata, &m);
+        etcd_watch_msg_done(&m);
+        return k;
+}
+
 static int watch_data(const char *data, size_t size, void *userdata) {
         Watch *w = userdata;
-        char *b = realloc(w->buf, w->len + size + 1);
-        char *nl;
 
-        if (!b)
-                return -ENOMEM;
         w->etcd->last_contact = now_monotonic();
-        w->buf = b;
-        memcpy(w->buf + w->len, data, size);
-        w->len += size;
-        w->buf[w->len] = 0;
-        while ((nl = memchr(w->buf, '\n', w->len))) {
-                *nl = 0;
-                struct json_object *o = json_tokener_parse(w->buf);
-                int k = o ? watch_event(w, o) : 0;
-                json_object_put(o);
-                if (k < 0)
-                        return k;
-                size_t rest = w->len - (size_t) (nl + 1 - w->buf);
-                memmove(w->buf, nl + 1, rest);
-                w->len = rest;
-        }
-        if (w->len > 16 * 1024 * 1024)
-                return -EMSGSIZE;
-        return 0;
+        return etcd_watch_feed(&w->stream, data, size, watch_line, w);
 }
 
 static int on_watch_retry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1807,7 +1817,7 @@ static void on_watch_end(const HttpResponse *r, void *userdata) {
         Etcd *e = w->etcd;
 
         w->req = NULL;
-        w->len = 0;
+        etcd_watch_reset(&w->stream);
         w->created = false;
         e->cache_ok = false; /* decisions read again until both watches are back */
         if (w == &e->group_watch)
@@ -1861,7 +1871,7 @@ static void watch_done(Watch *w) {
         sd_event_source_disable_unref(w->retry);
         free(w->key);
         free(w->range_end);
-        free(w->buf);
+        etcd_watch_stream_done(&w->stream);
 }
 
 /* ---- operators: status, stop/resume, release, forget, set-budget ------------------------------- */
@@ -1882,6 +1892,10 @@ static void admin_free(Admin *a) {
         free(a->tkey);
         free(a->reason);
         free(a);
+}
+
+static void admin_free_void(void *a) {
+        admin_free(a);
 }
 
 static void on_admin_view(Etcd *e, struct json_object *reply, const char *error, void *ud) {
@@ -2086,7 +2100,7 @@ static void on_admin_resume_read(Etcd *e, struct json_object *reply, const char 
         json_object_put(rec);
         json_object_object_add(body, "compare", cmp);
         json_object_object_add(body, "success", succ);
-        etcd_call(e, "kv/txn", body, on_admin_resumed, a);
+        etcd_call_owned(e, "kv/txn", body, on_admin_resumed, a, admin_free_void);
 }
 
 static bool valid_name(const char *s) {
@@ -2124,7 +2138,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
         a->ud = ud;
 
         if (streq_ptr(action, "status")) {
-                read_view(e, a->gprefix, on_admin_view, a);
+                read_view(e, a->gprefix, on_admin_view, a, admin_free_void);
                 return 0;
         }
         if (streq_ptr(action, "resume")) {
@@ -2137,7 +2151,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 json_object_array_add(rs, range_req(a->key, NULL));
                 json_object_array_add(rs, range_req(a->tkey, tend));
                 json_object_object_add(r, "success", rs);
-                etcd_call(e, "kv/txn", r, on_admin_resume_read, a);
+                etcd_call_owned(e, "kv/txn", r, on_admin_resume_read, a, admin_free_void);
                 return 0;
         }
         body = json_object_new_object();
@@ -2189,7 +2203,7 @@ static int etcd_admin(Coordinator *c, struct json_object *req, void (*cb)(struct
                 return 0;
         }
         json_object_object_add(body, "success", succ);
-        etcd_call(e, "kv/txn", body, on_admin_write, a);
+        etcd_call_owned(e, "kv/txn", body, on_admin_write, a, admin_free_void);
         return 0;
 }
 
@@ -2425,7 +2439,13 @@ static void etcd_done(Coordinator *c) {
         watch_done(&e->group_watch);
         watch_done(&e->stop_watch);
         watch_done(&e->trip_watch);
-        http_client_free(e->http);
+        http_client_free(e->http); /* drops the requests out, without their callbacks */
+        while (e->calls) {
+                Call *k = e->calls;
+                if (k->ud_free)
+                        k->ud_free(k->ud);
+                call_free(k);
+        }
         sd_event_source_disable_unref(e->reg_timer);
         sd_event_source_disable_unref(e->keepalive_timer);
         sd_event_source_disable_unref(e->release_timer);

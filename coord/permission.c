@@ -16,13 +16,16 @@ typedef enum Rec {
 
 static const char *const rec_names[] = { [REC_NONE] = "none", [REC_ASKING] = "asking", [REC_HELD] = "held" };
 
-typedef struct AskCtx {
+typedef struct AskCtx AskCtx;
+struct AskCtx {
         Permission *p;
         unsigned gen;
         char *rule;
         permission_answer_t cb;
         void *userdata;
-} AskCtx;
+        void (*free_userdata)(void *userdata);
+        AskCtx *next;           /* in Permission.asks */
+};
 
 struct Permission {
         Coordinator *coord;
@@ -31,6 +34,8 @@ struct Permission {
         char *rule;             /* who asks or holds */
         uint64_t since;         /* realtime usec */
         bool in_flight;
+        AskCtx *asks;           /* the requests out (the coordinator holds them until it answers) */
+        bool closing;           /* permission_close(): answers only free what they carry */
         unsigned gen;           /* bumped by release/withdraw: an answer to an older request is stale */
         PermissionAnswer last;
         char *revoked;          /* held, but the backend no longer shows this node as holder: why */
@@ -116,9 +121,36 @@ int permission_new(Coordinator *c, const char *state_dir, Permission **ret) {
         return 0;
 }
 
+static void ask_unlink(AskCtx *c) {
+        for (AskCtx **i = &c->p->asks; *i; i = &(*i)->next)
+                if (*i == c) {
+                        *i = c->next;
+                        break;
+                }
+}
+
+static void ask_free(AskCtx *c) {
+        if (c->free_userdata)
+                c->free_userdata(c->userdata);
+        free(c->rule);
+        free(c);
+}
+
+void permission_close(Permission *p) {
+        if (p)
+                p->closing = true;
+}
+
 Permission *permission_free(Permission *p) {
         if (!p)
                 return NULL;
+        /* Requests never answered (the coordinator is gone, or its answer was lost): what they
+         * carry is freed here, not in a callback that will not come. */
+        while (p->asks) {
+                AskCtx *c = p->asks;
+                p->asks = c->next;
+                ask_free(c);
+        }
         free(p->path);
         free(p->rule);
         free(p->restored_rule);
@@ -241,6 +273,13 @@ static void on_answer(CoordAnswer a, const char *reason, void *userdata) {
         Permission *p = c->p;
         _cleanup_free_ char *why = NULL;
 
+        ask_unlink(c);
+        if (p->closing) {
+                /* Shutting down (the coordinator answers what is out as it goes): no decision
+                 * is made on it, the rule engine is gone. */
+                ask_free(c);
+                return;
+        }
         if (c->gen != p->gen || !streq_ptr(p->rule, c->rule) || p->rec != REC_ASKING) {
                 /* The rule stopped wanting while the request was out: a late grant goes back.
                  * The backend's slot is the node's: while a newer request is out or a grant
@@ -254,8 +293,7 @@ static void on_answer(CoordAnswer a, const char *reason, void *userdata) {
                                   p->rule, rec_names[p->rec]);
                 if (c->gen == p->gen)
                         p->in_flight = false;
-                free(c->rule);
-                free(c);
+                ask_free(c); /* the caller's userdata too: its callback is not called */
                 return;
         }
         p->in_flight = false;
@@ -281,7 +319,8 @@ static void on_answer(CoordAnswer a, const char *reason, void *userdata) {
         free(c);
 }
 
-int permission_ask(Permission *p, const char *rule, permission_answer_t cb, void *userdata) {
+int permission_ask(Permission *p, const char *rule, permission_answer_t cb, void *userdata,
+                   void (*free_userdata)(void *userdata)) {
         AskCtx *c;
         int r;
 
@@ -309,6 +348,10 @@ int permission_ask(Permission *p, const char *rule, permission_answer_t cb, void
         c->gen = p->gen;
         c->cb = cb;
         c->userdata = userdata;
+        c->free_userdata = free_userdata;
+        /* Listed before it is sent: the coordinator may answer before it returns. */
+        c->next = p->asks;
+        p->asks = c;
         p->in_flight = true;
         r = coordinator_request(p->coord, rule, on_answer, c);
         KILLPOINT("ask-sent");
@@ -316,6 +359,7 @@ int permission_ask(Permission *p, const char *rule, permission_answer_t cb, void
                 /* Not sent: the context was not handed over. */
                 if (p->in_flight && c->gen == p->gen) {
                         p->in_flight = false;
+                        ask_unlink(c);
                         free(c->rule);
                         free(c);
                 }

@@ -30,12 +30,21 @@ typedef struct PermissionAnswer {
 } PermissionAnswer;
 
 int permission_new(Coordinator *c, const char *state_dir, Permission **ret);
+/* At shutdown, before the coordinator is freed (which may answer what is out): answers from
+ * now on reach no callback, they only free what they carry. */
+void permission_close(Permission *p);
+/* Frees the requests never answered too (with their userdata): the coordinator must not
+ * answer them afterwards (freed before, or never delivering). */
 Permission *permission_free(Permission *p);
 
 /* Asks for the slot for rule. Fails (-EBUSY) when another rule asks or holds, (-EALREADY)
  * when a request is in flight, or with the errno of recording "asking" durably: then nothing
- * was sent. cb is called from the event loop or before this returns. */
-int permission_ask(Permission *p, const char *rule, permission_answer_t cb, void *userdata);
+ * was sent and userdata stays the caller's. cb is called from the event loop or before this
+ * returns, and then owns userdata; an answer that reaches no callback (a late answer to a
+ * request withdrawn or released meanwhile, an answer after permission_close(), a request never
+ * answered at permission_free()) calls free_userdata (may be NULL) instead. */
+int permission_ask(Permission *p, const char *rule, permission_answer_t cb, void *userdata,
+                   void (*free_userdata)(void *userdata));
 /* Gives the slot (and any place in the queue) back; why is logged. A grant that arrives
  * after this is given back at once. */
 int permission_release(Permission *p, const char *rule, const char *why);

@@ -300,10 +300,7 @@ static void stop_runners(Manager *m) {
         m->n_runners = 0;
         /* Lua remedies belong to the set that is going away. */
         for (size_t i = 0; i < m->rstates.n; i++)
-                if (m->rstates.v[i]->running) {
-                        remedy_cancel(m->rstates.v[i]->running);
-                        m->rstates.v[i]->running = NULL;
-                }
+                rule_remedy_cancel(m->rstates.v[i]);
         commands_answer_waiters(m, NULL, NULL, "the configuration was reloaded while the check ran");
 }
 
@@ -579,7 +576,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->save_timer);
         pathwatch_free(m->stop_watch);
         for (size_t i = 0; i < m->rstates.n; i++) {
-                remedy_cancel(m->rstates.v[i]->running);
+                rule_remedy_cancel(m->rstates.v[i]);
                 tasks_cancel(m->rstates.v[i]->maintenance_tasks);
         }
         ruletable_clear(&m->rstates);
@@ -587,8 +584,12 @@ Manager *manager_free(Manager *m) {
         strlist_clear(&m->skipped);
         luaset_free(m->set);
         rebooter_free(m->rebooter);
-        permission_free(m->perm);
+        /* The coordinator first: it may answer what is out as it goes (etcd: "shutting
+         * down"), which then only frees what the request carries; the permission owner
+         * frees the requests never answered. */
+        permission_close(m->perm);
         coordinator_free(m->coord);
+        permission_free(m->perm);
         free(m->boot_id);
         eventlog_free(&m->disruptions);
         journal_done(&m->journal);

@@ -113,6 +113,8 @@ Verdict rule_decide(Manager *m, const RuleDecl *d, RuleState *s, uint64_t now, b
                     struct json_object *steps, char **ret_reason);
 /* After a wait inside a disruptive remedy: NULL when it may go on, or why not. */
 char *rule_recheck(Manager *m, const char *rule);
+/* Stops the rule's running remedy, if any (reload, shutdown): no outcome is recorded. */
+void rule_remedy_cancel(RuleState *s);
 /* How long the rule has wanted to act and been held back (0: it is not). */
 uint64_t rule_waiting_for(const RuleState *s, uint64_t now);
 /* Evaluates every rule and acts on the verdicts. */

@@ -251,6 +251,10 @@ static void ctx_free(RuleCtx *c) {
         free(c);
 }
 
+static void ctx_free_void(void *c) {
+        ctx_free(c);
+}
+
 static void on_remedy_done(bool success, const char *detail, void *userdata) {
         RuleCtx *c = userdata;
         Manager *m = c->m;
@@ -270,17 +274,21 @@ static void on_remedy_done(bool success, const char *detail, void *userdata) {
         manager_save(m);
 }
 
-static void on_reboot_failed(const char *reason, void *userdata) {
-        RuleCtx *c = userdata;
-        Manager *m = c->m;
-        journal_note(&m->journal, "remedy", c->rule, c->condition, "failed", reason);
-        ctx_free(c);
+void rule_remedy_cancel(RuleState *s) {
+        ctx_free(remedy_cancel(s->running)); /* the RuleCtx on_remedy_done would have freed */
+        s->running = NULL;
+}
+
+/* The reboot's handlers get the manager (nothing of theirs to free: a reboot that happens,
+ * or a medicd stopped in the middle of one, calls neither). */
+static void on_reboot_failed(const char *rule, const char *condition, const char *reason, void *userdata) {
+        Manager *m = userdata;
+        journal_note(&m->journal, "remedy", rule, condition, "failed", reason);
         manager_save(m);
 }
 
-static char *on_reboot_recheck(void *userdata) {
-        RuleCtx *c = userdata;
-        return rule_recheck(c->m, c->rule);
+static char *on_reboot_recheck(const char *rule, void *userdata) {
+        return rule_recheck(userdata, rule);
 }
 
 /* Asked by the reboot and the maintenance after each of their waits (the tasks before the
@@ -415,14 +423,14 @@ static void run_remedy(Manager *m, const RuleDecl *d, RuleState *s) {
                 return;
         }
         if (d->remedy.kind == REMEDY_REBOOT) {
-                r = rebooter_start(m->rebooter, d, c->condition, on_reboot_failed, on_reboot_recheck, c);
+                r = rebooter_start(m->rebooter, d, c->condition, on_reboot_failed, on_reboot_recheck, m);
                 if (r < 0) {
                         log_error_errno(r, "Cannot start the reboot for rule %s: %m", d->name);
                         /* Busy: the permission belongs to the reboot that is running. */
                         if (r != -EBUSY)
                                 (void) permission_release(m->perm, d->name, "the reboot could not start");
-                        ctx_free(c);
                 }
+                ctx_free(c);
                 return;
         }
         r = remedy_start(&m->act, d, c->condition, on_remedy_done, c, &s->running);
@@ -492,7 +500,7 @@ static void ask(Manager *m, const RuleDecl *d, RuleState *s) {
                           "Rule %s wants to run %s: asking the %s coordinator for permission", d->name, d->remedy.text,
                           permission_backend(m->perm));
         KILLPOINT("rule-ask");
-        r = permission_ask(m->perm, d->name, on_permission, c);
+        r = permission_ask(m->perm, d->name, on_permission, c, ctx_free_void);
         if (r < 0) {
                 if (r != -EALREADY && r != -EBUSY)
                         journal_note(&m->journal, "decision", d->name, c->condition, "refused",

@@ -30,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ipmi-sel.h"
+
 #define PASSWORD_MAX 20  /* IPMI 2.0 */
 #define USER_MAX 16
 
@@ -247,8 +249,9 @@ static struct json_object *sel_record(ipmi_monitoring_ctx_t ctx, unsigned *ret_t
 /* All SEL records, or those after the record ID:TIMESTAMP. When that record is gone the SEL
  * was cleared (or wrapped): every record is new and "cleared" says so. */
 static struct json_object *read_sel(ipmi_monitoring_ctx_t ctx, const char *host,
-                                    struct ipmi_monitoring_ipmi_config *cfg, bool have_after,
-                                    long after_id, long after_ts, char **ret_err) {
+                                    struct ipmi_monitoring_ipmi_config *cfg, const SelPosition *after,
+                                    char **ret_err) {
+        bool have_after = after;
         int n = ipmi_monitoring_sel_by_record_id(ctx, host, cfg, 0, NULL, 0, NULL, NULL);
         struct json_object *all, *events, *out, *last = NULL;
         long found_at = -1;
@@ -268,7 +271,7 @@ static struct json_object *read_sel(ipmi_monitoring_ctx_t ctx, const char *host,
                         struct json_object *e = sel_record(ctx, &ts);
                         int id = ipmi_monitoring_sel_read_record_id(ctx);
 
-                        if (have_after && found_at < 0 && id == after_id && (long) ts == after_ts)
+                        if (have_after && found_at < 0 && id == after->id && (int64_t) ts == after->timestamp)
                                 found_at = (long) json_object_array_length(all);
                         json_object_array_add(all, e);
                 } while (ipmi_monitoring_sel_iterator_next(ctx) > 0);
@@ -329,7 +332,8 @@ int main(int argc, char **argv) {
                 {}
         };
         const char *host = NULL, *user = NULL, *password_file = NULL, *interpret = NULL, *sdr_cache = NULL;
-        long port = 623, cipher = 3, session_timeout = 20000, after_id = 0, after_ts = 0;
+        long port = 623, cipher = 3, session_timeout = 20000;
+        SelPosition after = {};
         int privilege = IPMI_MONITORING_PRIVILEGE_LEVEL_USER;
         unsigned wflags = 0;
         bool have_after = false, wflags_lan = false, wflags_inband = false;
@@ -390,16 +394,12 @@ int main(int argc, char **argv) {
                         break;
                 case OPT_INTERPRET: interpret = optarg; break;
                 case OPT_SDR_CACHE: sdr_cache = optarg; break;
-                case OPT_AFTER: {
-                        char *colon = strchr(optarg, ':');
-                        if (!colon)
-                                return fail(2, "invalid --after '%s' (expected ID:TIMESTAMP)", optarg);
-                        *colon = '\0';
-                        if (parse_uint(optarg, 65535, &after_id) < 0 || parse_uint(colon + 1, LONG_MAX, &after_ts) < 0)
-                                return fail(2, "invalid --after value (expected ID:TIMESTAMP)");
+                case OPT_AFTER:
+                        if (sel_position_parse(optarg, &after) < 0)
+                                return fail(2, "invalid --after '%s' (expected ID:TIMESTAMP, ID 0 to %d)", optarg,
+                                            SEL_ID_MAX);
                         have_after = true;
                         break;
-                }
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -484,7 +484,7 @@ int main(int argc, char **argv) {
         struct json_object *out;
 
         if (want_sel) {
-                out = read_sel(ctx, host ? hostport : NULL, &cfg, have_after, after_id, after_ts, &err);
+                out = read_sel(ctx, host ? hostport : NULL, &cfg, have_after ? &after : NULL, &err);
         } else {
                 struct json_object *list = read_sensors(ctx, host ? hostport : NULL, &cfg, &err);
                 out = NULL;

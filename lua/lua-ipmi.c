@@ -8,8 +8,8 @@
  * SEL positions ("cursors") live in STATE_DIR/ipmi-sel.json:
  *   {"version": 1, "cursors": {NAME: {"id": N, "timestamp": T, "updated": EPOCH_S}
  *                                   | {"empty": true, "updated": EPOCH_S}}}
- * One cursor per check by default (the check's name), so that two checks never steal each
- * other's events. */
+ * (read and checked by lib/ipmi-sel.c). One cursor per check by default (the check's name), so
+ * that two checks never steal each other's events. */
 #include <json-c/json.h>
 #include <inttypes.h>
 #include <lauxlib.h>
@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "duration.h"
+#include "ipmi-sel.h"
 #include "log.h"
 #include "lua-api.h"
 
@@ -82,33 +83,14 @@ static char *sel_state_path(const Config *c) {
 /* The whole state file as a json object (a fresh one when missing or unreadable). */
 static struct json_object *sel_state_load(const Config *c) {
         _cleanup_free_ char *path = sel_state_path(c), *text = NULL;
-        struct json_object *o = NULL, *cursors;
         size_t size;
+        bool unreadable;
 
-        if (path && read_file(path, 1024 * 1024, &text, &size) == 0) {
-                o = json_tokener_parse(text);
-                if (!o || !json_object_is_type(o, json_type_object)) {
-                        log_warning("%s does not parse, starting the IPMI SEL positions afresh", path);
-                        json_object_put(o);
-                        o = NULL;
-                }
-        }
-        if (!o) {
-                o = json_object_new_object();
-                json_object_object_add(o, "version", json_object_new_int(1));
-        }
-        if (!json_object_object_get_ex(o, "cursors", &cursors) || !json_object_is_type(cursors, json_type_object))
-                json_object_object_add(o, "cursors", json_object_new_object());
+        struct json_object *o = sel_state_parse(path && read_file(path, 1024 * 1024, &text, &size) == 0 ? text : NULL,
+                                                &unreadable);
+        if (unreadable)
+                log_warning("%s does not parse, starting the IPMI SEL positions afresh", path);
         return o;
-}
-
-static struct json_object *sel_cursor(struct json_object *state, const char *name) {
-        struct json_object *cursors, *cur;
-
-        if (!json_object_object_get_ex(state, "cursors", &cursors) ||
-            !json_object_object_get_ex(cursors, name, &cur) || !json_object_is_type(cur, json_type_object))
-                return NULL;
-        return cur;
 }
 
 static int sel_cursor_save(const Config *c, const char *name, struct json_object *last) {
@@ -387,15 +369,25 @@ static int run_helper(lua_State *L, int what) {
         if (what == IPMI_SEL) {
                 strlist_add(&argv, "sel");
                 if (cursor) {
-                        struct json_object *state = sel_state_load(c), *cur = sel_cursor(state, cursor), *id, *ts;
-                        if (cur) {
+                        struct json_object *state = sel_state_load(c);
+                        char text[SEL_POSITION_TEXT_MAX];
+                        SelPosition pos;
+                        switch (sel_cursor_get(state, cursor, &pos)) {
+                        case SEL_CURSOR_NONE:
+                                break;
+                        case SEL_CURSOR_INVALID:
+                                /* Read as no position (the first read sets it again): the
+                                 * helper would refuse it on every call. */
+                                log_warning("The IPMI SEL position of %s in %s/" IPMI_SEL_STATE
+                                            " cannot be read; starting it afresh", cursor, c->state_dir);
+                                break;
+                        case SEL_CURSOR_EMPTY:
+                                had = true; /* the SEL had no record; every record now is new */
+                                break;
+                        case SEL_CURSOR_AT:
                                 had = true;
-                                if (json_object_object_get_ex(cur, "id", &id)) {
-                                        json_object_object_get_ex(cur, "timestamp", &ts);
-                                        after = strprintf("--after=%" PRId64 ":%" PRId64, json_object_get_int64(id),
-                                                          ts ? json_object_get_int64(ts) : 0);
-                                }
-                                /* "empty": the SEL had no record; every record now is new */
+                                after = strprintf("--after=%s", sel_position_format(&pos, text));
+                                break;
                         }
                         json_object_put(state);
                         if (after)

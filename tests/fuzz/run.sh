@@ -23,9 +23,10 @@ LIB_SOURCES=$(am_sources libmedic_core_a_SOURCES)
 DAEMON_SOURCES="$LIB_SOURCES $(am_sources libmedicd_a_SOURCES)"
 [ -n "$LIB_SOURCES" ] && [ "$(echo $DAEMON_SOURCES | wc -w)" -gt "$(echo $LIB_SOURCES | wc -w)" ] ||
         { echo "Bail out! cannot read the sources from $src/Makefile.am"; exit 1; }
-ALL_TARGETS="config duration ratespec window budget lua state control etcd fleetlock dkms ipmi"
+ALL_TARGETS="config duration ratespec window budget lua state control etcd etcd-watch fleetlock dkms ipmi ipmi-sel"
 declare -A uses=([config]=lib [duration]=lib [ratespec]=lib [window]=lib [budget]=lib [dkms]=none
-        [lua]=daemon [state]=daemon [control]=daemon [etcd]=daemon [fleetlock]=daemon [ipmi]=daemon)
+        [lua]=daemon [state]=daemon [control]=daemon [etcd]=daemon [etcd-watch]=daemon [fleetlock]=daemon [ipmi]=daemon
+        [ipmi-sel]=lib)
 CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
         -DFUZZ_SRCDIR=\"$src\" -I$src/tests/fuzz ${FUZZ_CFLAGS:-}"
 

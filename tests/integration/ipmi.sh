@@ -197,6 +197,20 @@ run_check ipmi-sel-critical
 is "$(cond_get ipmi-sel-critical state)" ok "after a restart old SEL events are not reported again"
 unlike "$(cond_get ipmi-sel-critical message)" 'position recorded' "the position was read back from state_dir"
 
+# ---- a position the helper cannot take ------------------------------------------------------
+# (an ID out of 0…65535: the binding passed it as --after, the helper refused it, and every read
+# failed without saving a new position; fuzz-ipmi-sel found it, lib/ipmi-sel.c)
+stop_medicd
+cp "$T/state/ipmi-sel.json" "$T/ipmi-sel.json.good"
+printf '{"version":1,"cursors":{"ipmi-sel-critical":{"id":864444444444,"timestamp":1733300000}}}\n' > "$T/state/ipmi-sel.json"
+start_medicd
+run_check ipmi-sel-critical
+is "$(cond_get ipmi-sel-critical state)" ok "an unreadable SEL position: the read starts afresh, not an error"
+like "$(cond_get ipmi-sel-critical message)" 'position recorded' "the position is recorded again"
+like "$(tr -d ' \n' < "$T/state/ipmi-sel.json" 2>/dev/null)" '"ipmi-sel-critical":\{"id":[0-9]{1,5},"timestamp":[0-9]+' \
+        "a position the helper takes is saved"
+ok "the unreadable position is logged" grep -q 'IPMI SEL position of ipmi-sel-critical .* cannot be read' "$T/medicd.log"
+
 # ---- a cleared SEL ---------------------------------------------------------------------------
 if command -v ipmi-sel >/dev/null; then
         timeout 10 ipmi-sel -h "127.0.0.1:$LAN_PORT" --driver-type=LAN_2_0 -u admin -p secret \

@@ -720,7 +720,7 @@ static void ask(World *w, int i) {
         c = malloc(sizeof(*c));
         assert_non_null(c);
         *c = (AnsCtx) { .w = w, .rule = i, .incarnation = w->incarnation };
-        r = permission_ask(n->perm, rule_names[i], on_permission, c);
+        r = permission_ask(n->perm, rule_names[i], on_permission, c, free);
         if (r < 0) {
                 if (r != -EALREADY && r != -EBUSY)
                         w->asks_refused++;
