@@ -13,7 +13,9 @@
 # Run from a built tree: bash bench/lua-checks.sh [WINDOW] [N...]
 # MEDICD=path picks another medicd; OUT=path the JSON file; CHANGING="N PERCENT" the
 # changing run (default "1000 10", "" for none); NICE=-10 runs medicd at that niceness (root),
-# so that other load on a shared machine shows less as the daemon's jitter.
+# so that other load on a shared machine shows less as the daemon's jitter; WORK=none: the
+# checks read nothing (the same string as a constant instead of /proc/loadavg, the rest alike):
+# what a run costs medicd itself, without the check's own system calls.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 medicd=${MEDICD:-$top/medicd}
@@ -21,6 +23,8 @@ window=${1:-20}
 [ $# -gt 0 ] && shift
 sizes=${*:-10 100 1000 10000}
 changing=${CHANGING-1000 10}
+read_expr='medic.read("/proc/loadavg")'
+[ "${WORK:-}" = none ] && read_expr='"0.42 0.37 0.30 1/123 4567\n"'
 out=${OUT:-$top/bench/lua-checks.json}
 [ -x "$medicd" ] || { echo "medicd not built: $medicd" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || echo "note: not root; verify_owner = no" >&2
@@ -56,7 +60,7 @@ for i = 1, $k do
     end
     prev[i] = t
     runs = runs + 1
-    local s = medic.read("/proc/loadavg")
+    local s = $read_expr
     if idx % 100 < $pct then return ok("run " .. runs) end
     if s:match("^%d+%.%d+ ") then return ok("load " .. "fine") end
     return problem("cannot parse /proc/loadavg")
@@ -233,7 +237,7 @@ PY
 done
 
 python3 - "$out" "${results[@]}" <<'PY'
-import json, sys
+import json, os, sys
 rows = [json.loads(x) for x in sys.argv[2:]]
 hdr = ["checks", "changing %", "runs/s", "CPU % core", "CPU us/run", "jitter p50 ms", "jitter p99 ms", "jitter max ms", "RSS MiB", "state writes/s", "loadavg"]
 keys = ["checks", "changing_pct", "runs_per_s", "cpu_pct_core", "cpu_us_per_run", "jitter_p50_ms", "jitter_p99_ms", "jitter_max_ms", "rss_mib", "state_writes_per_s", "loadavg_1m"]
@@ -243,6 +247,6 @@ for r in rows:
 per = [r["cpu_us_per_run"] for r in rows if r["cpu_us_per_run"] and not r["changing_pct"]]
 flat = round(max(per) / min(per), 2) if per else None
 print(f"cost per run, largest / smallest: {flat}x")
-json.dump({"bench": "lua-checks", "rows": rows, "cost_per_run_spread": flat}, open(sys.argv[1], "w"), indent=1)
+json.dump({"bench": "lua-checks", "work": os.environ.get("WORK") or "read", "rows": rows, "cost_per_run_spread": flat}, open(sys.argv[1], "w"), indent=1)
 print(f"wrote {sys.argv[1]}")
 PY

@@ -39,7 +39,6 @@
  * Any error, time-out or ambiguous answer means "not granted" until a fresh read proves otherwise. */
 #include <json-c/json.h>
 #include <libgen.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,38 +7,68 @@
 #include "etcd-common.h"
 #include "util.h"
 
-char *b64(const char *s) {
-        size_t n = strlen(s);
-        char *out = malloc(4 * ((n + 2) / 3) + 1);
-        if (out)
-                EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
-        return out;
-}
+static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *unb64(const char *s) {
+/* Base64 of RFC 4648 (standard alphabet, padded), what etcd's gateway writes and reads. Ours,
+ * not OpenSSL's: medicd maps no libcrypto for two small loops. */
+char *b64(const char *s) {
+        const unsigned char *in = (const unsigned char *) s;
         size_t n = strlen(s);
-        unsigned char *out = malloc(3 * (n / 4) + 1);
-        int k;
+        char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
 
         if (!out)
                 return NULL;
-        k = EVP_DecodeBlock(out, (const unsigned char *) s, (int) n);
-        if (k < 0) {
-                free(out);
-                return NULL;
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t) in[i] << 16;
+                if (i + 1 < n)
+                        v |= (uint32_t) in[i + 1] << 8;
+                if (i + 2 < n)
+                        v |= in[i + 2];
+                *o++ = b64_alphabet[v >> 18];
+                *o++ = b64_alphabet[(v >> 12) & 63];
+                *o++ = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
+                *o++ = i + 2 < n ? b64_alphabet[v & 63] : '=';
         }
-        /* EVP_DecodeBlock counts padding bytes as data. At most two end a block: "====" decodes
-         * to 3 bytes with 4 of padding, and k - 4 wrote out[-1] (a hostile or broken answer:
-         * corpus/etcd-watch/regress-key-all-padding). */
-        size_t pad = 0;
-        while (pad < n && s[n - 1 - pad] == '=')
-                pad++;
-        if (pad > 2 || (size_t) k < pad) {
-                free(out);
+        *o = 0;
+        return out;
+}
+
+static int b64_value(char c) {
+        const char *p = c ? strchr(b64_alphabet, c) : NULL;
+        return p ? (int) (p - b64_alphabet) : -1;
+}
+
+/* Only canonical input: a multiple of 4 characters of the alphabet, '=' padding at the end
+ * only (at most two). The bits the padding leaves over are ignored, as Go's decoder does. */
+char *unb64(const char *s) {
+        size_t n = strlen(s), pad = 0;
+        unsigned char *out, *o;
+
+        if (n % 4 != 0)
                 return NULL;
+        if (n > 0 && s[n - 1] == '=')
+                pad = n > 1 && s[n - 2] == '=' ? 2 : 1;
+        out = o = malloc(3 * (n / 4) + 1);
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i += 4) {
+                bool last = i + 4 == n;
+                uint32_t v = 0;
+                for (size_t j = 0; j < 4; j++) {
+                        int d = last && j >= 4 - pad ? 0 : b64_value(s[i + j]);
+                        if (d < 0) {
+                                free(out);
+                                return NULL;
+                        }
+                        v = v << 6 | (uint32_t) d;
+                }
+                *o++ = (unsigned char) (v >> 16);
+                if (!last || pad < 2)
+                        *o++ = (unsigned char) (v >> 8);
+                if (!last || pad < 1)
+                        *o++ = (unsigned char) v;
         }
-        k -= (int) pad;
-        out[k] = 0;
+        *o = 0;
         return (char *) out;
 }
 

@@ -5,6 +5,9 @@
 #include <libgen.h>
 #include <lauxlib.h>
 #include <lua.h>
+#if HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -456,6 +459,17 @@ int manager_start_test(Manager *m, char *const *paths, size_t n_paths, StrList *
         return 0;
 }
 
+/* After loading a set (and freeing the one it replaces): what loading left behind in the Lua
+ * states (the compiler's garbage) collected, and the free memory of the heap given back to
+ * the system (glibc keeps it otherwise): 0.1 MiB of the idle daemon's anonymous memory with
+ * the shipped checks, the whole old set's after a reload. */
+static void memory_settle(Manager *m) {
+        luaset_collect(m->set);
+#if HAVE_MALLOC_TRIM
+        (void) malloc_trim(0);
+#endif
+}
+
 int manager_start(Manager *m, StrList *errors) {
         int r = start_core(m, NULL, 0, errors);
 
@@ -488,6 +502,7 @@ int manager_start(Manager *m, StrList *errors) {
         log_event(LOG_INFO, MEDIC_MSG_STARTED, NULL, "medicd %s started on node %s (group %s): %zu checks, %zu rules",
                   PACKAGE_VERSION, m->config->node, m->config->group, m->set->n_checks, m->set->n_rules);
         manager_save(m);
+        memory_settle(m);
         return 0;
 }
 
@@ -548,6 +563,7 @@ int manager_reload(Manager *m, StrList *errors) {
         } else
                 r = start_runners(m);
         m->last_reload_ok = r >= 0;
+        memory_settle(m);
         log_event(LOG_INFO, MEDIC_MSG_RELOADED, NULL, "Reloaded: %zu checks, %zu rules%s", ns->n_checks, ns->n_rules,
                   manager_dry_run(m) ? " (dry-run)" : "");
         (void) sd_notify(false, "READY=1");

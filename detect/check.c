@@ -28,7 +28,7 @@ struct CheckRunner {
 static int schedule(CheckRunner *c, uint64_t when);
 static void watches_arm(CheckRunner *c);
 
-static int start_run(CheckRunner *c);
+static int start_run(CheckRunner *c, bool now);
 
 static void deliver(CheckRunner *c, int state, const char *message, const char *details) {
         uint64_t duration = now_monotonic() - c->started;
@@ -39,7 +39,7 @@ static void deliver(CheckRunner *c, int state, const char *message, const char *
         /* An event (or run-check) came while this run was going: what it changed may not be
          * in this result, so look again. */
         if (again)
-                (void) start_run(c);
+                (void) start_run(c, false);
 }
 
 static void log_truncated(CheckRunner *c, const char *what) {
@@ -126,14 +126,17 @@ static void on_done(LuaRun *run, int status, const char *error, int nresults, vo
         deliver(c, s, message ? message : "", details);
 }
 
-static int start_run(CheckRunner *c) {
+/* now: the coroutine starts at once (from the check's own timer), else at the loop's next turn
+ * (from a result, a watch, run-check: what called us must be back first). */
+static int start_run(CheckRunner *c, bool now) {
         int r;
 
         if (c->run)
                 return 0;
         watches_arm(c); /* a directory that appeared since the last run: watch it from now on */
         c->started = now_monotonic();
-        r = lua_run_start(c->decl->file, c->decl->fn_ref, c->decl->timeout, c->decl->name, on_done, c, &c->run);
+        r = (now ? lua_run_start_now : lua_run_start)(c->decl->file, c->decl->fn_ref, c->decl->timeout,
+                                                     c->decl->name, on_done, c, &c->run);
         if (r < 0)
                 return log_error_errno(r, "Cannot start check %s: %m", c->decl->name);
         return 1;
@@ -145,7 +148,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (c->run)
                 log_debug("Check %s is still running, skipping this turn", c->decl->name);
         else
-                (void) start_run(c);
+                (void) start_run(c, true);
         /* The next run is due every after this one was due: no drift. */
         return schedule(c, usec + c->decl->every);
 }
@@ -232,7 +235,7 @@ int checkrunner_run_now(CheckRunner *c) {
                 c->again = true;
                 return 0;
         }
-        return start_run(c);
+        return start_run(c, false);
 }
 
 bool checkrunner_busy(const CheckRunner *c) {

@@ -964,6 +964,11 @@ static int set_finish(LuaSet *s, int r, StrList *errors, LuaSet **ret) {
         return 0;
 }
 
+void luaset_collect(LuaSet *s) {
+        for (size_t i = 0; s && i < s->n_files; i++)
+                lua_gc(s->files[i]->L, LUA_GCCOLLECT);
+}
+
 int luaset_load(const Config *c, const LuaHost *host, LuaSet **ret, StrList *errors) {
         LuaSet *s = calloc(1, sizeof(*s));
         int r1, r2;

@@ -104,6 +104,8 @@ int luaset_load(const Config *c, const LuaHost *host, LuaSet **ret, StrList *err
 int luaset_load_paths(const Config *c, const LuaHost *host, char *const *paths, size_t n_paths, LuaSet **ret,
                       StrList *errors);
 LuaSet *luaset_free(LuaSet *s);
+/* A full garbage collection of every file's Lua state: what loading left behind. */
+void luaset_collect(LuaSet *s);
 CheckDecl *luaset_find_check(const LuaSet *s, const char *name);
 RuleDecl *luaset_find_rule(const LuaSet *s, const char *name);
 /* A rule whose on_labels do not match this node (not in s->rules). */

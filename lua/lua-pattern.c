@@ -89,10 +89,20 @@ static bool class_matches(int c, int cl) {
         return isupper(cl) ? !r : r;
 }
 
+/* The set of each class, made once the first time it is used: a pattern is estimated at
+ * every call, and 256 ctype lookups per class were most of the estimate's time. */
 static void set_add_class(CharSet *s, int cl) {
-        for (int c = 0; c < 256; c++)
-                if (class_matches(c, cl))
-                        set_add(s, (unsigned char) c);
+        static CharSet classes[256];
+        static uint64_t made[256 / 64];
+        CharSet *k = &classes[(unsigned char) cl];
+
+        if (!(made[cl / 64] & (UINT64_C(1) << (cl % 64)))) {
+                for (int c = 0; c < 256; c++)
+                        if (class_matches(c, cl))
+                                set_add(k, (unsigned char) c);
+                made[cl / 64] |= UINT64_C(1) << (cl % 64);
+        }
+        set_union(s, k);
 }
 
 /* [set] starting at p (after '['); returns the position after ']', or NULL when malformed. */
@@ -141,8 +151,10 @@ typedef struct Item {
 } Item;
 
 #define ITEMS_MAX 512   /* the matcher gives up at 200 levels ("pattern too complex") anyway */
+#define ITEMS_STACK 64  /* patterns up to this many characters: their items on the stack */
 
-/* The items of pattern p; returns their number, or -1 when the pattern is malformed. */
+/* The items of pattern p into items[] (room for min(len, ITEMS_MAX): every item takes at least
+ * one character); returns their number, or -1 when the pattern is malformed. */
 static ssize_t parse_items(const char *p, size_t len, bool *ret_anchored, Item *items) {
         const char *end = p + len;
         size_t n = 0;
@@ -320,9 +332,15 @@ static double estimate(const Item *items, const Role *roles, const double *runs,
 
 int pattern_cost(const char *pat, size_t plen, const char *s, size_t n, bool scan, bool find, bool plain,
                  double *ret_cost) {
-        _cleanup_free_ Item *items = NULL;
-        _cleanup_free_ Role *roles = NULL;
-        _cleanup_free_ double *runs = NULL;
+        Item items_stack[ITEMS_STACK];
+        Role roles_stack[ITEMS_STACK];
+        double runs_stack[ITEMS_STACK];
+        _cleanup_free_ Item *items_heap = NULL;
+        _cleanup_free_ Role *roles_heap = NULL;
+        _cleanup_free_ double *runs_heap = NULL;
+        Item *items = items_stack;
+        Role *roles = roles_stack;
+        double *runs = runs_stack;
         bool anchored;
         ssize_t k;
         unsigned scans = 0;
@@ -334,11 +352,14 @@ int pattern_cost(const char *pat, size_t plen, const char *s, size_t n, bool sca
                 *ret_cost = ((double) n + 1) * (1.0 + (double) plen / 256);
                 return 0;
         }
-        items = calloc(ITEMS_MAX, sizeof(Item));
-        roles = calloc(ITEMS_MAX, sizeof(Role));
-        runs = calloc(ITEMS_MAX, sizeof(double));
-        if (!items || !roles || !runs)
-                return -ENOMEM;
+        if (plen > ITEMS_STACK) {
+                size_t room = plen < ITEMS_MAX ? plen : ITEMS_MAX;
+                items = items_heap = calloc(room, sizeof(Item));
+                roles = roles_heap = calloc(room, sizeof(Role));
+                runs = runs_heap = calloc(room, sizeof(double));
+                if (!items || !roles || !runs)
+                        return -ENOMEM;
+        }
         k = parse_items(pat, plen, &anchored, items);
         if (k < 0)
                 return -EINVAL;

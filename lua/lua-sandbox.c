@@ -204,6 +204,7 @@ int luafile_new(const char *path, LuaFileKind kind, const LuaHost *host, uint64_
                 free(f);
                 return -ENOMEM;
         }
+        f->spare_co_ref = LUA_NOREF;
         *(LuaRun **) lua_getextraspace(f->L) = NULL;
         lua_atpanic(f->L, medic_panic);
         open_safe_libs(f->L);
@@ -342,6 +343,8 @@ LuaFile *lua_run_file(LuaRun *run) {
 }
 
 static void run_free(LuaRun *run) {
+        LuaFile *f = run->file;
+
         sd_event_source_disable_unref(run->sleep_source);
         sd_event_source_disable_unref(run->deadline_source);
         sd_event_source_disable_unref(run->start_source);
@@ -349,8 +352,14 @@ static void run_free(LuaRun *run) {
                 exec_cancel(run->exec);
         if (run->op && run->op_cancel)
                 run->op_cancel(run->op);
-        luaL_unref(run->file->L, LUA_REGISTRYINDEX, run->co_ref);
-        run->file->n_runs--;
+        /* A coroutine whose function returned is as good as new (an empty stack, status ok):
+         * the file keeps one for its next run. Lua code cannot tell (no coroutine library). */
+        if (f->spare_co_ref == LUA_NOREF && run->results_on_main && lua_status(run->co) == LUA_OK &&
+            lua_gettop(run->co) == 0)
+                f->spare_co_ref = run->co_ref;
+        else
+                luaL_unref(f->L, LUA_REGISTRYINDEX, run->co_ref);
+        f->n_runs--;
         free(run->what);
         free(run);
 }
@@ -446,9 +455,10 @@ static int on_start(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-int lua_run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
-                  lua_run_done_t done, void *userdata, LuaRun **ret) {
-        sd_event *e = f->host->event;
+/* A run ready to start: its coroutine (the file's spare one, or a new one) with the function
+ * on it, and its deadline. */
+static int run_new(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
+                   lua_run_done_t done, void *userdata, LuaRun **ret) {
         LuaRun *run;
         int r;
 
@@ -461,26 +471,64 @@ int lua_run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *wha
         run->deadline = now_monotonic() + timeout_usec;
         run->done = done;
         run->userdata = userdata;
-        run->co = lua_newthread(f->L);
-        run->co_ref = luaL_ref(f->L, LUA_REGISTRYINDEX);
+        if (f->spare_co_ref != LUA_NOREF) {
+                run->co_ref = f->spare_co_ref;
+                f->spare_co_ref = LUA_NOREF;
+                lua_rawgeti(f->L, LUA_REGISTRYINDEX, run->co_ref);
+                run->co = lua_tothread(f->L, -1);
+                lua_pop(f->L, 1);
+        } else {
+                run->co = lua_newthread(f->L);
+                run->co_ref = luaL_ref(f->L, LUA_REGISTRYINDEX);
+        }
         f->n_runs++;
         *(LuaRun **) lua_getextraspace(run->co) = run;
         lua_sethook(run->co, hook, LUA_MASKCOUNT, HOOK_EVERY);
         lua_rawgeti(run->co, LUA_REGISTRYINDEX, fn_ref);
 
-        r = sd_event_add_time(e, &run->deadline_source, CLOCK_MONOTONIC, run->deadline, 10 * USEC_PER_MSEC,
-                              on_deadline, run);
-        if (r >= 0)
-                r = sd_event_add_defer(e, &run->start_source, on_start, run);
+        r = sd_event_add_time(f->host->event, &run->deadline_source, CLOCK_MONOTONIC, run->deadline,
+                              10 * USEC_PER_MSEC, on_deadline, run);
         if (r < 0 || !run->what) {
                 run->done = NULL;
                 run_free(run);
                 return r < 0 ? r : -ENOMEM;
         }
         (void) sd_event_source_set_description(run->deadline_source, "lua-run-deadline");
+        *ret = run;
+        return 0;
+}
+
+int lua_run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
+                  lua_run_done_t done, void *userdata, LuaRun **ret) {
+        LuaRun *run;
+        int r;
+
+        r = run_new(f, fn_ref, timeout_usec, what, done, userdata, &run);
+        if (r < 0)
+                return r;
+        r = sd_event_add_defer(f->host->event, &run->start_source, on_start, run);
+        if (r < 0) {
+                run->done = NULL;
+                run_free(run);
+                return r;
+        }
         (void) sd_event_source_set_description(run->start_source, "lua-run-start");
         if (ret)
                 *ret = run;
+        return 0;
+}
+
+int lua_run_start_now(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
+                      lua_run_done_t done, void *userdata, LuaRun **ret) {
+        LuaRun *run;
+        int r;
+
+        r = run_new(f, fn_ref, timeout_usec, what, done, userdata, &run);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = run;   /* before it runs: done may come (and clear it) before we return */
+        run_resume(run, 0);
         return 0;
 }
 

@@ -50,6 +50,7 @@ typedef struct LuaFile {
         uint64_t pcall_timeout;
         uint64_t load_deadline;   /* monotonic usec: when its set's loading must be over (0: no limit) */
         unsigned n_runs;          /* coroutines alive */
+        int spare_co_ref;         /* registry ref of a finished coroutine kept for the next run, or LUA_NOREF */
 } LuaFile;
 
 int luafile_new(const char *path, LuaFileKind kind, const LuaHost *host, uint64_t mem_limit, LuaFile **ret);
@@ -77,6 +78,12 @@ typedef void (*lua_run_done_t)(LuaRun *run, int status, const char *error, int n
 
 int lua_run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
                   lua_run_done_t done, void *userdata, LuaRun **ret);
+/* The same, but the coroutine starts at once, not from the event loop's next turn: for a caller
+ * that is itself called from the loop and whose state stays valid through done (a check's
+ * timer). *ret is set before the run starts; done may be called, and the run freed, before this
+ * returns. */
+int lua_run_start_now(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
+                      lua_run_done_t done, void *userdata, LuaRun **ret);
 /* Stops a run without calling its callback: kills its commands, drops the coroutine. */
 void lua_run_cancel(LuaRun *run);
 lua_State *lua_run_thread(LuaRun *run);

@@ -67,6 +67,19 @@ HTTPS="https://127.0.0.1:$(cat "$T/https.port")"
 REFUSED=$(free_port)
 curl -sf "$HTTP/ok" >/dev/null || bail_out "the HTTP test server does not answer"
 
+# ---- libcurl is loaded when the first HTTP client is made, not before ------------------------
+# The local coordinator and no HTTP check: medicd maps no libcurl (nor the TLS libraries it
+# brings). The same medicd below, with HTTP checks, maps it.
+write_file "$T/checks/00-plain.lua" <<EOF
+check "plain" { every = "1s", run = function() return ok("plain") end }
+EOF
+start_medicd
+ok "no HTTP client: the check ran" wait_cond plain ok 10
+ok "no HTTP client: libcurl is not mapped" bash -c "! grep -q 'libcurl' /proc/$MEDICD_PID/maps"
+ok "no HTTP client: no TLS library is mapped" bash -c "! grep -Eq 'lib(ssl|crypto|gnutls)\\.' /proc/$MEDICD_PID/maps"
+stop_medicd
+rm -f "$T/checks/00-plain.lua"
+
 # ---- checks --------------------------------------------------------------------------------
 write_file "$T/checks/10-http.lua" <<EOF
 http_check "web-ok"      { url = "$HTTP/ok", match = "hello from medic", every = "1s" }
@@ -118,6 +131,7 @@ ok "TLS with the test CA is ok" wait_cond tls-ok ok 10
 ok "TLS without the CA is unknown" wait_cond tls-untrusted unknown 10
 like "$(cond_get tls-untrusted message)" '[Cc]ertificate|SSL' "the message is the TLS error"
 ok "TLS with insecure = true is ok" wait_cond tls-insecure ok 10
+ok "with HTTP checks libcurl is mapped" grep -q 'libcurl\.so' "/proc/$MEDICD_PID/maps"
 
 ok "medic.http sends method, headers and body" wait_cond echo ok 10
 is "$(cond_get echo message)" "method=PUT x-test=yes body=ping" "the server saw PUT, the header and the body"
