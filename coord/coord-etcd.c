@@ -249,21 +249,6 @@ static struct json_object *compare(const char *target, const char *key, const ch
         return c;
 }
 
-/* compare() on the keys from the n bytes at key (a key with a NUL at its end: the first key
- * after it) to end. */
-static struct json_object *compare_n(const char *target, const char *key, size_t n, const char *end,
-                                     const char *result, const char *field, int64_t value) {
-        struct json_object *c = compare(target, "", end, result, field, value);
-        char *k = b64n(key, n);
-        json_object_object_add(c, "key", json_object_new_string(k ? k : ""));
-        free(k);
-        return c;
-}
-
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 static char *gkey(Etcd *e, const char *kind, const char *node) {
         return node ? strprintf("%s%s/%s", e->gprefix, kind, node) : strprintf("%s%s", e->gprefix, kind);
 }
@@ -1072,7 +1057,7 @@ static struct json_object *history_put(Etcd *e, const char *what, const char *ru
         return r;
 }
 
-static void grant(Etcd *e, View *v, const GroupView *gv) {
+static void grant(Etcd *e, View *v) {
         struct json_object *body = json_object_new_object(), *cmp = json_object_new_array(),
                            *succ = json_object_new_array(), *h = json_object_new_object();
         _cleanup_free_ char *stop = strprintf("%s/stop", e->prefix),
@@ -1082,38 +1067,11 @@ static void grant(Etcd *e, View *v, const GroupView *gv) {
          * registration, budget or stop switch. (The queue may change: a waiter that joined later
          * is behind this one anyway, so FIFO holds; leaving it out keeps grants from failing on
          * every join.) */
-        _cleanup_free_ char *rk = strprintf("%sregistered/", e->gprefix), *rkend = prefix_end(rk);
-        json_object_array_add(cmp, compare("MOD", rk, rkend, "LESS", "mod_revision", v->revision + 1));
-        /* The holders: none new or changed after the view but the waiters ahead of this node.
-         * grant_decide() granted it as if each of them were granted first, in order, within the
-         * budget: they may take their slots concurrently (in a rollout the heads of the queue
-         * then do not fail each other's grants one round trip after the other); anyone else
-         * becoming a holder fails the grant. The holders/ range is compared in pieces around
-         * their keys. Too many of them: the whole range, as before. */
-        StrList ahead = {};
-        grant_ahead(gv, e->node, &ahead);
-        _cleanup_free_ char *hk = strprintf("%sholders/", e->gprefix), *hkend = prefix_end(hk);
-        if (ahead.n == 0 || ahead.n > 32)
-                json_object_array_add(cmp, compare("MOD", hk, hkend, "LESS", "mod_revision", v->revision + 1));
-        else {
-                char **keys = calloc(ahead.n, sizeof(char *));
-                if (!keys)
-                        abort();
-                for (size_t i = 0; i < ahead.n; i++)
-                        if (!(keys[i] = strprintf("%s%s", hk, ahead.v[i])))
-                                abort();
-                qsort(keys, ahead.n, sizeof(char *), cmp_str);
-                /* [holders/, k1) [k1 NUL, k2) ... [kn NUL, the end of holders/) */
-                json_object_array_add(cmp, compare("MOD", hk, keys[0], "LESS", "mod_revision", v->revision + 1));
-                for (size_t i = 0; i < ahead.n; i++)
-                        json_object_array_add(cmp, compare_n("MOD", keys[i], strlen(keys[i]) + 1,
-                                                             i + 1 < ahead.n ? keys[i + 1] : hkend, "LESS",
-                                                             "mod_revision", v->revision + 1));
-                for (size_t i = 0; i < ahead.n; i++)
-                        free(keys[i]);
-                free(keys);
+        static const char *const guarded[] = { "holders/", "registered/" };
+        for (size_t i = 0; i < ELEMENTSOF(guarded); i++) {
+                _cleanup_free_ char *k = strprintf("%s%s", e->gprefix, guarded[i]), *kend = prefix_end(k);
+                json_object_array_add(cmp, compare("MOD", k, kend, "LESS", "mod_revision", v->revision + 1));
         }
-        strlist_clear(&ahead);
         _cleanup_free_ char *budget = gkey(e, "budget", NULL), *gstop = gkey(e, "stop", NULL);
         json_object_array_add(cmp, compare("MOD", budget, NULL, "LESS", "mod_revision", v->revision + 1));
         json_object_array_add(cmp, compare("MOD", gstop, NULL, "LESS", "mod_revision", v->revision + 1));
@@ -1315,7 +1273,7 @@ static void decide(Etcd *e, View *v) {
                 }
                 if (direct)
                         e->direct_tried = true;
-                grant(e, v, &gv);
+                grant(e, v);
                 view_free(v);
                 return;
         }

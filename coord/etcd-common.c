@@ -8,15 +8,12 @@
 #include "etcd-common.h"
 #include "util.h"
 
-char *b64n(const char *s, size_t n) {
+char *b64(const char *s) {
+        size_t n = strlen(s);
         char *out = malloc(4 * ((n + 2) / 3) + 1);
         if (out)
                 EVP_EncodeBlock((unsigned char *) out, (const unsigned char *) s, (int) n);
         return out;
-}
-
-char *b64(const char *s) {
-        return b64n(s, strlen(s));
 }
 
 char *unb64(const char *s) {

@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 char *b64(const char *s);                     /* malloc'd; NULL on ENOMEM */
-char *b64n(const char *s, size_t n);          /* the same of n bytes (a key with a NUL: "the key after") */
 char *unb64(const char *s);                   /* malloc'd; NULL on bad base64 or ENOMEM */
 char *prefix_end(const char *p);              /* the range_end of the keys starting with p */
 struct json_object *jget(struct json_object *o, const char *key);  /* NULL unless o is an object with key */

@@ -117,25 +117,6 @@ GrantVerdict grant_decide(const GroupView *v, const char *node, unsigned *ret_po
         return verdict;
 }
 
-void grant_ahead(const GroupView *v, const char *node, StrList *ret) {
-        GroupMember **queue = calloc(v->n ? v->n : 1, sizeof(*queue));
-        size_t nq = 0;
-
-        if (!queue)
-                return;
-        for (size_t i = 0; i < v->n; i++)
-                if (v->members[i].queued && !v->members[i].holder)
-                        queue[nq++] = &v->members[i];
-        qsort(queue, nq, sizeof(*queue), cmp_queue);
-        for (size_t me = 0; me < nq; me++)
-                if (strcmp(queue[me]->name, node) == 0) {
-                        for (size_t i = 0; i < me; i++)
-                                strlist_add(ret, queue[i]->name);
-                        break;
-                }
-        free(queue);
-}
-
 bool breaker_trips(const BreakerSpec *spec, const BreakerEvent *ev, size_t n, const char *group, int64_t since,
                    int64_t now, const char *node, unsigned members, StrList *ret_nodes, unsigned *ret_allowed) {
         StrList nodes = {};

@@ -58,12 +58,6 @@ bool grant_within_budget(const GroupView *v);
  * (0 when not queued); ret_reason (may be NULL) a malloc'ed one-line reason. */
 GrantVerdict grant_decide(const GroupView *v, const char *node, unsigned *ret_position, char **ret_reason);
 
-/* The waiters ahead of node in the queue (not holders), in queue order, added to ret. When
- * grant_decide() said GRANT_YES for node, each of them could be granted too, in order, within
- * the budget: a grant may then let any of them become holders concurrently (the etcd grant
- * compares every other holder key unchanged since its view). */
-void grant_ahead(const GroupView *v, const char *node, StrList *ret);
-
 /* The storm breaker (the etcd backend's breaker_group / breaker_cluster): one entry of the
  * coordinator's history, a node that was granted a disruptive remedy or became unhealthy. */
 typedef struct BreakerEvent {

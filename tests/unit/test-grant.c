@@ -207,28 +207,6 @@ static void test_within_budget(void **state) {
         assert_true(grant_within_budget(&v));
 }
 
-static void test_ahead(void **state) {
-        /* In queue order; holders and members that do not wait are not ahead of anyone. */
-        GroupMember m[] = { M("a", .queued = true, .queue_rev = 30), M("b", .queued = true, .queue_rev = 10),
-                            M("c", .queued = true, .queue_rev = 20), M("h", .holder = true, .queued = true, .queue_rev = 5),
-                            M("idle") };
-        GroupView v = { .members = m, .n = 5 };
-        StrList l = {};
-
-        grant_ahead(&v, "a", &l);
-        assert_int_equal(l.n, 2);
-        assert_string_equal(l.v[0], "b");
-        assert_string_equal(l.v[1], "c");
-        strlist_clear(&l);
-        grant_ahead(&v, "b", &l);
-        assert_int_equal(l.n, 0);
-        /* A node outside the queue has nobody ahead (never every waiter). */
-        grant_ahead(&v, "idle", &l);
-        assert_int_equal(l.n, 0);
-        grant_ahead(&v, "h", &l);
-        assert_int_equal(l.n, 0);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fifo),
@@ -241,7 +219,6 @@ int main(void) {
                 cmocka_unit_test(test_counts),
                 cmocka_unit_test(test_within_budget),
                 cmocka_unit_test(test_breaker),
-                cmocka_unit_test(test_ahead),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
