@@ -104,7 +104,8 @@ static void on_answer(CoordAnswer a, const char *reason, void *ud) {
         n->asking = false;
         n->granted = now_monotonic();
         if (strcmp(mode, "latency") == 0) {
-                lat[n_lat++] = n->granted - n->asked;
+                if (n_lat < arg) /* lat holds arg samples */
+                        lat[n_lat++] = n->granted - n->asked;
                 coordinator_release(n->coord, "bench");
                 return;
         }

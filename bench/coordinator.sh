@@ -12,15 +12,17 @@
 # Each phase uses its own node and group names (the phases share the etcd cluster).
 # Usage (from a built tree, as any user): bash bench/coordinator.sh [NODES] [IDLE_SECONDS] [HOLD_MS]
 # PHASES="latency idle group rollout" (the default: all four) runs a subset, in that order;
-# ROUNDS=N runs the rollout N times (fresh names each round). MAXRSS_MB=M (default 4096) stops
-# the bench (and says so) when coord-bench grows past M MiB.
+# ROUNDS=N runs the rollout N times (fresh names each round); ETCD_DIR=DIR holds etcd's data
+# (default /tmp; /dev/shm: no fsync cost); MAXRSS_MB=M (default 4096) stops a coord-bench that
+# grows past M MiB (and says so), and the next phase runs; WRAP="heaptrack -o F" runs it under a tool.
 set -eu
 phases=${PHASES:-latency idle group rollout}
 rounds=${ROUNDS:-1}
 top=$(cd "$(dirname "$0")/.." && pwd)
 nodes=${1:-1000}; idle=${2:-60}; hold=${3:-1000}
 make -C "$top" -s bench/coord-bench >/dev/null
-T=$(mktemp -d /tmp/medic-bench.XXXXXX)
+# ETCD_DIR=/dev/shm puts etcd's data on tmpfs (no fsync cost: what is left is the coordinator's).
+T=$(mktemp -d "${ETCD_DIR:-/tmp}/medic-bench.XXXXXX")
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
