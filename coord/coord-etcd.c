@@ -34,7 +34,9 @@
  * A grant is a transaction that compares what decides the budget (no holder, registration,
  * budget or stop key created or modified after the revision the decision was made at, and
  * every member key that counted as alive unchanged and still there) and writes the holder key;
- * its failure branch reads the group, on which the node decides again at once. A node not queued
+ * its failure branch reads the group, on which the node decides again at once. Joining the
+ * queue reads the group in the same transaction (after the put), and the node decides on that
+ * (no read of its own: in a rollout every waiter joins at once). A node not queued
  * yet is decided as the last of the queue (a free slot costs one transaction), once per request.
  * Any error, time-out or ambiguous answer means "not granted" until a fresh read proves otherwise. */
 #include <json-c/json.h>
