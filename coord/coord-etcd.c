@@ -34,7 +34,9 @@
  * A grant is a transaction that compares what decides the budget (no holder, registration,
  * budget or stop key created or modified after the revision the decision was made at, and
  * every member key that counted as alive unchanged and still there) and writes the holder key;
- * its failure branch reads the group, on which the node decides again at once. A node not queued
+ * its failure branch reads the group, on which the node decides again at once. Joining the
+ * queue reads the group in the same transaction (after the put), and the node decides on that
+ * (no read of its own: in a rollout every waiter joins at once). A node not queued
  * yet is decided as the last of the queue (a free slot costs one transaction), once per request.
  * Any error, time-out or ambiguous answer means "not granted" until a fresh read proves otherwise. */
 #include <json-c/json.h>
@@ -54,6 +56,7 @@
 #include "grant.h"
 #include "http.h"
 #include "log.h"
+#include "strmap.h"
 
 /* etcd refuses a transaction with more compares than its --max-txn-ops (default 128). */
 #define ETCD_MAX_TXN_OPS 128
@@ -434,6 +437,8 @@ typedef struct View {
         char *stop_cluster_value, *stop_group_value;
         struct json_object *trips;    /* the storm breaker's trips of the group and the cluster: key -> value */
         struct json_object *breaker;  /* the kvs under PREFIX/breaker/ (NULL: not read) */
+        StrMap index;                 /* name -> its place + 1 (a view of 500 members is 2500 keys:
+                                       * a linear search per key was N² per view) */
 } View;
 
 /* Which trip a key is: 'c' a trip of the cluster's breaker (PREFIX/breaker/tripped/cluster/NODE),
@@ -487,13 +492,14 @@ static void view_free(View *v) {
         free(v->stop_group_value);
         json_object_put(v->trips);
         json_object_put(v->breaker);
+        strmap_clear(&v->index);
         *v = (View) {};
 }
 
 static size_t view_member(View *v, const char *name) {
-        for (size_t i = 0; i < v->n; i++)
-                if (strcmp(v->names[i], name) == 0)
-                        return i;
+        uintptr_t at = (uintptr_t) strmap_get(&v->index, name);
+        if (at)
+                return (size_t) at - 1;
         size_t n = v->n + 1;
         v->names = realloc(v->names, n * sizeof(char *));
         v->m = realloc(v->m, n * sizeof(GroupMember));
@@ -514,6 +520,8 @@ static size_t view_member(View *v, const char *name) {
         v->request_mod[v->n] = 0;
         v->registration[v->n] = NULL;
         v->updated[v->n] = 0;
+        if (!v->names[v->n] || strmap_put(&v->index, v->names[v->n], (void *) (uintptr_t) (v->n + 1)) < 0)
+                abort();
         return v->n++;
 }
 
@@ -587,27 +595,27 @@ static void view_finish(View *v) {
 
 /* Builds the view from a txn reply whose responses are [range group prefix, range stop key,
  * range PREFIX/breaker/tripped/, range PREFIX/breaker/ (only with a breaker configured)]. */
-static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, View *v) {
+static int view_parse_at(Etcd *e, const char *gprefix, struct json_object *reply, size_t off, View *v) {
         struct json_object *resp = jget(reply, "responses");
 
         *v = (View) { .max_unavailable = e->max_unavailable, .min_healthy = e->min_healthy };
         v->revision = jint(jget(reply, "header"), "revision");
-        if (!json_object_is_type(resp, json_type_array) || jlen(resp) < 2 || v->revision <= 0)
+        if (!json_object_is_type(resp, json_type_array) || jlen(resp) < off + 2 || v->revision <= 0)
                 return -EBADMSG;
-        struct json_object *kvs = txn_kvs(reply, 0);
+        struct json_object *kvs = txn_kvs(reply, off + 0);
         for (size_t i = 0; kvs && i < jlen(kvs); i++)
                 if (view_add(v, gprefix, jidx(kvs, i)) < 0) {
                         view_free(v);
                         return -EBADMSG;
                 }
-        struct json_object *skvs = txn_kvs(reply, 1);
+        struct json_object *skvs = txn_kvs(reply, off + 1);
         v->stop_cluster = skvs && jlen(skvs) > 0;
         if (v->stop_cluster)
                 v->stop_cluster_value = unb64(json_object_get_string(jget(jidx(skvs, 0), "value")) ?: "");
         /* The trips of this group's breaker and the cluster's (gprefix is PREFIX/groups/G/). */
-        size_t off = strlen(e->prefix) + strlen("/groups/");
-        _cleanup_free_ char *group = strlen(gprefix) > off ? strndup(gprefix + off, strlen(gprefix) - off - 1) : strdup("");
-        struct json_object *tkvs = txn_kvs(reply, 2);
+        size_t goff = strlen(e->prefix) + strlen("/groups/");
+        _cleanup_free_ char *group = strlen(gprefix) > goff ? strndup(gprefix + goff, strlen(gprefix) - goff - 1) : strdup("");
+        struct json_object *tkvs = txn_kvs(reply, off + 2);
         v->trips = json_object_new_object();
         for (size_t i = 0; group && tkvs && i < jlen(tkvs); i++) {
                 struct json_object *kv = jidx(tkvs, i);
@@ -616,11 +624,15 @@ static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, V
                 if (key && val && trip_scope(e, key, group))
                         json_object_object_add(v->trips, key, json_object_new_string(val));
         }
-        struct json_object *bkvs = txn_kvs(reply, 3);
-        if (jlen(resp) >= 4)
+        struct json_object *bkvs = txn_kvs(reply, off + 3);
+        if (jlen(resp) >= off + 4)
                 v->breaker = json_object_is_type(bkvs, json_type_array) ? json_object_get(bkvs) : json_object_new_array();
         view_finish(v);
         return 0;
+}
+
+static int view_parse(Etcd *e, const char *gprefix, struct json_object *reply, View *v) {
+        return view_parse_at(e, gprefix, reply, 0, v);
 }
 
 /* The view from the watch-kept copy of the group; the cluster-wide stop switch as its own watch
@@ -643,8 +655,8 @@ static int view_from_cache(Etcd *e, View *v) {
 /* A fresh read of this node's group becomes the watch-kept copy, if no change the watch
  * delivered is newer than the read (it would be missing) and both watches (group, cluster-wide
  * stop switch) were there before it. */
-static void cache_fill(Etcd *e, struct json_object *reply) {
-        struct json_object *kvs = txn_kvs(reply, 0);
+static void cache_fill_at(Etcd *e, struct json_object *reply, size_t off) {
+        struct json_object *kvs = txn_kvs(reply, off);
         int64_t rev = jint(jget(reply, "header"), "revision");
 
         json_object_put(e->cache);
@@ -659,6 +671,10 @@ static void cache_fill(Etcd *e, struct json_object *reply) {
         e->cache_kept = rev > 0 && e->group_watch.created && e->group_watch.created_rev <= rev && e->group_event_rev <= rev;
         e->cache_ok = e->cache_kept && e->stop_watch.created && e->stop_watch.created_rev <= rev &&
                       e->trip_watch.created && e->trip_watch.created_rev <= rev;
+}
+
+static void cache_fill(Etcd *e, struct json_object *reply) {
+        cache_fill_at(e, reply, 0);
 }
 
 /* One change from the group watch. */
@@ -1143,12 +1159,22 @@ static void grant(Etcd *e, View *v) {
 }
 
 static void on_enqueued(Etcd *e, struct json_object *reply, const char *error, void *ud) {
+        View v;
+
         e->cache_ok = false; /* our own write: the next decision reads it back */
         if (error) {
                 _cleanup_free_ char *why = strprintf("cannot join the queue: %s", error);
                 return answer(e, COORD_UNKNOWN, why);
         }
-        attempt(e);
+        /* Joined: the same transaction read the group after the put (its responses 1...: the
+         * ranges of view_ops(), which see the new queue key), decided on at once instead of a
+         * read of its own (in a rollout every waiter joins at once: one round trip each less).
+         * Already queued (the compare failed) or an answer it cannot read: a read. */
+        if (!jtrue(jget(reply, "succeeded")) || !e->lease || view_parse_at(e, e->gprefix, reply, 1, &v) < 0)
+                return attempt(e);
+        cache_fill_at(e, reply, 1);
+        e->reads++;
+        decide(e, &v);
 }
 
 static void enqueue(Etcd *e) {
@@ -1161,6 +1187,11 @@ static void enqueue(Etcd *e) {
         json_object_array_add(cmp, compare("CREATE", queue, NULL, "EQUAL", "create_revision", 0));
         json_object_array_add(succ, put_req(queue, json_object_to_json_string_ext(q, JSON_C_TO_STRING_PLAIN), e->lease));
         json_object_put(q);
+        /* The group after the put, to decide on (on_enqueued). */
+        struct json_object *ops = view_ops(e, e->gprefix);
+        for (size_t i = 0; i < json_object_array_length(ops); i++)
+                json_object_array_add(succ, json_object_get(json_object_array_get_idx(ops, i)));
+        json_object_put(ops);
         json_object_object_add(body, "compare", cmp);
         json_object_object_add(body, "success", succ);
         etcd_call(e, "kv/txn", body, on_enqueued, NULL);
