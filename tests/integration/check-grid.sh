@@ -12,14 +12,14 @@ setup 100
         echo 'for i = 1, 200 do'
         echo '  check("g-" .. (i * 2654435761) % 4294967296) { every = "1s", run = function()'
         echo '    n = n + 1'
-        echo "    if n > 200 and n <= 800 then medic.log(\"notice\", string.format(\"START %d %.6f\", i, medic.now())) end"
+        echo "    if n > 400 and n <= 1000 then medic.log(\"notice\", string.format(\"START %d %.6f\", i, medic.now())) end"
         echo '    return ok()'
         echo '  end }'
         echo 'end'
 } > "$T/checks/grid.lua"
 
 start_medicd
-ok "600 starts logged (the second to fourth rounds)" wait_for 15 "test \$(grep -c 'START ' '$T/medicd.log') -ge 600"
+ok "600 starts logged (the third to fifth rounds: past the start)" wait_for 20 "test \$(grep -c 'START ' '$T/medicd.log') -ge 600"
 stats=$(grep -o 'START [0-9]* [0-9.]*' "$T/medicd.log" | python3 -c '
 import sys
 starts, by = [], {}
