@@ -7,7 +7,8 @@
 # (default 20 s) after the checks settled: daemon CPU per run (utime+stime from
 # /proc/PID/stat), runs per second achieved, schedule jitter p50/p99 (each check's start
 # against its previous start + 1 s, measured in Lua with medic.now()), RSS, and the
-# state.json writes. Then once more with 1000 checks of which 10% report a new message on
+# state.json writes, and the loop's wake-ups per second (voluntary context switches of its
+# threads: each is a sleep in epoll_wait, or a blocking call). Then once more with 1000 checks of which 10% report a new message on
 # every run (something durable changes all the time: the state writes must stay batched).
 # Prints a table and writes JSON (default bench/lua-checks.json).
 # Run from a built tree: bash bench/lua-checks.sh [WINDOW] [N...]
@@ -127,7 +128,7 @@ stop_medicd() {
 # sample PID: utime+stime (clock ticks, /proc/PID/stat) and on-CPU time (ns, schedstat of
 # every thread: the ticks are too coarse for the small N)
 sample() {
-        echo "$(awk '{ print $14 + $15 }' "/proc/$1/stat"):$(cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }')"
+        echo "$(awk '{ print $14 + $15 }' "/proc/$1/stat"):$(cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'):$(cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt_switches/ { s += $2 } END { print s }')"
 }
 
 results=()
@@ -184,7 +185,7 @@ import json, re, sys
 n, pct = int(sys.argv[1]), int(sys.argv[2])
 del sys.argv[2]
 t0, t1 = float(sys.argv[6]), float(sys.argv[7])
-(tick0, ns0), (tick1, ns1) = [map(int, x.split(":")) for x in sys.argv[4:6]]
+(tick0, ns0, sw0), (tick1, ns1, sw1) = [map(int, x.split(":")) for x in sys.argv[4:6]]
 rss_kib, writes, hz = int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
 def last(path):
     out = {}
@@ -229,6 +230,7 @@ print(json.dumps({
     "jitter_p50_ms": q(0.5), "jitter_p90_ms": q(0.9), "jitter_p99_ms": q(0.99), "jitter_max_ms": q(1.0),
     "loadavg_1m": float(sys.argv[11]), "rss_mib": round(rss_kib / 1024, 1),
     "state_writes_per_s": round(writes / secs, 2),
+    "wakeups_per_s": round((sw1 - sw0) / secs, 1),
 }))
 PY
 )")
@@ -239,8 +241,8 @@ done
 python3 - "$out" "${results[@]}" <<'PY'
 import json, os, sys
 rows = [json.loads(x) for x in sys.argv[2:]]
-hdr = ["checks", "changing %", "runs/s", "CPU % core", "CPU us/run", "jitter p50 ms", "jitter p99 ms", "jitter max ms", "RSS MiB", "state writes/s", "loadavg"]
-keys = ["checks", "changing_pct", "runs_per_s", "cpu_pct_core", "cpu_us_per_run", "jitter_p50_ms", "jitter_p99_ms", "jitter_max_ms", "rss_mib", "state_writes_per_s", "loadavg_1m"]
+hdr = ["checks", "changing %", "runs/s", "CPU % core", "CPU us/run", "jitter p50 ms", "jitter p99 ms", "jitter max ms", "RSS MiB", "wake-ups/s", "state writes/s", "loadavg"]
+keys = ["checks", "changing_pct", "runs_per_s", "cpu_pct_core", "cpu_us_per_run", "jitter_p50_ms", "jitter_p99_ms", "jitter_max_ms", "rss_mib", "wakeups_per_s", "state_writes_per_s", "loadavg_1m"]
 print(" ".join(f"{h:>13}" for h in hdr))
 for r in rows:
     print(" ".join(f"{str(r[k]):>13}" for k in keys))

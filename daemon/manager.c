@@ -485,7 +485,11 @@ int manager_start(Manager *m, StrList *errors) {
         r = control_new(m->event, m->config->socket_path, commands_dispatch, m, &m->control);
         if (r < 0)
                 return r;
-        r = sd_event_add_time_relative(m->event, &m->tick, CLOCK_MONOTONIC, TICK_USEC, 10 * USEC_PER_MSEC, on_tick, m);
+        /* Halfway between two points of the 10 ms grid the checks due every second run on
+         * (detect/check.c): a tick (all rules decided, the metrics) never runs in their batch,
+         * where it would delay them in some rounds and not in others. */
+        uint64_t tick_due = (now_monotonic() + TICK_USEC) / (10 * USEC_PER_MSEC) * (10 * USEC_PER_MSEC) + 5 * USEC_PER_MSEC;
+        r = sd_event_add_time(m->event, &m->tick, CLOCK_MONOTONIC, tick_due, USEC_PER_MSEC, on_tick, m);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(m->tick, SD_EVENT_ON);

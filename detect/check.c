@@ -11,14 +11,34 @@
 #include "lua-api.h"
 #include "watch.h"
 
+/* The checks' turns of one event loop, in one heap by (when, seq), behind one sd-event timer:
+ * the turns due at a wake-up are run in one callback, in the same order every round (the
+ * shorter interval first, then the order the runners were made in), without an event source, a pending-queue entry and an
+ * epoll_wait() of their own each. */
+typedef struct CheckClock {
+        sd_event *event;
+        sd_event_source *timer;
+        CheckRunner **heap;
+        size_t n, allocated;
+        unsigned users;
+        uint64_t seq, batch;
+        bool dispatching;
+        struct CheckClock *next;
+} CheckClock;
+
+static CheckClock *clocks;      /* one per event loop (medicd has one; tests may make more) */
+
 struct CheckRunner {
         sd_event *event;
         PathWatch **watches;
         size_t n_watches;
         CheckDecl *decl;
-        sd_event_source *timer;
+        CheckClock *clock;
+        size_t heap_idx;        /* SIZE_MAX: not in the heap */
+        uint64_t when, seq, batch;
         LuaRun *run;
         uint64_t started;
+        uint64_t due;   /* when the current turn is due: phase + k × every, on the check's grid */
         check_result_t cb;
         void *userdata;
         bool again;     /* asked to run while running: run once more right after */
@@ -126,7 +146,7 @@ static void on_done(LuaRun *run, int status, const char *error, int nresults, vo
         deliver(c, s, message ? message : "", details);
 }
 
-/* now: the coroutine starts at once (from the check's own timer), else at the loop's next turn
+/* now: the coroutine starts at once (from the checks' timer), else at the loop's next turn
  * (from a result, a watch, run-check: what called us must be back first). */
 static int start_run(CheckRunner *c, bool now) {
         int r;
@@ -142,25 +162,193 @@ static int start_run(CheckRunner *c, bool now) {
         return 1;
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        CheckRunner *c = userdata;
+/* Due at the same time: the shorter interval first (a check with a longer one, there every
+ * other round, does not delay it), then in the order the runners were made. */
+static bool turn_before(const CheckRunner *a, const CheckRunner *b) {
+        if (a->when != b->when)
+                return a->when < b->when;
+        if (a->decl->every != b->decl->every)
+                return a->decl->every < b->decl->every;
+        return a->seq < b->seq;
+}
 
+static void heap_set(CheckClock *k, size_t i, CheckRunner *c) {
+        k->heap[i] = c;
+        c->heap_idx = i;
+}
+
+static void heap_fix(CheckClock *k, size_t i) {
+        CheckRunner *c = k->heap[i];
+
+        while (i > 0 && turn_before(c, k->heap[(i - 1) / 2])) {
+                heap_set(k, i, k->heap[(i - 1) / 2]);
+                i = (i - 1) / 2;
+        }
+        for (;;) {
+                size_t l = 2 * i + 1, m = i;
+                CheckRunner *best = c;
+
+                if (l < k->n && turn_before(k->heap[l], best))
+                        best = k->heap[m = l];
+                if (l + 1 < k->n && turn_before(k->heap[l + 1], best))
+                        best = k->heap[m = l + 1];
+                if (m == i)
+                        break;
+                heap_set(k, i, best);
+                i = m;
+        }
+        heap_set(k, i, c);
+}
+
+static void heap_remove(CheckClock *k, CheckRunner *c) {
+        size_t i = c->heap_idx;
+
+        if (i == SIZE_MAX)
+                return;
+        c->heap_idx = SIZE_MAX;
+        if (i == --k->n)
+                return;
+        heap_set(k, i, k->heap[k->n]);
+        heap_fix(k, i);
+}
+
+/* The clock's timer at its first turn (not while it runs a batch: it is armed at the end). */
+static void clock_arm(CheckClock *k) {
+        if (k->dispatching)
+                return;
+        if (k->n == 0) {
+                (void) sd_event_source_set_enabled(k->timer, SD_EVENT_OFF);
+                return;
+        }
+        if (sd_event_source_set_time(k->timer, k->heap[0]->when) < 0 ||
+            sd_event_source_set_enabled(k->timer, SD_EVENT_ONESHOT) < 0)
+                log_error("Cannot arm the checks' timer: checks may not run");
+}
+
+static void run_turn(CheckRunner *c);
+
+static int on_clock(sd_event_source *s, uint64_t usec, void *userdata) {
+        CheckClock *k = userdata;
+        uint64_t now = now_monotonic();
+
+        k->users++;     /* what a run does may free every runner: the clock stays until we are done */
+        k->dispatching = true;
+        k->batch++;
+        while (k->n > 0 && k->heap[0]->when <= now && k->heap[0]->batch != k->batch) {
+                CheckRunner *c = k->heap[0];
+
+                c->batch = k->batch;    /* a turn that fell behind runs once per batch, not again */
+                run_turn(c);
+        }
+        k->dispatching = false;
+        if (--k->users == 0) {
+                /* the last runner went while we ran: checkrunner_free() left the clock to us */
+                for (CheckClock **p = &clocks; *p; p = &(*p)->next)
+                        if (*p == k) {
+                                *p = k->next;
+                                break;
+                        }
+                sd_event_source_disable_unref(k->timer);
+                free(k->heap);
+                free(k);
+                return 0;
+        }
+        clock_arm(k);
+        return 0;
+}
+
+static int clock_get(sd_event *e, CheckClock **ret) {
+        CheckClock *k;
+        int r;
+
+        for (k = clocks; k; k = k->next)
+                if (k->event == e) {
+                        k->users++;
+                        *ret = k;
+                        return 0;
+                }
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        k->event = e;
+        r = sd_event_add_time(e, &k->timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC, on_clock, k);
+        if (r < 0) {
+                free(k);
+                return r;
+        }
+        (void) sd_event_source_set_enabled(k->timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(k->timer, "check-timer");
+        k->users = 1;
+        k->next = clocks;
+        clocks = k;
+        *ret = k;
+        return 0;
+}
+
+static void clock_put(CheckClock *k, CheckRunner *c) {
+        heap_remove(k, c);
+        if (--k->users > 0) {
+                clock_arm(k);
+                return;
+        }
+        for (CheckClock **p = &clocks; *p; p = &(*p)->next)
+                if (*p == k) {
+                        *p = k->next;
+                        break;
+                }
+        sd_event_source_disable_unref(k->timer);
+        free(k->heap);
+        free(k);
+}
+
+/* A turn due: the next one is placed first (so that nothing the run does can find this one
+ * still due), then the run starts. */
+static void run_turn(CheckRunner *c) {
+        /* The next run is due every after this one was due (not after it started): no drift,
+         * and the check stays on its grid. */
+        (void) schedule(c, c->due + c->decl->every);
         if (c->run)
                 log_debug("Check %s is still running, skipping this turn", c->decl->name);
         else
                 (void) start_run(c, true);
-        /* The next run is due every after this one was due: no drift. */
-        return schedule(c, usec + c->decl->every);
 }
 
-static int schedule(CheckRunner *c, uint64_t when) {
-        uint64_t now = now_monotonic();
+/* The grid a check's turns fall on: 1% of its interval, in whole milliseconds (at least 1,
+ * at most 1 s). Checks whose turns fall on the same point of the monotonic clock's grid run
+ * in one wake-up of the loop, each still exactly every apart, so batching them adds no
+ * lateness and, run in the same order every round, no jitter. */
+static uint64_t check_grid(uint64_t every) {
+        uint64_t g = every / 100 / USEC_PER_MSEC * USEC_PER_MSEC;
 
-        if (when < now)
-                when = now; /* fell behind (suspend, a stall): run now, do not catch up */
-        if (c->timer)
-                return sd_event_source_set_time(c->timer, when);
-        return sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, when, USEC_PER_MSEC, on_timer, c);
+        return g < USEC_PER_MSEC ? USEC_PER_MSEC : g > USEC_PER_SEC ? USEC_PER_SEC : g;
+}
+
+static int schedule(CheckRunner *c, uint64_t due) {
+        CheckClock *k = c->clock;
+        uint64_t now = now_monotonic(), when = due;
+
+        if (due < now) {
+                /* Fell behind (suspend, a stall): run now, once, and the next turn where it
+                 * would have been: no catching up, still on the grid. */
+                when = now;
+                due += (now - due) / c->decl->every * c->decl->every;
+        }
+        c->due = due;
+        c->when = when;
+        if (c->heap_idx == SIZE_MAX) {
+                if (k->n == k->allocated) {
+                        size_t a = k->allocated ? 2 * k->allocated : 64;
+                        CheckRunner **h = realloc(k->heap, a * sizeof(*h));
+                        if (!h)
+                                return -ENOMEM;
+                        k->heap = h;
+                        k->allocated = a;
+                }
+                heap_set(k, k->n++, c);
+        }
+        heap_fix(k, c->heap_idx);
+        clock_arm(k);
+        return 0;
 }
 
 static void on_path_changed(const char *path, void *userdata) {
@@ -203,7 +391,7 @@ static void watches_free(CheckRunner *c) {
 
 int checkrunner_new(sd_event *e, CheckDecl *d, check_result_t cb, void *userdata, CheckRunner **ret) {
         CheckRunner *c = calloc(1, sizeof(*c));
-        uint64_t spread = 0;
+        uint64_t spread = 0, grid, first;
         int r;
 
         if (!c)
@@ -212,11 +400,21 @@ int checkrunner_new(sd_event *e, CheckDecl *d, check_result_t cb, void *userdata
         c->decl = d;
         c->cb = cb;
         c->userdata = userdata;
-        for (const char *p = d->name; *p; p++)
-                spread = spread * 31 + (unsigned char) *p;
-        r = schedule(c, now_monotonic() + (spread % 1000) * USEC_PER_MSEC);
+        c->heap_idx = SIZE_MAX;
+        r = clock_get(e, &c->clock);
         if (r < 0) {
                 free(c);
+                return r;
+        }
+        c->seq = c->clock->seq++;
+        for (const char *p = d->name; *p; p++)
+                spread = spread * 31 + (unsigned char) *p;
+        /* The first turn within a second of now, spread by name, on the grid. */
+        grid = check_grid(d->every);
+        first = now_monotonic() + (spread % 1000) * USEC_PER_MSEC;
+        r = schedule(c, (first + grid - 1) / grid * grid);
+        if (r < 0) {
+                checkrunner_free(c);
                 return r;
         }
         r = watches_new(c);
@@ -224,8 +422,6 @@ int checkrunner_new(sd_event *e, CheckDecl *d, check_result_t cb, void *userdata
                 checkrunner_free(c);
                 return r;
         }
-        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ON);
-        (void) sd_event_source_set_description(c->timer, "check-timer");
         *ret = c;
         return 0;
 }
@@ -251,7 +447,7 @@ CheckRunner *checkrunner_free(CheckRunner *c) {
                 return NULL;
         lua_run_cancel(c->run);
         watches_free(c);
-        sd_event_source_disable_unref(c->timer);
+        clock_put(c->clock, c);
         free(c);
         return NULL;
 }

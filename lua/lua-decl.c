@@ -202,31 +202,39 @@ static void opt_strings(lua_State *L, int idx, const char *field, const char *wh
 
 /* ---- results: ok() problem() unknown() skip() ---------------------------------------- */
 
-static int push_result(lua_State *L, const char *state, bool message_required) {
+/* The result table, made with what the closure keeps (decl_open()): its state string, the
+ * result metatable and the field names, none of them looked up or hashed again per call. */
+enum { UP_STATE = 1, UP_MT, UP_K_STATE, UP_K_MESSAGE, UP_K_DETAILS, UP_N = UP_K_DETAILS };
+
+static int push_result(lua_State *L, bool message_required) {
         if (message_required)
                 luaL_checkstring(L, 1);
         if (!lua_isnoneornil(L, 2))
                 luaL_checktype(L, 2, LUA_TTABLE);
         lua_settop(L, 2);
         lua_createtable(L, 0, 3);
-        lua_pushstring(L, state);
-        lua_setfield(L, 3, "state");
+        lua_pushvalue(L, lua_upvalueindex(UP_K_STATE));
+        lua_pushvalue(L, lua_upvalueindex(UP_STATE));
+        lua_rawset(L, 3);
         if (lua_isstring(L, 1)) {
+                lua_pushvalue(L, lua_upvalueindex(UP_K_MESSAGE));
                 lua_pushvalue(L, 1);
-                lua_setfield(L, 3, "message");
+                lua_rawset(L, 3);
         }
         if (!lua_isnil(L, 2)) {
+                lua_pushvalue(L, lua_upvalueindex(UP_K_DETAILS));
                 lua_pushvalue(L, 2);
-                lua_setfield(L, 3, "details");
+                lua_rawset(L, 3);
         }
-        luaL_setmetatable(L, RESULT_MT);
+        lua_pushvalue(L, lua_upvalueindex(UP_MT));
+        lua_setmetatable(L, 3);
         return 1;
 }
 
-static int l_ok(lua_State *L) { return push_result(L, "ok", false); }
-static int l_problem(lua_State *L) { return push_result(L, "problem", true); }
-static int l_unknown(lua_State *L) { return push_result(L, "unknown", true); }
-static int l_skip(lua_State *L) { return push_result(L, "skip", false); }
+static int l_ok(lua_State *L) { return push_result(L, false); }
+static int l_problem(lua_State *L) { return push_result(L, true); }
+static int l_unknown(lua_State *L) { return push_result(L, true); }
+static int l_skip(lua_State *L) { return push_result(L, false); }
 
 /* ---- remedies ------------------------------------------------------------------------ */
 
@@ -630,10 +638,12 @@ static int l_rule(lua_State *L) {
 static void decl_open(LuaFile *f) {
         static const luaL_Reg globals[] = {
                 { "check", l_check }, { "rule", l_rule },
-                { "ok", l_ok }, { "problem", l_problem }, { "unknown", l_unknown }, { "skip", l_skip },
                 { "command", l_command }, { "restart", l_restart }, { "start", l_start }, { "stop", l_stop },
                 { "call", l_call }, { "reboot", l_reboot }, { "maintenance", l_maintenance },
                 { NULL, NULL },
+        };
+        static const luaL_Reg results[] = {
+                { "ok", l_ok }, { "problem", l_problem }, { "unknown", l_unknown }, { "skip", l_skip },
         };
         lua_State *L = f->L;
 
@@ -643,6 +653,15 @@ static void decl_open(LuaFile *f) {
         lua_pop(L, 1);
         lua_pushglobaltable(L);
         luaL_setfuncs(L, globals, 0);
+        for (size_t i = 0; i < ELEMENTSOF(results); i++) {
+                lua_pushstring(L, results[i].name);          /* UP_STATE: the name is the state */
+                luaL_getmetatable(L, RESULT_MT);
+                lua_pushliteral(L, "state");
+                lua_pushliteral(L, "message");
+                lua_pushliteral(L, "details");
+                lua_pushcclosure(L, results[i].func, UP_N);
+                lua_setfield(L, -2, results[i].name);
+        }
         lua_pop(L, 1);
         if (f->kind != LUA_FILE_CHECK)
                 return;

@@ -14,6 +14,8 @@
 #define HOOK_EVERY 1000            /* instructions between deadline checks */
 #define SLICE_USEC (10 * USEC_PER_MSEC) /* a busy script yields the loop this often */
 
+static void run_release(struct LuaRun *run);
+
 struct LuaRun {
         LuaFile *file;
         lua_State *co;
@@ -217,6 +219,7 @@ LuaFile *luafile_free(LuaFile *f) {
                 return NULL;
         if (f->n_runs > 0)
                 log_error("BUG: %s freed with %u runs alive", f->path, f->n_runs);
+        run_release(f->spare_run);
         lua_close(f->L);
         free(f->path);
         free(f);
@@ -342,11 +345,18 @@ LuaFile *lua_run_file(LuaRun *run) {
         return run->file;
 }
 
+static void run_release(LuaRun *run) {
+        if (!run)
+                return;
+        sd_event_source_disable_unref(run->deadline_source);
+        free(run->what);
+        free(run);
+}
+
 static void run_free(LuaRun *run) {
         LuaFile *f = run->file;
 
         sd_event_source_disable_unref(run->sleep_source);
-        sd_event_source_disable_unref(run->deadline_source);
         sd_event_source_disable_unref(run->start_source);
         if (run->exec)
                 exec_cancel(run->exec);
@@ -360,8 +370,14 @@ static void run_free(LuaRun *run) {
         else
                 luaL_unref(f->L, LUA_REGISTRYINDEX, run->co_ref);
         f->n_runs--;
-        free(run->what);
-        free(run);
+        /* The record and its deadline timer are kept for the file's next run: no event source
+         * made and freed per run. */
+        if (!f->spare_run && run->deadline_source &&
+            sd_event_source_set_enabled(run->deadline_source, SD_EVENT_OFF) >= 0) {
+                f->spare_run = run;
+                return;
+        }
+        run_release(run);
 }
 
 static void run_finish(LuaRun *run, int status, const char *error, int nresults) {
@@ -369,7 +385,7 @@ static void run_finish(LuaRun *run, int status, const char *error, int nresults)
 
         /* Stop what it waits for before telling anyone. */
         run->sleep_source = sd_event_source_disable_unref(run->sleep_source);
-        run->deadline_source = sd_event_source_disable_unref(run->deadline_source);
+        (void) sd_event_source_set_enabled(run->deadline_source, SD_EVENT_OFF);
         if (run->exec) {
                 exec_cancel(run->exec);
                 run->exec = NULL;
@@ -462,11 +478,26 @@ static int run_new(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *wh
         LuaRun *run;
         int r;
 
-        run = calloc(1, sizeof(*run));
-        if (!run)
-                return -ENOMEM;
+        run = f->spare_run;
+        if (run) {
+                sd_event_source *deadline_source = run->deadline_source;
+                char *kept = run->what;
+
+                f->spare_run = NULL;
+                *run = (LuaRun) { .deadline_source = deadline_source };
+                if (kept && strcmp(kept, what) == 0)
+                        run->what = kept;
+                else {
+                        free(kept);
+                        run->what = strdup(what);
+                }
+        } else {
+                run = calloc(1, sizeof(*run));
+                if (!run)
+                        return -ENOMEM;
+                run->what = strdup(what);
+        }
         run->file = f;
-        run->what = strdup(what);
         run->timeout = timeout_usec;
         run->deadline = now_monotonic() + timeout_usec;
         run->done = done;
@@ -486,14 +517,21 @@ static int run_new(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *wh
         lua_sethook(run->co, hook, LUA_MASKCOUNT, HOOK_EVERY);
         lua_rawgeti(run->co, LUA_REGISTRYINDEX, fn_ref);
 
-        r = sd_event_add_time(f->host->event, &run->deadline_source, CLOCK_MONOTONIC, run->deadline,
-                              10 * USEC_PER_MSEC, on_deadline, run);
+        if (run->deadline_source) {
+                r = sd_event_source_set_time(run->deadline_source, run->deadline);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(run->deadline_source, SD_EVENT_ONESHOT);
+        } else {
+                r = sd_event_add_time(f->host->event, &run->deadline_source, CLOCK_MONOTONIC, run->deadline,
+                                      10 * USEC_PER_MSEC, on_deadline, run);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(run->deadline_source, "lua-run-deadline");
+        }
         if (r < 0 || !run->what) {
                 run->done = NULL;
                 run_free(run);
                 return r < 0 ? r : -ENOMEM;
         }
-        (void) sd_event_source_set_description(run->deadline_source, "lua-run-deadline");
         *ret = run;
         return 0;
 }

@@ -51,6 +51,7 @@ typedef struct LuaFile {
         uint64_t load_deadline;   /* monotonic usec: when its set's loading must be over (0: no limit) */
         unsigned n_runs;          /* coroutines alive */
         int spare_co_ref;         /* registry ref of a finished coroutine kept for the next run, or LUA_NOREF */
+        struct LuaRun *spare_run; /* a finished run's record and its (disabled) deadline timer, for the next run */
 } LuaFile;
 
 int luafile_new(const char *path, LuaFileKind kind, const LuaHost *host, uint64_t mem_limit, LuaFile **ret);
