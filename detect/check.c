@@ -227,6 +227,18 @@ static void clock_arm(CheckClock *k) {
 
 static void run_turn(CheckRunner *c);
 
+/* The clock's last user is gone. */
+static void clock_free(CheckClock *k) {
+        for (CheckClock **p = &clocks; *p; p = &(*p)->next)
+                if (*p == k) {
+                        *p = k->next;
+                        break;
+                }
+        sd_event_source_disable_unref(k->timer);
+        free(k->heap);
+        free(k);
+}
+
 static int on_clock(sd_event_source *s, uint64_t usec, void *userdata) {
         CheckClock *k = userdata;
         uint64_t now = now_monotonic();
@@ -243,14 +255,7 @@ static int on_clock(sd_event_source *s, uint64_t usec, void *userdata) {
         k->dispatching = false;
         if (--k->users == 0) {
                 /* the last runner went while we ran: checkrunner_free() left the clock to us */
-                for (CheckClock **p = &clocks; *p; p = &(*p)->next)
-                        if (*p == k) {
-                                *p = k->next;
-                                break;
-                        }
-                sd_event_source_disable_unref(k->timer);
-                free(k->heap);
-                free(k);
+                clock_free(k);
                 return 0;
         }
         clock_arm(k);
@@ -291,14 +296,7 @@ static void clock_put(CheckClock *k, CheckRunner *c) {
                 clock_arm(k);
                 return;
         }
-        for (CheckClock **p = &clocks; *p; p = &(*p)->next)
-                if (*p == k) {
-                        *p = k->next;
-                        break;
-                }
-        sd_event_source_disable_unref(k->timer);
-        free(k->heap);
-        free(k);
+        clock_free(k);
 }
 
 /* A turn due: the next one is placed first (so that nothing the run does can find this one

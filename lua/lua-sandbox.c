@@ -536,14 +536,21 @@ static int run_new(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *wh
         return 0;
 }
 
-int lua_run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
-                  lua_run_done_t done, void *userdata, LuaRun **ret) {
+/* now: resumed at once; else from a deferred source at the loop's next turn. */
+static int run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what, lua_run_done_t done,
+                     void *userdata, bool now, LuaRun **ret) {
         LuaRun *run;
         int r;
 
         r = run_new(f, fn_ref, timeout_usec, what, done, userdata, &run);
         if (r < 0)
                 return r;
+        if (now) {
+                if (ret)
+                        *ret = run;   /* before it runs: done may come (and clear it) before we return */
+                run_resume(run, 0);
+                return 0;
+        }
         r = sd_event_add_defer(f->host->event, &run->start_source, on_start, run);
         if (r < 0) {
                 run->done = NULL;
@@ -556,18 +563,14 @@ int lua_run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *wha
         return 0;
 }
 
+int lua_run_start(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
+                  lua_run_done_t done, void *userdata, LuaRun **ret) {
+        return run_start(f, fn_ref, timeout_usec, what, done, userdata, false, ret);
+}
+
 int lua_run_start_now(LuaFile *f, int fn_ref, uint64_t timeout_usec, const char *what,
                       lua_run_done_t done, void *userdata, LuaRun **ret) {
-        LuaRun *run;
-        int r;
-
-        r = run_new(f, fn_ref, timeout_usec, what, done, userdata, &run);
-        if (r < 0)
-                return r;
-        if (ret)
-                *ret = run;   /* before it runs: done may come (and clear it) before we return */
-        run_resume(run, 0);
-        return 0;
+        return run_start(f, fn_ref, timeout_usec, what, done, userdata, true, ret);
 }
 
 uint64_t lua_run_deadline(const LuaRun *run) {
