@@ -84,16 +84,22 @@ one_fault() {
         # The faults first, then AFTER's: what they do not catch is refused as between faults.
         [ "${AFTER:-[]}" != "[]" ] && json="${json%]}, ${AFTER#[}"
         set_faults "$px" "$json"
-        local end=$(( $(now_ms) + ${FAULT_FOR:-$FAULT_S} * 1000 ))
+        local end=$(( $(now_ms) + ${FAULT_FOR:-$FAULT_S} * 1000 )) kind
+        kind=$(printf '%s' "$json" | jget 'd[0]["fault"]')
         while [ "$(now_ms)" -lt "$end" ]; do
                 ms=$(status_fast "$n") || slow=1
                 [ "$ms" -gt "$worst" ] && worst=$ms
                 sleep 0.4
         done
         set_faults "$px" "${AFTER:-[]}"
+        # The proxy logs a request when it ends: one that met a stall or an endless body near
+        # the end of the window is still held (medicd cuts it within request_timeout). Wait
+        # for it before counting, at most request_timeout and 3 s.
+        local last=$(( $(now_ms) + (TIMEOUT_S + 3) * 1000 ))
+        while [ "$(faulted "$px" "$line" "$kind")" -eq 0 ] && [ "$(now_ms)" -lt "$last" ]; do
+                sleep 0.2
+        done
         LAST_END=$(proxy_lines "$px")
-        local kind
-        kind=$(printf '%s' "$json" | jget 'd[0]["fault"]')
         LAST_COUNT=$(faulted "$px" "$line" "$kind")
         ok "$label: the proxy injected it ($LAST_COUNT request(s))" test "$LAST_COUNT" -ge 1
         ok "$label: medicd is alive" on "$n" daemon_alive
